@@ -1,0 +1,147 @@
+"""Sessions for the perceiver monorepo.
+
+Every package is tested in a fresh virtual environment that holds only that package, the
+perceiver siblings it depends on and its test extra, so an import that crosses the package
+DAG (../shared/DESIGN.md) fails here rather than on a user's machine.
+
+    nox -t tests        # lint, the core-wheel isolation check and every package's tests
+    nox -s main         # the main job (README's first command)
+    nox -s tests-core   # one package
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = ROOT / "constraints.txt"
+PACKAGES = ("core", "data", "lightning", "hf")
+# perceiver siblings each package is tested with: its dependencies and optional extras
+SIBLINGS = {
+    "core": [],
+    "data": [],
+    "lightning": ["core", "data"],
+    "hf": ["core", "data"],
+}
+EXTRAS = {"core": "test", "data": "test", "lightning": "test,data", "hf": "test,data"}
+
+
+def _find_links() -> list[str]:
+    """Local wheel folders pip is configured with (this is how the CPU torch wheel is found).
+
+    uv does not read pip's configuration, so it is handed the same folders explicitly.
+    """
+    folders = os.environ.get("PIP_FIND_LINKS", "").split()
+    if not folders:
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "get", "global.find-links"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        folders = result.stdout.split() if result.returncode == 0 else []
+    args = []
+    for folder in folders:
+        if Path(folder).is_dir():
+            args += ["--find-links", folder]
+    return args
+
+
+def _install(session: nox.Session, *requirements: str) -> None:
+    session.install("-c", str(CONSTRAINTS), *_find_links(), *requirements)
+
+
+def _package_path(name: str, extras: str = "") -> str:
+    path = str(ROOT / "packages" / f"perceiver-{name}")
+    return f"{path}[{extras}]" if extras else path
+
+
+def _run_tests(session: nox.Session, package: str) -> None:
+    requirements = []
+    for sibling in SIBLINGS[package]:
+        requirements += ["-e", _package_path(sibling)]
+    requirements += ["-e", _package_path(package, EXTRAS[package])]
+    _install(session, *requirements)
+    data_dir = os.environ.get("PERCEIVER_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    session.env["PERCEIVER_DATA_DIR"] = data_dir
+    session.env["HF_HUB_OFFLINE"] = "1"
+    session.env["HF_DATASETS_OFFLINE"] = "1"
+    session.env["TOKENIZERS_PARALLELISM"] = "false"
+    session.chdir(ROOT / "packages" / f"perceiver-{package}")
+    session.run("pytest", "--timeout=900", *session.posargs)
+
+
+@nox.session(name="tests-core", tags=["tests"])
+def tests_core(session: nox.Session) -> None:
+    """perceiver-core alone, with torch and pytest."""
+    _run_tests(session, "core")
+
+
+@nox.session(name="tests-data", tags=["tests"])
+def tests_data(session: nox.Session) -> None:
+    """perceiver-data alone (it does not depend on perceiver-core)."""
+    _run_tests(session, "data")
+
+
+@nox.session(name="tests-lightning", tags=["tests"])
+def tests_lightning(session: nox.Session) -> None:
+    """perceiver-lightning with perceiver-core and perceiver-data."""
+    _run_tests(session, "lightning")
+
+
+@nox.session(name="tests-hf", tags=["tests"])
+def tests_hf(session: nox.Session) -> None:
+    """perceiver-hf with perceiver-core (and perceiver-data for pipeline preprocessors)."""
+    _run_tests(session, "hf")
+
+
+@nox.session(tags=["tests"])
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole repository."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(name="core-wheel", tags=["tests"])
+def core_wheel(session: nox.Session) -> None:
+    """Build all four wheels, install perceiver-core's wheel alone and prove torch is its only dependency."""
+    dist = Path(session.create_tmp()) / "dist"
+    session.install("build>=1.2")
+    for package in PACKAGES:
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), _package_path(package))
+    wheels = sorted(dist.glob("perceiver_core-*.whl"))
+    if len(wheels) != 1:
+        session.error(f"expected one perceiver-core wheel in {dist}, found {wheels}")
+    # a fresh environment: only the core wheel and what it declares
+    session.run("uv", "venv", "--clear", "-q", str(dist / "venv"), external=True)
+    python = str(dist / "venv" / "bin" / "python")
+    session.run(
+        "uv",
+        "pip",
+        "install",
+        "-q",
+        "--python",
+        python,
+        "-c",
+        str(CONSTRAINTS),
+        *_find_links(),
+        str(wheels[0]),
+        external=True,
+    )
+    session.run(python, str(ROOT / "tools" / "check_core_isolation.py"), external=True)
+
+
+@nox.session
+def main(session: nox.Session) -> None:
+    """The main job: install perceiver-core and run the core demo (README's first command)."""
+    _install(session, _package_path("core"))
+    session.run("python", str(ROOT / "examples" / "core_demo.py"), *session.posargs)

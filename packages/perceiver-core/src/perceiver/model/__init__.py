@@ -1,0 +1,6 @@
+"""Perceiver, Perceiver IO and Perceiver AR models in plain PyTorch.
+
+``perceiver.model.core`` holds the building blocks; the task models live in
+``perceiver.model.text``, ``perceiver.model.vision``, ``perceiver.model.audio`` and
+``perceiver.model.multimodal``. Importing this package loads torch and nothing else.
+"""

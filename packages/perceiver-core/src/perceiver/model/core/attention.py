@@ -1,0 +1,196 @@
+"""Multi-head attention over ``torch.nn.functional.scaled_dot_product_attention``.
+
+SDPA is called in exactly one place, :func:`_attend`. :func:`eager_attention` is the reference
+implementation (matmul, softmax) that tests compare it with; :func:`eager_attention_reference`
+switches every ``MultiHeadAttention`` to it inside a ``with`` block.
+
+Masks: users pass ``pad_mask`` with True = padding. :func:`attend_mask` turns it, together with a
+causal mask aligned to the bottom right, into SDPA's convention (True = may attend). A query
+whose keys are all masked attends to nothing and returns zeros, never NaN.
+
+Shapes: b batch, n queries, m keys, c channels, h heads, d channels per head.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from perceiver.model.core._validation import (
+    check_divisible,
+    check_optional_positive,
+    check_positive,
+    check_probability,
+)
+from perceiver.model.core.cache import KVCache
+from perceiver.model.core.position import RotaryPositionEmbedding
+
+__all__ = ["MultiHeadAttention", "attend_mask", "eager_attention", "eager_attention_reference"]
+
+
+def attend_mask(
+    pad_mask: torch.Tensor | None,
+    num_queries: int,
+    num_keys: int,
+    causal: bool,
+    device: torch.device | None = None,
+) -> torch.Tensor | None:
+    """Boolean mask (b|1, 1, n|1, m), True = attend, or None when every query sees every key.
+
+    The causal mask is aligned to the bottom right: query i sees keys up to ``i + m - n``, so
+    queries that are the last n of the m keys see themselves and everything before them.
+    """
+    # bottom-right alignment: a single query that is the last key sees every key
+    causal = causal and num_queries > 1
+    mask = None
+    if pad_mask is not None:
+        mask = ~pad_mask[:, None, None, :]  # (b, 1, 1, m)
+    if causal:
+        offset = num_keys - num_queries
+        q_idx = torch.arange(num_queries, device=device)[:, None]
+        k_idx = torch.arange(num_keys, device=device)[None, :]
+        causal_mask = (k_idx <= q_idx + offset)[None, None]  # (1, 1, n, m)
+        mask = causal_mask if mask is None else mask & causal_mask
+    return mask
+
+
+def eager_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float = 0.0
+) -> torch.Tensor:
+    """Reference attention: softmax(q k^T / sqrt(d)) v, zeros for queries with no visible key."""
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (b, h, n, m)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    probs = scores.softmax(dim=-1).nan_to_num(0.0)
+    probs = F.dropout(probs, p=dropout_p)
+    return probs @ v
+
+
+def _sdpa(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float
+) -> torch.Tensor:
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
+
+
+_attention_fn = _sdpa
+
+
+@contextlib.contextmanager
+def eager_attention_reference() -> Iterator[None]:
+    """Run every attention with :func:`eager_attention` instead of SDPA (the test oracle)."""
+    global _attention_fn
+    previous, _attention_fn = _attention_fn, eager_attention
+    try:
+        yield
+    finally:
+        _attention_fn = previous
+
+
+def _attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float
+) -> torch.Tensor:
+    if mask is None:
+        return _attention_fn(q, k, v, None, dropout_p)
+    # queries without any visible key attend to nothing: give them one key, zero the result
+    blind = ~mask.any(dim=-1, keepdim=True)  # (b|1, 1, n|1, 1)
+    out = _attention_fn(q, k, v, mask | blind, dropout_p)
+    return out.masked_fill(blind, 0.0)
+
+
+class MultiHeadAttention(nn.Module):
+    """Multi-head attention with separate q, k, v and output projections.
+
+    Args:
+        num_heads: attention heads; must divide the qk and v channel counts.
+        num_q_input_channels: channels of the query input.
+        num_kv_input_channels: channels of the key/value input.
+        num_qk_channels: channels of queries and keys (default: ``num_q_input_channels``).
+        num_v_channels: channels of values (default: ``num_qk_channels``).
+        num_output_channels: channels of the output (default: ``num_q_input_channels``).
+        causal_attention: mask keys after each query (aligned to the bottom right).
+        dropout: dropout on attention probabilities, in training only.
+        qkv_bias: bias in the q, k and v projections.
+        out_bias: bias in the output projection.
+    """
+
+    def __init__(
+        self,
+        *,
+        num_heads: int,
+        num_q_input_channels: int,
+        num_kv_input_channels: int,
+        num_qk_channels: int | None = None,
+        num_v_channels: int | None = None,
+        num_output_channels: int | None = None,
+        causal_attention: bool = False,
+        dropout: float = 0.0,
+        qkv_bias: bool = True,
+        out_bias: bool = True,
+    ) -> None:
+        super().__init__()
+        check_positive("num_heads", num_heads)
+        check_positive("num_q_input_channels", num_q_input_channels)
+        check_positive("num_kv_input_channels", num_kv_input_channels)
+        for name, value in [
+            ("num_qk_channels", num_qk_channels),
+            ("num_v_channels", num_v_channels),
+            ("num_output_channels", num_output_channels),
+        ]:
+            check_optional_positive(name, value)
+        check_probability("dropout", dropout)
+        num_qk_channels = num_qk_channels or num_q_input_channels
+        num_v_channels = num_v_channels or num_qk_channels
+        num_output_channels = num_output_channels or num_q_input_channels
+        check_divisible("num_qk_channels", num_qk_channels, "num_heads", num_heads)
+        check_divisible("num_v_channels", num_v_channels, "num_heads", num_heads)
+
+        self.num_heads = num_heads
+        self.num_qk_channels_per_head = num_qk_channels // num_heads
+        self.num_v_channels_per_head = num_v_channels // num_heads
+        self.causal_attention = causal_attention
+        self.dropout = dropout
+        self.q_proj = nn.Linear(num_q_input_channels, num_qk_channels, bias=qkv_bias)
+        self.k_proj = nn.Linear(num_kv_input_channels, num_qk_channels, bias=qkv_bias)
+        self.v_proj = nn.Linear(num_kv_input_channels, num_v_channels, bias=qkv_bias)
+        self.o_proj = nn.Linear(num_v_channels, num_output_channels, bias=out_bias)
+
+    def _heads(self, x: torch.Tensor, d: int) -> torch.Tensor:
+        return x.unflatten(-1, (self.num_heads, d)).transpose(1, 2)  # (b, n, h*d) -> (b, h, n, d)
+
+    def forward(
+        self,
+        x_q: torch.Tensor,
+        x_kv: torch.Tensor,
+        pad_mask: torch.Tensor | None = None,
+        rot_pos_emb_q: RotaryPositionEmbedding | None = None,
+        rot_pos_emb_k: RotaryPositionEmbedding | None = None,
+        kv_cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        """Attend from x_q (b|1, n, c_q) over x_kv (b, m, c_kv); returns (b, n, c_out).
+
+        Args:
+            pad_mask: (b, m), True = padding key.
+            rot_pos_emb_q, rot_pos_emb_k: rotary embedding of queries and of (new) keys.
+            kv_cache: keys and values of earlier steps; x_kv's keys are appended to it and the
+                queries attend over all of them.
+        """
+        q = self._heads(self.q_proj(x_q), self.num_qk_channels_per_head)  # (b|1, h, n, d)
+        k = self._heads(self.k_proj(x_kv), self.num_qk_channels_per_head)  # (b, h, m, d)
+        v = self._heads(self.v_proj(x_kv), self.num_v_channels_per_head)  # (b, h, m, d)
+        if rot_pos_emb_q is not None:
+            q = rot_pos_emb_q.rotate(q)
+        if rot_pos_emb_k is not None:
+            k = rot_pos_emb_k.rotate(k)
+        if kv_cache is not None:
+            k, v, pad_mask = kv_cache.append(k, v, pad_mask)
+
+        mask = attend_mask(pad_mask, q.shape[2], k.shape[2], self.causal_attention, q.device)
+        dropout_p = self.dropout if self.training else 0.0
+        o = _attend(q, k, v, mask, dropout_p)  # (b, h, n, d_v)
+        o = o.transpose(1, 2).flatten(2)  # (b, n, h * d_v)
+        return self.o_proj(o)

@@ -1,0 +1,308 @@
+"""Perceiver AR: causal cross-attention from the latents to prefix + latents, then causal
+self-attention over the latents.
+
+A sequence of n tokens is split into a prefix (the first ``prefix_len``) and latents (the last
+``n - prefix_len``, at most ``max_latents``). Inputs are left-padded; positions start at each
+sequence's first real token. Causal masks are aligned to the bottom right, so the latent at
+position t sees every token up to t and nothing after it.
+
+Incremental decoding: :meth:`PerceiverAR.forward` with a :class:`PerceiverARCache` first runs
+over a whole window (filling the cache) and then takes the new tokens of each step, which
+become latents. Cross-attention caches prefix + latents, each self-attention layer its latents.
+
+Shapes: b batch, n tokens, p prefix, l latents, c channels, v vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from perceiver.model.core._validation import (
+    check_non_negative,
+    check_pad_mask,
+    check_positive,
+    check_probability,
+    check_token_ids,
+)
+from perceiver.model.core.adapter import RotarySupport, TiedTokenOutputAdapter, TokenInputAdapter
+from perceiver.model.core.cache import KVCache
+from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, init_parameters, run_layer
+from perceiver.model.core.position import FrequencyPositionEncoding, RotaryPositionEmbedding, positions
+
+__all__ = ["CausalSequenceModel", "PerceiverAR", "PerceiverARCache"]
+
+
+@dataclass
+class PerceiverARCache:
+    """Keys and values of a Perceiver AR's window, for incremental decoding."""
+
+    cross_attention: KVCache
+    self_attention: list[KVCache]
+    next_positions: torch.Tensor | None = None  # (b,) position of each sequence's next token
+
+    @property
+    def length(self) -> int:
+        """Tokens in the window: prefix + latents."""
+        return len(self.cross_attention)
+
+    @property
+    def num_latents(self) -> int:
+        return len(self.self_attention[0])
+
+    def reset(self) -> None:
+        self.cross_attention.reset()
+        for cache in self.self_attention:
+            cache.reset()
+        self.next_positions = None
+
+
+class PerceiverAR(nn.Module):
+    """Perceiver AR over an input adapter with rotary support.
+
+    Args:
+        input_adapter: embeds tokens at positions; says how many channels per head rotate.
+        max_seq_len: longest window (prefix + latents).
+        max_latents: most latents.
+        num_self_attention_rotary_layers: self-attention layers with rotary embedding (-1: all).
+        cross_attention_dropout: fraction of prefix tokens dropped from cross-attention in
+            training (prefix dropout); never in eval.
+        post_attention_dropout: dropout on attention probabilities.
+        residual_dropout: dropout on residual branches.
+    """
+
+    def __init__(
+        self,
+        *,
+        input_adapter: RotarySupport,
+        max_seq_len: int,
+        max_latents: int,
+        num_heads: int = 8,
+        num_self_attention_layers: int = 6,
+        num_self_attention_rotary_layers: int = 1,
+        self_attention_widening_factor: int = 4,
+        cross_attention_widening_factor: int = 4,
+        cross_attention_dropout: float = 0.5,
+        post_attention_dropout: float = 0.0,
+        residual_dropout: float = 0.0,
+        activation_checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        check_positive("max_seq_len", max_seq_len)
+        check_positive("max_latents", max_latents)
+        if max_latents > max_seq_len:
+            raise ValueError(f"max_latents ({max_latents}) must not exceed max_seq_len ({max_seq_len})")
+        check_probability("cross_attention_dropout", cross_attention_dropout)
+        num_channels = input_adapter.num_input_channels
+        if num_channels % num_heads:
+            raise ValueError(f"num_heads ({num_heads}) must divide num_channels ({num_channels})")
+        head_dim = num_channels // num_heads
+        rotated = int(head_dim * input_adapter.rotated_channels_fraction) // 2 * 2
+        if rotated == 0:
+            raise ValueError(f"{head_dim} channels per head leave no channel pair for rotary embedding")
+
+        self.input_adapter = input_adapter
+        self.max_seq_len = max_seq_len
+        self.max_latents = max_latents
+        self.num_channels = num_channels
+        self.cross_attention_dropout = cross_attention_dropout
+        self.activation_checkpointing = activation_checkpointing
+        self.frequency_encoding = FrequencyPositionEncoding(rotated)
+        self.cross_attn = CrossAttentionLayer(
+            num_heads=num_heads,
+            num_q_input_channels=num_channels,
+            num_kv_input_channels=num_channels,
+            causal_attention=True,
+            widening_factor=cross_attention_widening_factor,
+            dropout=post_attention_dropout,
+            residual_dropout=residual_dropout,
+        )
+        self.self_attn = SelfAttentionBlock(
+            num_layers=num_self_attention_layers,
+            num_heads=num_heads,
+            num_channels=num_channels,
+            num_rotary_layers=num_self_attention_rotary_layers,
+            causal_attention=True,
+            widening_factor=self_attention_widening_factor,
+            dropout=post_attention_dropout,
+            residual_dropout=residual_dropout,
+            activation_checkpointing=activation_checkpointing,
+        )
+
+    def create_cache(self) -> PerceiverARCache:
+        return PerceiverARCache(
+            cross_attention=KVCache(self.max_seq_len),
+            self_attention=[KVCache(self.max_latents) for _ in self.self_attn],
+        )
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        prefix_len: int,
+        pad_mask: torch.Tensor | None = None,
+        kv_cache: PerceiverARCache | None = None,
+    ) -> torch.Tensor:
+        """Latent outputs (b, l, c) of tokens x (b, n): l = n - prefix_len.
+
+        With a non-empty ``kv_cache``, x holds only the new tokens of a decoding step (all of
+        them latents, so ``prefix_len`` must be 0), appended after the cached window.
+        """
+        if x.dim() != 2:
+            raise ValueError(f"x must have shape (batch, seq_len), got {tuple(x.shape)}")
+        b, n = x.shape
+        check_pad_mask(pad_mask, (b, n))
+        if kv_cache is not None and kv_cache.length > 0:
+            return self._forward_step(x, prefix_len, pad_mask, kv_cache)
+        if n > self.max_seq_len:
+            raise ValueError(f"sequence length {n} exceeds max_seq_len ({self.max_seq_len})")
+        if not 0 <= prefix_len < n:
+            raise ValueError(f"prefix_len must be in [0, {n}) for a sequence of length {n}, got {prefix_len}")
+        if n - prefix_len > self.max_latents:
+            raise ValueError(
+                f"prefix_len {prefix_len} leaves {n - prefix_len} latents, more than max_latents "
+                f"({self.max_latents}); use prefix_len >= {n - self.max_latents}"
+            )
+
+        pos = positions(pad_mask, b, n, x.device)  # (b, n)
+        x_emb = self.input_adapter(x, pos)  # (b, n, c)
+        angles = self.frequency_encoding(pos)  # (b, n, r)
+        x_latent = x_emb[:, prefix_len:]
+        latent_pad = None if pad_mask is None else pad_mask[:, prefix_len:]
+        rot_latent = RotaryPositionEmbedding(angles[:, prefix_len:])
+
+        x_kv, kv_pad, kv_angles = x_emb, pad_mask, angles
+        if self.training and self.cross_attention_dropout > 0 and prefix_len > 0 and kv_cache is None:
+            x_kv, kv_pad, kv_angles = self._drop_prefix(x_emb, pad_mask, angles, prefix_len)
+
+        cross_cache = None if kv_cache is None else kv_cache.cross_attention
+        self_caches = None if kv_cache is None else kv_cache.self_attention
+        x_latent = run_layer(
+            self.cross_attn,
+            self.activation_checkpointing,
+            x_latent,
+            x_kv,
+            kv_pad,
+            rot_latent,
+            RotaryPositionEmbedding(kv_angles),
+            cross_cache,
+        )
+        x_latent = self.self_attn(x_latent, latent_pad, rot_latent, self_caches)
+        if kv_cache is not None:
+            kv_cache.next_positions = pos[:, -1] + 1
+        return x_latent
+
+    def _forward_step(
+        self, x: torch.Tensor, prefix_len: int, pad_mask: torch.Tensor | None, kv_cache: PerceiverARCache
+    ) -> torch.Tensor:
+        b, n = x.shape
+        if prefix_len != 0:
+            raise ValueError(f"prefix_len must be 0 when decoding with a filled cache, got {prefix_len}")
+        if kv_cache.length + n > self.max_seq_len:
+            raise ValueError(
+                f"{n} new tokens after {kv_cache.length} cached exceed max_seq_len ({self.max_seq_len})"
+            )
+        if kv_cache.num_latents + n > self.max_latents:
+            raise ValueError(
+                f"{n} new latents after {kv_cache.num_latents} cached exceed max_latents ({self.max_latents})"
+            )
+        pos = kv_cache.next_positions[:, None] + torch.arange(n, device=x.device)  # (b, n)
+        x_emb = self.input_adapter(x, pos)
+        rot = RotaryPositionEmbedding(self.frequency_encoding(pos))
+        x_latent = self.cross_attn(x_emb, x_emb, pad_mask, rot, rot, kv_cache.cross_attention)
+        x_latent = self.self_attn(x_latent, pad_mask, rot, kv_cache.self_attention)
+        kv_cache.next_positions = pos[:, -1] + 1
+        return x_latent
+
+    def _drop_prefix(
+        self, x: torch.Tensor, pad_mask: torch.Tensor | None, angles: torch.Tensor, prefix_len: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Keep a random subset of prefix tokens (the same count per sequence, in order)."""
+        b = x.shape[0]
+        keep = int(prefix_len * (1.0 - self.cross_attention_dropout))
+        idx = torch.rand(b, prefix_len, device=x.device).topk(keep, dim=1).indices.sort(dim=1).values
+        latent_idx = torch.arange(prefix_len, x.shape[1], device=x.device).expand(b, -1)
+        idx = torch.cat([idx, latent_idx], dim=1)  # (b, keep + l)
+        x = x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))
+        angles = angles.gather(1, idx[..., None].expand(-1, -1, angles.shape[-1]))
+        pad_mask = None if pad_mask is None else pad_mask.gather(1, idx)
+        return x, pad_mask, angles
+
+
+class CausalSequenceModel(nn.Module):
+    """Perceiver AR over token ids with tied input/output embeddings: logits for the latents.
+
+    Args:
+        abs_pos_emb: learned absolute position embedding (rotary then covers half of each
+            head's channels, else all of them).
+        output_norm: layer norm before the output projection.
+        output_bias: bias of the tied output projection.
+        Others as in :class:`PerceiverAR`.
+    """
+
+    def __init__(
+        self,
+        *,
+        vocab_size: int,
+        max_seq_len: int,
+        max_latents: int,
+        num_channels: int,
+        num_heads: int = 8,
+        num_self_attention_layers: int = 6,
+        num_self_attention_rotary_layers: int = 1,
+        self_attention_widening_factor: int = 4,
+        cross_attention_widening_factor: int = 4,
+        cross_attention_dropout: float = 0.5,
+        post_attention_dropout: float = 0.0,
+        residual_dropout: float = 0.0,
+        output_norm: bool = False,
+        output_bias: bool = True,
+        abs_pos_emb: bool = True,
+        init_scale: float = 0.02,
+        activation_checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        check_non_negative("init_scale", init_scale)
+        self.vocab_size = vocab_size
+        adapter = TokenInputAdapter(vocab_size, max_seq_len, num_channels, abs_pos_emb=abs_pos_emb)
+        self.perceiver_ar = PerceiverAR(
+            input_adapter=adapter,
+            max_seq_len=max_seq_len,
+            max_latents=max_latents,
+            num_heads=num_heads,
+            num_self_attention_layers=num_self_attention_layers,
+            num_self_attention_rotary_layers=num_self_attention_rotary_layers,
+            self_attention_widening_factor=self_attention_widening_factor,
+            cross_attention_widening_factor=cross_attention_widening_factor,
+            cross_attention_dropout=cross_attention_dropout,
+            post_attention_dropout=post_attention_dropout,
+            residual_dropout=residual_dropout,
+            activation_checkpointing=activation_checkpointing,
+        )
+        self.out_norm = nn.LayerNorm(num_channels) if output_norm else nn.Identity()
+        self.output_adapter = TiedTokenOutputAdapter(vocab_size, adapter.txt_embedding, bias=output_bias)
+        init_parameters(self, init_scale)
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.perceiver_ar.max_seq_len
+
+    @property
+    def max_latents(self) -> int:
+        return self.perceiver_ar.max_latents
+
+    def create_cache(self) -> PerceiverARCache:
+        return self.perceiver_ar.create_cache()
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        prefix_len: int,
+        pad_mask: torch.Tensor | None = None,
+        kv_cache: PerceiverARCache | None = None,
+    ) -> torch.Tensor:
+        """Logits (b, l, v) for the latent positions of token ids x (b, n)."""
+        check_token_ids("input_ids", x, self.vocab_size)
+        x_latent = self.perceiver_ar(x, prefix_len, pad_mask, kv_cache)
+        return self.output_adapter(self.out_norm(x_latent))

@@ -1,0 +1,156 @@
+"""Position encodings: N-d Fourier features, learned positions and rotary embeddings.
+
+Shapes: b batch, n positions, c channels, h heads, d channels per head.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from perceiver.model.core._validation import check_positive
+
+__all__ = [
+    "FourierPositionEncoding",
+    "FrequencyPositionEncoding",
+    "RotaryPositionEmbedding",
+    "TrainablePositionEncoding",
+    "positions",
+]
+
+
+def positions(pad_mask: torch.Tensor | None, batch_size: int, seq_len: int, device=None) -> torch.Tensor:
+    """Integer positions (b, n) that start at each sequence's first real token.
+
+    With left padding the pad tokens get position 0 and the first real token position 0 too,
+    so a padded sequence sees the same positions as the unpadded one.
+    """
+    if pad_mask is None:
+        return torch.arange(seq_len, device=device).expand(batch_size, -1)
+    return ((~pad_mask).cumsum(dim=1) - 1).clamp(min=0)
+
+
+class FourierPositionEncoding(nn.Module):
+    """Fixed Fourier features of an N-d grid, as in Perceiver and Perceiver IO.
+
+    Grid coordinates are ``linspace(-1, 1)`` per dimension. The feature vector of a position is
+    ``[coords (N)] + [sin(pi * coords_i * f_ib)] + [cos(...)]`` with frequencies
+    ``f_ib = linspace(1, max_resolution_i / 2, num_frequency_bands)``, dimension-major.
+
+    Args:
+        input_shape: grid shape, e.g. (height, width).
+        num_frequency_bands: frequency bands per dimension.
+        max_resolution: resolution that sets the highest frequency (default: ``input_shape``).
+        concat_pos: prepend the raw coordinates.
+        sine_only: sine features only.
+    """
+
+    def __init__(
+        self,
+        input_shape: tuple[int, ...],
+        num_frequency_bands: int,
+        *,
+        max_resolution: tuple[int, ...] | None = None,
+        concat_pos: bool = True,
+        sine_only: bool = False,
+    ) -> None:
+        super().__init__()
+        for i, size in enumerate(input_shape):
+            check_positive(f"input_shape[{i}]", size)
+        check_positive("num_frequency_bands", num_frequency_bands)
+        max_resolution = tuple(max_resolution or input_shape)
+        if len(max_resolution) != len(input_shape):
+            raise ValueError(
+                f"max_resolution {max_resolution} must have one entry per input dim {input_shape}"
+            )
+        self.input_shape = tuple(input_shape)
+        self.num_frequency_bands = num_frequency_bands
+        encoding = self._encode(self.input_shape, num_frequency_bands, max_resolution, concat_pos, sine_only)
+        self.register_buffer("position_encoding", encoding, persistent=False)
+
+    @staticmethod
+    def _encode(shape, num_bands, max_resolution, concat_pos, sine_only) -> torch.Tensor:
+        axes = [torch.linspace(-1.0, 1.0, steps=size) for size in shape]
+        coords = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1).reshape(-1, len(shape))  # (n, N)
+        freqs = torch.stack(
+            [torch.linspace(1.0, res / 2, steps=num_bands) for res in max_resolution]
+        )  # (N, B)
+        features = (coords[:, :, None] * freqs[None]).reshape(coords.shape[0], -1)  # (n, N * B)
+        parts = [torch.sin(math.pi * features)]
+        if not sine_only:
+            parts.append(torch.cos(math.pi * features))
+        if concat_pos:
+            parts.insert(0, coords)
+        return torch.cat(parts, dim=-1)
+
+    @property
+    def num_position_encoding_channels(self) -> int:
+        return self.position_encoding.shape[-1]
+
+    def forward(self, batch_size: int) -> torch.Tensor:
+        # a broadcast view (stride 0 over the batch), no copy: (b, n, c)
+        return self.position_encoding.unsqueeze(0).expand(batch_size, -1, -1)
+
+
+class TrainablePositionEncoding(nn.Module):
+    """Learned position embeddings for up to ``max_seq_len`` positions."""
+
+    def __init__(self, max_seq_len: int, num_channels: int) -> None:
+        super().__init__()
+        check_positive("max_seq_len", max_seq_len)
+        check_positive("num_channels", num_channels)
+        self.max_seq_len = max_seq_len
+        self.position_embedding = nn.Parameter(torch.empty(max_seq_len, num_channels))
+        nn.init.normal_(self.position_embedding, std=0.02)
+
+    def forward(self, positions: torch.Tensor | int) -> torch.Tensor:
+        """Embeddings of ``positions`` (b, n) -> (b, n, c), or of the first n positions -> (n, c)."""
+        if isinstance(positions, int):
+            if positions > self.max_seq_len:
+                raise ValueError(f"sequence length {positions} exceeds max_seq_len ({self.max_seq_len})")
+            return self.position_embedding[:positions]
+        return self.position_embedding[positions]
+
+
+class FrequencyPositionEncoding(nn.Module):
+    """Rotation angles of rotary position embedding for integer positions.
+
+    Channels come in interleaved pairs (2i, 2i+1) that share the frequency ``base^(-2i/dim)``.
+    """
+
+    def __init__(self, dim: int, base: float = 10000.0) -> None:
+        super().__init__()
+        check_positive("dim", dim)
+        if dim % 2:
+            raise ValueError(f"dim must be even for rotary pairs, got {dim}")
+        inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+        self.register_buffer("inv_freq", inv_freq, persistent=False)
+
+    def forward(self, positions: torch.Tensor) -> torch.Tensor:
+        angles = positions.to(self.inv_freq.dtype)[..., None] * self.inv_freq  # (b, n, dim / 2)
+        return angles.repeat_interleave(2, dim=-1)  # (b, n, dim)
+
+
+class RotaryPositionEmbedding:
+    """Rotates the first ``dim`` channels of every head of q or k by position-dependent angles.
+
+    Built once per forward pass from angles (b, n, dim) and shared by every layer that uses it.
+    """
+
+    def __init__(self, angles: torch.Tensor) -> None:
+        self.dim = angles.shape[-1]
+        angles = angles.unsqueeze(1)  # (b, 1, n, dim): broadcast over heads
+        self.cos = angles.cos()
+        self.sin = angles.sin()
+
+    def rotate(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (b, h, n, d) with d >= dim."""
+        if x.shape[-1] < self.dim:
+            raise ValueError(f"rotary dim {self.dim} exceeds the {x.shape[-1]} channels per head")
+        x_rot, x_pass = x[..., : self.dim], x[..., self.dim :]
+        pairs = x_rot.unflatten(-1, (-1, 2))  # (b, h, n, dim / 2, 2)
+        rotated_half = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
+        x_rot = x_rot * self.cos.to(x.dtype) + rotated_half * self.sin.to(x.dtype)
+        return torch.cat((x_rot, x_pass), dim=-1) if x_pass.shape[-1] else x_rot

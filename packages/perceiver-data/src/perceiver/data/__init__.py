@@ -1,0 +1,1 @@
+"""🤗 datasets as PyTorch Lightning data modules for perceiver models."""

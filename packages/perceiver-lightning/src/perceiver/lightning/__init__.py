@@ -1,0 +1,3 @@
+"""PyTorch Lightning wrappers of the perceiver-core task models (``Lit*`` classes)."""
+
+__all__: list[str] = []

@@ -1,0 +1,1 @@
+"""LightningCLI training scripts: ``python -m perceiver.scripts.<task> fit ...``."""
