@@ -196,7 +196,7 @@ class PerceiverAR(nn.Module):
     def _forward_step(
         self, x: torch.Tensor, prefix_len: int, pad_mask: torch.Tensor | None, kv_cache: PerceiverARCache
     ) -> torch.Tensor:
-        b, n = x.shape
+        n = x.shape[1]
         if prefix_len != 0:
             raise ValueError(f"prefix_len must be 0 when decoding with a filled cache, got {prefix_len}")
         if kv_cache.length + n > self.max_seq_len:
