@@ -127,16 +127,22 @@ class OutputAdapter(nn.Module):
 
 
 class ClassificationOutputAdapter(OutputAdapter):
-    """Linear projection of each output query to class logits; squeezes a single query."""
+    """Linear projection of each output query to class logits.
 
-    def __init__(self, num_classes: int, num_output_query_channels: int) -> None:
+    With ``num_output_queries == 1`` (the usual classifier) the query axis is dropped:
+    (b, 1, c_q) -> (b, num_classes); otherwise (b, n, c_q) -> (b, n, num_classes).
+    """
+
+    def __init__(self, num_classes: int, num_output_query_channels: int, num_output_queries: int = 1) -> None:
         super().__init__()
         check_positive("num_classes", num_classes)
+        check_positive("num_output_queries", num_output_queries)
         self.linear = nn.Linear(num_output_query_channels, num_classes)
+        self.squeeze = num_output_queries == 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.linear(x)  # (b, n, num_classes)
-        return x.squeeze(1) if x.shape[1] == 1 else x
+        return x.squeeze(1) if self.squeeze else x
 
 
 class TiedTokenOutputAdapter(OutputAdapter):

@@ -1,0 +1,148 @@
+"""Fused attention (SDPA) against the eager oracle, masks, rotary embedding and the KV cache."""
+
+import pytest
+import torch
+from torch.testing import assert_close
+
+from perceiver.model.core import KVCache, MultiHeadAttention, RotaryPositionEmbedding
+from perceiver.model.core.attention import attend_mask, eager_attention_reference
+from perceiver.model.core.position import FrequencyPositionEncoding
+
+
+def mha(**kwargs) -> MultiHeadAttention:
+    defaults = dict(num_heads=4, num_q_input_channels=16, num_kv_input_channels=24, num_qk_channels=32)
+    return MultiHeadAttention(**(defaults | kwargs)).eval()
+
+
+def rotary(positions: torch.Tensor, dim: int = 4) -> RotaryPositionEmbedding:
+    return RotaryPositionEmbedding(FrequencyPositionEncoding(dim)(positions))
+
+
+def both(module, *args, **kwargs):
+    fused = module(*args, **kwargs)
+    with eager_attention_reference():
+        eager = module(*args, **kwargs)
+    return fused, eager
+
+
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("padded", [False, True])
+@pytest.mark.parametrize("rotated", [False, True])
+def test_fused_attention_equals_eager_reference(causal, padded, rotated):
+    attn = mha(causal_attention=causal, num_kv_input_channels=16)
+    x_kv = torch.randn(3, 10, 16)
+    x_q = x_kv[:, -4:]  # queries are the last keys: bottom-right causal alignment
+    pad_mask = torch.zeros(3, 10, dtype=torch.bool)
+    pad_mask[1, :3] = True
+    pos = torch.arange(10).expand(3, -1)
+    kwargs = dict(pad_mask=pad_mask if padded else None)
+    if rotated:
+        kwargs |= dict(rot_pos_emb_q=rotary(pos[:, -4:]), rot_pos_emb_k=rotary(pos))
+    fused, eager = both(attn, x_q, x_kv, **kwargs)
+    assert_close(fused, eager, atol=1e-5, rtol=1e-5)
+
+
+def test_causal_mask_is_aligned_bottom_right():
+    mask = attend_mask(None, num_queries=2, num_keys=5, causal=True)
+    expected = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
+    assert torch.equal(mask[0, 0], expected)
+    # a single query that is the last key sees every key: no mask needed at all
+    assert attend_mask(None, num_queries=1, num_keys=5, causal=True) is None
+
+
+def test_query_without_visible_keys_gives_zeros_not_nan():
+    attn = mha(causal_attention=True, num_kv_input_channels=16)
+    x = torch.randn(2, 6, 16)
+    pad_mask = torch.zeros(2, 6, dtype=torch.bool)
+    pad_mask[0, :3] = True  # left padding: queries 0..2 of sequence 0 see only padding
+    fused, eager = both(attn, x, x, pad_mask=pad_mask)
+    assert torch.isfinite(fused).all()
+    expected_blind = attn.o_proj.bias.expand(3, -1)  # zero attention output -> bias of o_proj
+    assert_close(fused[0, :3], expected_blind)
+    assert_close(fused, eager, atol=1e-5, rtol=1e-5)
+
+
+def test_batch_one_queries_broadcast_like_repeated_queries():
+    attn = mha()
+    latents = torch.randn(1, 5, 16)
+    x_kv = torch.randn(3, 7, 24)
+    assert_close(attn(latents, x_kv), attn(latents.expand(3, -1, -1).contiguous(), x_kv))
+
+
+def test_attention_dropout_only_in_training():
+    attn = mha(dropout=0.5)
+    x_q, x_kv = torch.randn(2, 5, 16), torch.randn(2, 7, 24)
+    assert_close(attn(x_q, x_kv), attn(x_q, x_kv))
+    attn.train()
+    assert not torch.allclose(attn(x_q, x_kv), attn(x_q, x_kv))
+
+
+@pytest.mark.parametrize("rotated", [False, True])
+def test_incremental_decoding_with_cache_equals_full_attention(rotated):
+    attn = mha(causal_attention=True, num_kv_input_channels=16)
+    x = torch.randn(2, 9, 16)
+    pos = torch.arange(9).expand(2, -1)
+    rot = (lambda p: rotary(p)) if rotated else (lambda p: None)
+    full = attn(x, x, rot_pos_emb_q=rot(pos), rot_pos_emb_k=rot(pos))
+
+    cache = KVCache(capacity=16)
+    steps = [
+        attn(x[:, :5], x[:, :5], rot_pos_emb_q=rot(pos[:, :5]), rot_pos_emb_k=rot(pos[:, :5]), kv_cache=cache)
+    ]
+    buffer = cache._k.data_ptr()
+    for t in range(5, 9):
+        p = pos[:, t : t + 1]
+        steps.append(
+            attn(x[:, t : t + 1], x[:, t : t + 1], rot_pos_emb_q=rot(p), rot_pos_emb_k=rot(p), kv_cache=cache)
+        )
+        assert cache._k.data_ptr() == buffer  # keys are written in place, never re-allocated
+    assert len(cache) == 9
+    assert_close(torch.cat(steps, dim=1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_cache_capacity_and_batch_size_are_checked():
+    cache = KVCache(capacity=4)
+    k = torch.randn(2, 1, 3, 8)
+    cache.append(k, k)
+    with pytest.raises(ValueError, match="capacity"):
+        cache.append(k, k)
+    with pytest.raises(ValueError, match="batch size"):
+        cache.append(torch.randn(3, 1, 1, 8), torch.randn(3, 1, 1, 8))
+    with pytest.raises(ValueError, match="capacity must be positive"):
+        KVCache(0)
+
+
+def test_rotary_rotates_interleaved_pairs_and_is_relative():
+    angles = torch.full((1, 1, 2), torch.pi / 2)  # one pair rotated by 90 degrees
+    x = torch.tensor([1.0, 0.0, 5.0])[None, None, None]  # third channel is not rotated
+    assert_close(RotaryPositionEmbedding(angles).rotate(x), torch.tensor([0.0, 1.0, 5.0])[None, None, None])
+
+    q, k = torch.randn(1, 2, 6, 8), torch.randn(1, 2, 6, 8)
+    pos = torch.arange(6)[None]
+    scores = rotary(pos, 8).rotate(q) @ rotary(pos, 8).rotate(k).transpose(-2, -1)
+    shifted = rotary(pos + 100, 8).rotate(q) @ rotary(pos + 100, 8).rotate(k).transpose(-2, -1)
+    assert_close(scores, shifted, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(num_heads=3), r"num_heads \(3\) must divide num_qk_channels \(32\)"),
+        (dict(num_heads=0), "num_heads must be positive, got 0"),
+        (dict(num_qk_channels=-8), "num_qk_channels must be positive, got -8"),
+        (dict(dropout=1.5), r"dropout must be in \[0, 1\), got 1.5"),
+    ],
+)
+def test_invalid_attention_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        mha(**kwargs)
+
+
+@pytest.mark.gpu
+def test_fused_attention_under_bf16_autocast_on_cuda():
+    attn = mha(causal_attention=True, num_kv_input_channels=16).cuda()
+    x = torch.randn(2, 64, 16, device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        fused, eager = both(attn, x, x)
+    assert fused.dtype == torch.bfloat16
+    assert_close(fused.float(), eager.float(), atol=2e-2, rtol=2e-2)
