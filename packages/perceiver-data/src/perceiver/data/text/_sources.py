@@ -1,0 +1,103 @@
+"""Loading raw text datasets from local files or the Hub."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TEXT_SUFFIXES", "load_local_dataset", "normalize_splits", "read_text_file"]
+
+TEXT_SUFFIXES = {".txt", ".text", ".raw", ".tokens", ".xml", ".md", ""}
+JSON_SUFFIXES = {".json", ".jsonl"}
+PARQUET_SUFFIXES = {".parquet"}
+VALID_SPLIT_NAMES = ("valid", "validation", "test")
+
+
+def read_text_file(path: str | os.PathLike) -> str:
+    """Reads a UTF-8 text file. Raises ValueError naming the file if it is empty or not UTF-8."""
+    path = Path(path)
+    data = path.read_bytes()
+    if not data.strip():
+        raise ValueError(f"{path}: file is empty")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path}: not valid UTF-8 text (byte {e.object[e.start : e.start + 1]!r} at offset {e.start})"
+        ) from e
+
+
+def _is_saved_dataset(path: Path) -> bool:
+    return path.is_dir() and any((path / f).is_file() for f in ("dataset_dict.json", "state.json"))
+
+
+def load_local_dataset(files: str | os.PathLike | list, text_column: str = "text") -> Any:
+    """Loads local files into a `datasets.Dataset` (or a `DatasetDict` for a saved datasets directory).
+
+    Text files give one row per line (line breaks kept, so concatenation restores the file); JSON Lines
+    and Parquet files are read with the `datasets` builders.
+    """
+    import datasets
+
+    paths = [Path(files)] if isinstance(files, str | os.PathLike) else [Path(f) for f in files]
+    if not paths:
+        raise ValueError("no files given")
+    for path in paths:
+        if not path.exists():
+            raise ValueError(f"{path}: no such file or directory")
+    if len(paths) == 1 and _is_saved_dataset(paths[0]):
+        return datasets.load_from_disk(str(paths[0]))
+
+    suffixes = {p.suffix.lower() for p in paths}
+    if len(suffixes) > 1:
+        raise ValueError(f"files of one split must share one format, got suffixes {sorted(suffixes)}")
+    suffix = suffixes.pop()
+    for path in paths:
+        if path.is_dir():
+            raise ValueError(f"{path}: a directory that is not a saved datasets directory")
+        if path.stat().st_size == 0:
+            raise ValueError(f"{path}: file is empty")
+
+    if suffix in JSON_SUFFIXES or suffix in PARQUET_SUFFIXES:
+        builder = "json" if suffix in JSON_SUFFIXES else "parquet"
+        try:
+            return datasets.load_dataset(builder, data_files=[str(p) for p in paths], split="train")
+        except Exception as e:
+            raise ValueError(f"cannot read {', '.join(map(str, paths))} as {builder}: {e}") from e
+    # anything else is read as UTF-8 text (enwik8 has no suffix, WikiText uses .tokens)
+    lines: list[str] = []
+    for path in paths:
+        lines.extend(read_text_file(path).splitlines(keepends=True))
+    return datasets.Dataset.from_dict({text_column: lines})
+
+
+def normalize_splits(dataset: Any, valid_fraction: float, seed: int) -> Any:
+    """Returns a DatasetDict with exactly the splits 'train' and 'valid'.
+
+    'validation' or 'test' become 'valid'; without any, `valid_fraction` of 'train' is split off
+    (the last rows, so that text order is kept for language modelling).
+    """
+    import datasets
+
+    if isinstance(dataset, datasets.Dataset):
+        dataset = datasets.DatasetDict({"train": dataset})
+    if "train" not in dataset:
+        raise ValueError(f"dataset has no 'train' split, only {list(dataset)}")
+    for name in VALID_SPLIT_NAMES:
+        if name in dataset:
+            return datasets.DatasetDict({"train": dataset["train"], "valid": dataset[name]})
+    train = dataset["train"]
+    if not 0.0 < valid_fraction < 1.0:
+        raise ValueError(
+            f"valid_fraction ({valid_fraction}) must be in (0, 1) when no validation data is given"
+        )
+    n_valid = max(1, int(len(train) * valid_fraction))
+    if len(train) < 2:
+        raise ValueError(f"cannot split a validation set off a training set of {len(train)} rows")
+    return datasets.DatasetDict(
+        {
+            "train": train.select(range(len(train) - n_valid)),
+            "valid": train.select(range(len(train) - n_valid, len(train))),
+        }
+    )

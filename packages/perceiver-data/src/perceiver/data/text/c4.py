@@ -1,0 +1,143 @@
+"""C4 (Colossal Clean Crawled Corpus), streamed: nothing is downloaded or cached ahead of training.
+
+Streams are sharded across nodes with `datasets.distributed.split_dataset_by_node` and across the
+dataloader workers of each node, so that no two processes see the same document.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from perceiver.data.text.common import Task, TextDataModule
+
+__all__ = ["C4DataModule", "StreamingTextDataset", "Task"]
+
+
+class StreamingTextDataset(IterableDataset):
+    """Tokenizes a streamed text dataset on the fly and yields examples of `chunk_len` tokens."""
+
+    def __init__(self, dataset: Any, data_module: TextDataModule, rank: int, world_size: int):
+        self.dataset = dataset
+        self.data_module = data_module
+        self.rank = rank
+        self.world_size = world_size
+
+    def _documents(self) -> Iterator[dict[str, Any]]:
+        from datasets.distributed import split_dataset_by_node
+
+        dataset = split_dataset_by_node(self.dataset, rank=self.rank, world_size=self.world_size)
+        worker = get_worker_info()
+        if worker is None or worker.num_workers == 1:
+            return iter(dataset)
+        if dataset.num_shards >= worker.num_workers and dataset.num_shards % worker.num_workers == 0:
+            return iter(dataset.shard(num_shards=worker.num_workers, index=worker.id))
+        return itertools.islice(iter(dataset), worker.id, None, worker.num_workers)
+
+    def __iter__(self) -> Iterator[dict[str, list[int]]]:
+        dm = self.data_module
+        text_column = dm.text_column
+        batch: list[str] = []
+        buffer: dict[str, list[int]] = {}
+        for document in itertools.chain(self._documents(), [None]):
+            if document is not None:
+                batch.append(document[text_column])
+                if len(batch) < 16:
+                    continue
+            if not batch:
+                break
+            chunks = dm._tokenize_and_chunk_stream({text_column: batch}, buffer)
+            batch = []
+            for i in range(len(chunks["input_ids"])):
+                yield {key: values[i] for key, values in chunks.items()}
+
+
+class C4DataModule(TextDataModule):
+    """C4 (Hub `allenai/c4`, config `en`), streamed. Tasks clm and mlm.
+
+    Local `train_files`/`valid_files` (jsonl, json.gz, txt or parquet) are streamed the same way.
+    """
+
+    name = "c4"
+    default_hub_path = "allenai/c4"
+    default_hub_config = "en"
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if self.task == Task.clf:
+            raise ValueError("C4DataModule supports tasks clm and mlm, not clf")
+        if self.hparams.random_train_shift:
+            raise ValueError("random_train_shift is not supported for streamed data")
+
+    def _tokenize_and_chunk_stream(
+        self, batch: dict[str, list], buffer: dict[str, list[int]]
+    ) -> dict[str, list]:
+        """Tokenizes and chunks a batch, carrying the remainder over to the next batch in `buffer`."""
+        n = self.chunk_len
+        for key, values in self._flat_tokens(batch).items():
+            buffer[key] = buffer.get(key, []) + values
+        num_chunks = len(buffer["input_ids"]) // n
+        result = {
+            key: [values[i * n : (i + 1) * n] for i in range(num_chunks)] for key, values in buffer.items()
+        }
+        for key in list(buffer):
+            buffer[key] = buffer[key][num_chunks * n :]
+        return result
+
+    def _split_stream(self, split: str) -> Any:
+        import datasets
+
+        hp = self.hparams
+        files = hp.train_files if split == "train" else hp.valid_files
+        if hp.train_files is not None:
+            if files is None:
+                raise ValueError("streamed data needs valid_files as well as train_files")
+            files = [files] if isinstance(files, str | os.PathLike) else list(files)
+            suffix = "".join(Path(files[0]).suffixes[-2:]).lower()
+            builder = "parquet" if suffix.endswith(".parquet") else "json" if ".json" in suffix else "text"
+            return datasets.load_dataset(
+                builder, data_files=[str(f) for f in files], split="train", streaming=True
+            )
+        hub_split = "train" if split == "train" else "validation"
+        return datasets.load_dataset(
+            self.hub_path, self.hub_config, revision=self.hub_revision, split=hub_split, streaming=True
+        )
+
+    def _rank_and_world_size(self) -> tuple[int, int]:
+        trainer = getattr(self, "_trainer", None)
+        if trainer is not None:
+            return trainer.global_rank, trainer.world_size
+        return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+    def streaming_dataset(self, split: str, rank: int | None = None, world_size: int | None = None) -> Any:
+        default_rank, default_world_size = self._rank_and_world_size()
+        return StreamingTextDataset(
+            self._split_stream(split),
+            self,
+            default_rank if rank is None else rank,
+            default_world_size if world_size is None else world_size,
+        )
+
+    def prepare_data(self) -> None:
+        pass  # streamed: nothing to prepare
+
+    def setup(self, stage: str | None = None) -> None:
+        self.ds_train = self.streaming_dataset("train")
+        self.ds_valid = self.streaming_dataset("valid")
+
+    def _loader(self, dataset: Any, train: bool) -> DataLoader:
+        hp = self.hparams
+        return DataLoader(
+            dataset,
+            batch_size=hp.batch_size if train else (hp.valid_batch_size or hp.batch_size),
+            collate_fn=self.collator(train),
+            num_workers=hp.num_workers,
+            pin_memory=hp.pin_memory,
+            generator=torch.Generator().manual_seed(hp.seed),
+        )

@@ -1,0 +1,410 @@
+"""`Task` and the `TextDataModule` base class.
+
+Batches are tuples `(labels, input_ids, pad_mask)` (see `perceiver.data.text.collator`):
+- clm: examples of max_seq_len + 1 tokens; labels are the inputs shifted by one.
+- mlm: labels are -100 except at masked positions.
+- clf: labels (b,) are the class ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from perceiver.data._cache import default_cache_dir, files_fingerprint, load_or_build
+from perceiver.data.text._sources import load_local_dataset, normalize_splits
+from perceiver.data.text._tokenizer import load_tokenizer, tokenizer_name
+from perceiver.data.text.collator import (
+    CausalCollator,
+    ClassificationCollator,
+    DefaultCollator,
+    TokenMaskingCollator,
+    WordMaskingCollator,
+)
+from perceiver.data.text.preprocessor import TextPreprocessor
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["RandomShiftDataset", "Task", "TextDataModule"]
+
+
+class Task(str, Enum):
+    mlm = "mlm"  # masked language modelling
+    clm = "clm"  # causal language modelling
+    clf = "clf"  # sequence classification
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RandomShiftDataset(Dataset):
+    """Each item is a window of `length` tokens starting at a random offset in chunk i (spilling into
+    chunk i + 1), so that every epoch sees differently aligned sequences."""
+
+    def __init__(self, dataset: Any, length: int):
+        self.dataset = dataset
+        self.length = length
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        ids = list(self.dataset[index]["input_ids"])
+        if index + 1 < len(self.dataset):
+            ids += list(self.dataset[index + 1]["input_ids"])
+            offset = int(torch.randint(0, self.length, ()).item())
+        else:
+            offset = 0
+        return {"input_ids": ids[offset : offset + self.length]}
+
+
+class TextDataModule(pl.LightningDataModule):
+    """Tokenizes a text dataset once, caches the result under `dataset_dir` and serves batches.
+
+    Args:
+        tokenizer: tokenizer name, local path or instance (default: UTF-8 bytes, works offline).
+        max_seq_len: sequence length of model inputs.
+        task: `clm`, `mlm` or `clf`.
+        dataset_dir: root of the preprocessed-data cache (default `.cache/perceiver-data/<name>`,
+            or `$PERCEIVER_DATA_CACHE/<name>`).
+        train_files, valid_files: local data (txt, jsonl, parquet or a saved datasets directory)
+            used instead of the Hub dataset. Without `valid_files` the last `valid_fraction` of
+            the training rows (or the Hub dataset's validation/test split) is used.
+        add_special_tokens: let the tokenizer add its special tokens to each text.
+        add_eos_token: append the tokenizer's eos (or sep) token to each text before chunking (clm/mlm).
+        padding_side: `left` or `right`; default left for clm, right otherwise.
+        random_train_shift: clm only, random offsets of training sequences in each epoch.
+        hub_path, hub_config, hub_revision: override the class's Hub dataset.
+        mask_prob, mask_words, static_masking: mlm masking rate, whole word masking, and masking
+            once at preprocessing time instead of per batch.
+    """
+
+    name: ClassVar[str] = "text"
+    text_column: ClassVar[str] = "text"
+    label_column: ClassVar[str] = "label"
+    num_classes: ClassVar[int | None] = None
+    # Hub dataset loaded when no local files are given (None: local files are required)
+    default_hub_path: ClassVar[str | None] = None
+    default_hub_config: ClassVar[str | None] = None
+    default_hub_revision: ClassVar[str | None] = None
+
+    def __init__(
+        self,
+        tokenizer: str = "deepmind/language-perceiver",
+        max_seq_len: int = 512,
+        task: Task = Task.mlm,
+        dataset_dir: str | None = None,
+        train_files: str | list[str] | None = None,
+        valid_files: str | list[str] | None = None,
+        valid_fraction: float = 0.05,
+        add_special_tokens: bool = False,
+        add_eos_token: bool = False,
+        padding_side: Literal["left", "right"] | None = None,
+        random_train_shift: bool = False,
+        mask_prob: float = 0.15,
+        mask_words: bool = True,
+        static_masking: bool = False,
+        batch_size: int = 64,
+        valid_batch_size: int | None = None,
+        num_workers: int = 2,
+        pin_memory: bool = False,
+        shuffle: bool = True,
+        preproc_batch_size: int = 1000,
+        preproc_workers: int | None = None,
+        seed: int = 0,
+        hub_path: str | None = None,
+        hub_config: str | None = None,
+        hub_revision: str | None = None,
+    ):
+        super().__init__()
+        task = Task(task)
+        if max_seq_len < 2:
+            raise ValueError(f"max_seq_len ({max_seq_len}) must be at least 2")
+        if padding_side not in (None, "left", "right"):
+            raise ValueError(f"padding_side ({padding_side!r}) must be 'left' or 'right'")
+        if random_train_shift and task != Task.clm:
+            raise ValueError(f"random_train_shift is only supported for task clm, not {task}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size ({batch_size}) must be positive")
+        if train_files is None and valid_files is not None:
+            raise ValueError("valid_files given without train_files")
+        self.save_hyperparameters()
+        self.hparams.task = task
+        self.task = task
+        self.tokenizer = load_tokenizer(tokenizer)
+        self.padding_side = padding_side or ("left" if task == Task.clm else "right")
+        self.tokenizer.padding_side = self.padding_side
+        self.dataset_dir = Path(dataset_dir) if dataset_dir is not None else default_cache_dir(self.name)
+        self.hub_path = hub_path or self.default_hub_path
+        self.hub_config = hub_config or self.default_hub_config
+        self.hub_revision = hub_revision or self.default_hub_revision
+        self.ds_train: Any = None
+        self.ds_valid: Any = None
+
+    # ------------------------------------------------------------------ public properties
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.tokenizer)
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.hparams.max_seq_len
+
+    @property
+    def batch_size(self) -> int:
+        return self.hparams.batch_size
+
+    @property
+    def num_workers(self) -> int:
+        return self.hparams.num_workers
+
+    def text_preprocessor(self) -> TextPreprocessor:
+        return TextPreprocessor(
+            tokenizer=self.tokenizer,
+            max_seq_len=self.max_seq_len,
+            add_special_tokens=self.hparams.add_special_tokens,
+            padding_side=self.padding_side,
+        )
+
+    # ------------------------------------------------------------------ sources (overridden by subclasses)
+
+    def load_hub_dataset(self) -> Any:
+        """The Hub dataset (a `DatasetDict`)."""
+        if self.hub_path is None:
+            raise ValueError(f"{type(self).__name__} has no Hub default: pass train_files (and valid_files)")
+        import datasets
+
+        return datasets.load_dataset(self.hub_path, self.hub_config, revision=self.hub_revision)
+
+    def hub_spec(self) -> dict[str, Any]:
+        """What identifies the Hub dataset in the cache key."""
+        return {"path": self.hub_path, "config": self.hub_config, "revision": self.hub_revision}
+
+    def load_source_dataset(self) -> Any:
+        """The raw dataset as a `DatasetDict` with splits 'train' and 'valid'."""
+        hp = self.hparams
+        if hp.train_files is not None:
+            dataset = load_local_dataset(hp.train_files, self.text_column)
+            if hp.valid_files is not None:
+                dataset = {"train": dataset, "valid": load_local_dataset(hp.valid_files, self.text_column)}
+                import datasets
+
+                dataset = datasets.DatasetDict(dataset)
+        else:
+            dataset = self.load_hub_dataset()
+        dataset = normalize_splits(dataset, hp.valid_fraction, hp.seed)
+        for split, ds in dataset.items():
+            if self.text_column not in ds.column_names:
+                raise ValueError(f"{split} split has no {self.text_column!r} column, only {ds.column_names}")
+            if self.task == Task.clf and self.label_column not in ds.column_names:
+                raise ValueError(f"{split} split has no {self.label_column!r} column for task clf")
+        return dataset
+
+    def source_spec(self) -> dict[str, Any]:
+        hp = self.hparams
+        if hp.train_files is not None:
+            files = [hp.train_files] if isinstance(hp.train_files, str | os.PathLike) else hp.train_files
+            valid = hp.valid_files or []
+            valid = [valid] if isinstance(valid, str | os.PathLike) else valid
+            return {"train_files": files_fingerprint(files), "valid_files": files_fingerprint(valid)}
+        return {"hub": self.hub_spec()}
+
+    def cache_spec(self) -> dict[str, Any]:
+        hp = self.hparams
+        spec = {
+            "data_module": type(self).__name__,
+            "source": self.source_spec(),
+            "tokenizer": tokenizer_name(hp.tokenizer),
+            "vocab_size": self.vocab_size,
+            "max_seq_len": hp.max_seq_len,
+            "task": self.task.value,
+            "add_special_tokens": hp.add_special_tokens,
+            "add_eos_token": hp.add_eos_token,
+            "valid_fraction": hp.valid_fraction if hp.valid_files is None else None,
+        }
+        if self.task == Task.mlm:
+            spec.update(mask_words=hp.mask_words, static_masking=hp.static_masking)
+            if hp.static_masking:
+                spec.update(mask_prob=hp.mask_prob, seed=hp.seed)
+        return spec
+
+    # ------------------------------------------------------------------ preprocessing
+
+    @property
+    def chunk_len(self) -> int:
+        return self.max_seq_len + 1 if self.task == Task.clm else self.max_seq_len
+
+    def _word_ids(self, encoding: Any, index: int, ids: list[int]) -> list[int]:
+        if getattr(self.tokenizer, "is_fast", False):
+            return [-1 if w is None else w for w in encoding.word_ids(index)]
+        # slow tokenizers (the UTF-8 bytes tokenizer): a word is a run of non-whitespace tokens
+        special = set(self.tokenizer.all_special_ids)
+        tokens = self.tokenizer.convert_ids_to_tokens(ids)
+        result, word, in_word = [], -1, False
+        for token_id, token in zip(ids, tokens):
+            if token_id in special or token.isspace():
+                result.append(-1)
+                in_word = False
+            else:
+                if not in_word:
+                    word += 1
+                    in_word = True
+                result.append(word)
+        return result
+
+    def _flat_tokens(self, batch: dict[str, list]) -> dict[str, list[int]]:
+        """Tokenizes a batch of texts into one token stream (and its word ids for whole word masking)."""
+        hp = self.hparams
+        with_words = self.task == Task.mlm and hp.mask_words
+        encoding = self.tokenizer(
+            batch[self.text_column],
+            add_special_tokens=hp.add_special_tokens,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+            verbose=False,
+        )
+        eos = (
+            self.tokenizer.eos_token_id
+            if self.tokenizer.eos_token_id is not None
+            else self.tokenizer.sep_token_id
+        )
+        all_ids: list[int] = []
+        all_words: list[int] = []
+        word_offset = 0
+        for i, ids in enumerate(encoding["input_ids"]):
+            ids = list(ids) + ([eos] if hp.add_eos_token and eos is not None else [])
+            all_ids.extend(ids)
+            if with_words:
+                words = self._word_ids(encoding, i, ids)
+                words += [-1] * (len(ids) - len(words))
+                all_words.extend(w + word_offset if w >= 0 else -1 for w in words)
+                word_offset = max(all_words, default=-1) + 1
+        return {"input_ids": all_ids, "word_ids": all_words} if with_words else {"input_ids": all_ids}
+
+    def _tokenize_and_chunk(self, batch: dict[str, list]) -> dict[str, list]:
+        tokens = self._flat_tokens(batch)
+        n = self.chunk_len
+        num_chunks = len(tokens["input_ids"]) // n  # the remainder of each preprocessing batch is dropped
+        return {
+            key: [values[i * n : (i + 1) * n] for i in range(num_chunks)] for key, values in tokens.items()
+        }
+
+    def _tokenize_clf(self, batch: dict[str, list]) -> dict[str, list]:
+        encoding = self.tokenizer(
+            batch[self.text_column],
+            add_special_tokens=self.hparams.add_special_tokens,
+            truncation=True,
+            max_length=self.max_seq_len,
+            return_attention_mask=False,
+            return_token_type_ids=False,
+        )
+        return {
+            "input_ids": encoding["input_ids"],
+            "label": [int(label) for label in batch[self.label_column]],
+        }
+
+    def _mask_statically(self, dataset: Any, split: str) -> Any:
+        generator = torch.Generator().manual_seed(self.hparams.seed + (0 if split == "train" else 1))
+        collator = self._masking_collator(generator)
+
+        def mask(batch: dict[str, list]) -> dict[str, list]:
+            examples = [dict(zip(batch, values)) for values in zip(*batch.values())]
+            labels, input_ids, _ = collator(examples)
+            return {"input_ids": input_ids.tolist(), "labels": labels.tolist()}
+
+        return dataset.map(
+            mask, batched=True, remove_columns=dataset.column_names, load_from_cache_file=False
+        )
+
+    def preprocess(self, dataset: Any) -> Any:
+        """Tokenizes the raw `DatasetDict` (the expensive step, cached by `prepare_data`)."""
+        import datasets
+
+        hp = self.hparams
+        num_proc = hp.preproc_workers if hp.preproc_workers and hp.preproc_workers > 1 else None
+        result = {}
+        for split, ds in dataset.items():
+            if len(ds) == 0:
+                raise ValueError(f"{split} split of {type(self).__name__} is empty")
+            fn = self._tokenize_clf if self.task == Task.clf else self._tokenize_and_chunk
+            tokenized = ds.map(
+                fn,
+                batched=True,
+                batch_size=hp.preproc_batch_size,
+                remove_columns=ds.column_names,
+                num_proc=num_proc,
+                load_from_cache_file=False,
+                desc=f"tokenizing {split}",
+            )
+            if len(tokenized) == 0:
+                raise ValueError(
+                    f"max_seq_len ({hp.max_seq_len}) does not fit the {split} split of {type(self).__name__}: "
+                    f"it tokenizes to fewer than {self.chunk_len} tokens per preprocessing batch of "
+                    f"{hp.preproc_batch_size} rows; use a smaller max_seq_len or a larger preproc_batch_size"
+                )
+            if self.task == Task.mlm and hp.static_masking:
+                tokenized = self._mask_statically(tokenized, split)
+            result[split] = tokenized
+        return datasets.DatasetDict(result)
+
+    def preprocessed_dir(self) -> Path:
+        """Directory of the (complete) preprocessed dataset, building it first if needed."""
+        return load_or_build(
+            self.dataset_dir, self.cache_spec(), lambda: self.preprocess(self.load_source_dataset())
+        )
+
+    def prepare_data(self) -> None:
+        self.preprocessed_dir()
+
+    def setup(self, stage: str | None = None) -> None:
+        import datasets
+
+        dataset = datasets.load_from_disk(str(self.preprocessed_dir() / "data"))
+        self.ds_train = dataset["train"]
+        self.ds_valid = dataset["valid"]
+        if self.task == Task.clm and self.hparams.random_train_shift:
+            self.ds_train = RandomShiftDataset(self.ds_train, self.chunk_len)
+
+    # ------------------------------------------------------------------ batches
+
+    def _masking_collator(self, generator: torch.Generator | None = None) -> Any:
+        cls = WordMaskingCollator if self.hparams.mask_words else TokenMaskingCollator
+        return cls(self.tokenizer, self.hparams.mask_prob, self.padding_side, generator=generator)
+
+    def collator(self, train: bool = True) -> Any:
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        if self.task == Task.clm:
+            return CausalCollator(pad, self.padding_side)
+        if self.task == Task.clf:
+            return ClassificationCollator(pad, self.padding_side)
+        if self.hparams.static_masking:
+            return DefaultCollator(pad, self.padding_side)
+        return self._masking_collator()
+
+    def _loader(self, dataset: Any, train: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError("call setup() before requesting a dataloader")
+        hp = self.hparams
+        return DataLoader(
+            dataset,
+            batch_size=hp.batch_size if train else (hp.valid_batch_size or hp.batch_size),
+            shuffle=train and hp.shuffle,
+            collate_fn=self.collator(train),
+            num_workers=hp.num_workers,
+            pin_memory=hp.pin_memory,
+            persistent_workers=hp.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.ds_train, train=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.ds_valid, train=False)
