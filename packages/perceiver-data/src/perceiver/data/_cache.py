@@ -41,6 +41,8 @@ def files_fingerprint(paths: Iterable[str | os.PathLike]) -> list[tuple[str, int
     result = []
     for path in paths:
         path = Path(path).resolve()
+        if not path.exists():
+            raise ValueError(f"{path}: no such file or directory")
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         for file in files:
             stat = file.stat()
