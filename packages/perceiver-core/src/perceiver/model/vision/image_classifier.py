@@ -1,0 +1,216 @@
+"""Perceiver IO image classifier (DeepMind's vision-perceiver-fourier / -learned / -conv).
+
+Input: images x (b, c, h, w), channels first as in torchvision and transformers, where
+(c, h, w) must equal ``ImageEncoderConfig.image_shape``. Output: logits (b, num_classes).
+
+The encoder cross-attends from the latents (n_lat, c_lat) to the adapted image (b, m, c_in), see
+:mod:`perceiver.model.vision._image_adapters` for the three official stems; a single learned
+query decodes the class logits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from perceiver.model.core import (
+    ClassificationDecoderConfig,
+    ClassificationOutputAdapter,
+    EncoderConfig,
+    InputAdapter,
+    PerceiverIO,
+    PerceiverIOConfig,
+    TrainableQueryProvider,
+    init_parameters,
+)
+from perceiver.model.core.config import register_tuple_fields
+from perceiver.model.vision._builders import build_decoder, build_encoder
+from perceiver.model.vision._image_adapters import (
+    ConvImageInputAdapter,
+    FourierImageInputAdapter,
+    LearnedImageInputAdapter,
+)
+
+__all__ = ["ImageClassifier", "ImageClassifierConfig", "ImageEncoderConfig"]
+
+PositionEncodingKind = Literal["fourier", "learned", "conv"]
+_KINDS = ("fourier", "learned", "conv")
+
+
+@dataclass
+class ImageEncoderConfig(EncoderConfig):
+    """Encoder of an image classifier.
+
+    ``num_cross_attention_qk_channels`` None means the adapted input's channel count, as in the
+    official models. ``position_encoding`` selects the official variant:
+
+    - "fourier": pixels + Fourier features (``num_frequency_bands``, ``max_resolution``).
+    - "learned": 1x1 conv to ``num_conv_channels`` + projected learned positions
+      (``num_position_channels``).
+    - "conv": conv stem to ``num_conv_channels`` (4x downsampling) + Fourier features.
+    """
+
+    # image
+    image_shape: tuple[int, int, int] = (3, 224, 224)  # (channels, height, width)
+    position_encoding: PositionEncodingKind = "fourier"
+    # Fourier features ("fourier", "conv"); max_resolution None: the encoded grid's shape
+    num_frequency_bands: int = 64
+    max_resolution: tuple[int, int] | None = None
+    # stems ("learned", "conv") and learned positions ("learned")
+    num_conv_channels: int = 64
+    num_position_channels: int = 256
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.image_shape = tuple(self.image_shape)
+        if len(self.image_shape) != 3 or any(int(s) <= 0 for s in self.image_shape):
+            raise ValueError(
+                f"image_shape must be three positive sizes (channels, height, width), got {self.image_shape}"
+            )
+        if self.position_encoding not in _KINDS:
+            raise ValueError(f"position_encoding must be one of {_KINDS}, got {self.position_encoding!r}")
+        if self.max_resolution is not None:
+            self.max_resolution = tuple(self.max_resolution)
+            if len(self.max_resolution) != 2 or any(r <= 0 for r in self.max_resolution):
+                raise ValueError(
+                    f"max_resolution must be two positive sizes (height, width), got {self.max_resolution}"
+                )
+        for name in ("num_frequency_bands", "num_conv_channels", "num_position_channels"):
+            value = getattr(self, name)
+            if value <= 0:
+                raise ValueError(f"{name} must be positive, got {value}")
+        if self.position_encoding == "conv" and min(self.image_shape[1:]) < 7:
+            raise ValueError(f"image_shape {self.image_shape} is too small for the conv stem (7x7 at least)")
+
+
+register_tuple_fields(ImageEncoderConfig, "image_shape", "max_resolution")
+
+
+@dataclass
+class ImageClassifierConfig(PerceiverIOConfig[ImageEncoderConfig, ClassificationDecoderConfig]):
+    """Image classifier: image encoder + classification decoder.
+
+    Presets with the official numbers: :meth:`vision_perceiver_fourier`,
+    :meth:`vision_perceiver_learned`, :meth:`vision_perceiver_conv`.
+    """
+
+    @classmethod
+    def _official(cls, encoder: ImageEncoderConfig, num_classes: int) -> ImageClassifierConfig:
+        return cls(
+            encoder=encoder,
+            decoder=ClassificationDecoderConfig(
+                num_cross_attention_heads=1,
+                num_output_queries=1,
+                num_output_query_channels=1024,
+                num_classes=num_classes,
+            ),
+            num_latents=512,
+            num_latent_channels=1024,
+        )
+
+    @staticmethod
+    def _official_encoder(**kwargs) -> ImageEncoderConfig:
+        return ImageEncoderConfig(
+            num_cross_attention_heads=1,
+            num_self_attention_heads=8,
+            num_self_attention_layers_per_block=6,
+            num_self_attention_blocks=8,
+            first_self_attention_block_shared=True,
+            **kwargs,
+        )
+
+    @classmethod
+    def vision_perceiver_fourier(cls, num_classes: int = 1000) -> ImageClassifierConfig:
+        """deepmind/vision-perceiver-fourier (48,440,627 parameters)."""
+        encoder = cls._official_encoder(
+            image_shape=(3, 224, 224),
+            position_encoding="fourier",
+            num_frequency_bands=64,
+            max_resolution=(224, 224),
+        )
+        return cls._official(encoder, num_classes)
+
+    @classmethod
+    def vision_perceiver_learned(cls, num_classes: int = 1000) -> ImageClassifierConfig:
+        """deepmind/vision-perceiver-learned (62,255,848 parameters)."""
+        encoder = cls._official_encoder(
+            image_shape=(3, 224, 224),
+            position_encoding="learned",
+            num_conv_channels=256,
+            num_position_channels=256,
+        )
+        return cls._official(encoder, num_classes)
+
+    @classmethod
+    def vision_perceiver_conv(cls, num_classes: int = 1000) -> ImageClassifierConfig:
+        """deepmind/vision-perceiver-conv (48,646,522 parameters)."""
+        encoder = cls._official_encoder(
+            image_shape=(3, 224, 224),
+            position_encoding="conv",
+            num_conv_channels=64,
+            num_frequency_bands=64,
+            max_resolution=(56, 56),
+        )
+        return cls._official(encoder, num_classes)
+
+
+def _image_input_adapter(config: ImageEncoderConfig) -> InputAdapter:
+    if config.position_encoding == "fourier":
+        return FourierImageInputAdapter(
+            image_shape=config.image_shape,
+            num_frequency_bands=config.num_frequency_bands,
+            max_resolution=config.max_resolution,
+        )
+    if config.position_encoding == "learned":
+        return LearnedImageInputAdapter(
+            image_shape=config.image_shape,
+            num_conv_channels=config.num_conv_channels,
+            num_position_channels=config.num_position_channels,
+        )
+    return ConvImageInputAdapter(
+        image_shape=config.image_shape,
+        num_conv_channels=config.num_conv_channels,
+        num_frequency_bands=config.num_frequency_bands,
+        max_resolution=config.max_resolution,
+    )
+
+
+def check_image_shape(name: str, x: torch.Tensor, image_shape: tuple[int, ...]) -> None:
+    """Raise ``ValueError`` unless ``x`` is a batch (b, *image_shape)."""
+    if x.dim() != len(image_shape) + 1 or tuple(x.shape[1:]) != tuple(image_shape):
+        expected = ", ".join(str(s) for s in ("batch", *image_shape))
+        raise ValueError(f"{name} must have shape ({expected}), got {tuple(x.shape)}")
+
+
+class ImageClassifier(PerceiverIO):
+    """Perceiver IO image classifier; ``forward(x)`` maps images (b, c, h, w) to logits (b, k)."""
+
+    def __init__(self, config: ImageClassifierConfig) -> None:
+        enc, dec = config.encoder, config.decoder
+        encoder = build_encoder(
+            enc,
+            input_adapter=_image_input_adapter(enc),
+            num_latents=config.num_latents,
+            num_latent_channels=config.num_latent_channels,
+            activation_checkpointing=config.activation_checkpointing,
+        )
+        decoder = build_decoder(
+            dec,
+            output_adapter=ClassificationOutputAdapter(dec.num_classes, dec.num_output_query_channels),
+            output_query_provider=TrainableQueryProvider(
+                dec.num_output_queries, dec.num_output_query_channels, dec.init_scale
+            ),
+            num_latent_channels=config.num_latent_channels,
+            activation_checkpointing=config.activation_checkpointing,
+        )
+        super().__init__(encoder, decoder)
+        self.config = config
+        init_parameters(self.encoder, enc.init_scale)
+        init_parameters(self.decoder, dec.init_scale)
+
+    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (b, num_classes) of images x (b, c, h, w); (b, n, num_classes) for n > 1 queries."""
+        check_image_shape("x", x, self.config.encoder.image_shape)
+        return super().forward(x, pad_mask)
