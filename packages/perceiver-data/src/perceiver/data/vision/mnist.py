@@ -1,0 +1,192 @@
+"""MNIST: IDX files, image folders or the Hub dataset `ylecun/mnist`.
+
+Batches are dicts `{"image": (b, 28, 28, 1) float32 (or (b, 1, 28, 28)), "label": (b,) int64}`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from perceiver.data.vision.image import load_image
+from perceiver.data.vision.imagenet import scan_image_folder
+
+__all__ = ["MNISTDataModule", "read_idx"]
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: np.int16,
+    0x0C: np.int32,
+    0x0D: np.float32,
+    0x0E: np.float64,
+}
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Reads an IDX file (optionally gzipped), e.g. `t10k-images-idx3-ubyte.gz`."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except (OSError, EOFError) as e:
+        raise ValueError(f"{path}: cannot read IDX file ({e})") from e
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise ValueError(f"{path}: not an IDX file (bad magic number)")
+    dtype = np.dtype(_IDX_DTYPES[data[2]]).newbyteorder(">")
+    ndim = data[3]
+    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    count = int(np.prod(shape))
+    body = data[4 + 4 * ndim :]
+    if len(body) != count * dtype.itemsize:
+        raise ValueError(
+            f"{path}: IDX header declares shape {shape} but the file holds {len(body)} bytes of data"
+        )
+    return np.frombuffer(body, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+class ArrayImageDataset(Dataset):
+    """uint8 images (n, h, w) and labels (n,) as dicts of normalized float tensors."""
+
+    def __init__(
+        self, images: np.ndarray, labels: np.ndarray, normalize: bool = True, channels_last: bool = True
+    ):
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+        self.images = torch.from_numpy(np.ascontiguousarray(images))
+        self.labels = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        self.normalize = normalize
+        self.channels_last = channels_last
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        x = self.images[index].float() / 255.0  # (h, w)
+        if self.normalize:
+            x = (x - MNIST_MEAN) / MNIST_STD
+        x = x[:, :, None] if self.channels_last else x[None]  # (h, w, 1) or (1, h, w)
+        return {"image": x, "label": self.labels[index]}
+
+
+def _find_idx(directory: Path, prefix: str, kind: str) -> Path | None:
+    for name in (f"{prefix}-{kind}-idx{3 if kind == 'images' else 1}-ubyte", f"{prefix}-{kind}.idx"):
+        for candidate in (directory / name, directory / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _load_folder(directory: Path) -> tuple[np.ndarray, np.ndarray]:
+    paths, labels, _ = scan_image_folder(directory)
+    images = np.stack([np.asarray(load_image(p, mode="L")) for p in paths])
+    return images, np.asarray(labels)
+
+
+class MNISTDataModule(pl.LightningDataModule):
+    """MNIST handwritten digits.
+
+    Args:
+        data_dir: local data instead of the Hub dataset: a folder with IDX files (`train-images-idx3-ubyte[.gz]`,
+            `t10k-...`, as torchvision downloads them), or with `train/` and `test/` class-per-folder image
+            directories (`train/3/xyz.png`). If only one split is found, its last `valid_size` images are
+            used for validation.
+        hub_path: the Hub dataset used without `data_dir`.
+    """
+
+    num_classes = 10
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        hub_path: str = "ylecun/mnist",
+        valid_size: int = 1000,
+        normalize: bool = True,
+        channels_last: bool = True,
+        batch_size: int = 64,
+        num_workers: int = 2,
+        pin_memory: bool = False,
+        shuffle: bool = True,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        self.ds_train: Any = None
+        self.ds_valid: Any = None
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return (28, 28, 1) if self.hparams.channels_last else (1, 28, 28)
+
+    def _load_local(self, directory: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        splits = {}
+        for split, prefix in (("train", "train"), ("valid", "t10k")):
+            images, labels = _find_idx(directory, prefix, "images"), _find_idx(directory, prefix, "labels")
+            if images is not None and labels is not None:
+                splits[split] = (read_idx(images), read_idx(labels))
+        for split, name in (("train", "train"), ("valid", "test")):
+            if split not in splits and (directory / name).is_dir():
+                splits[split] = _load_folder(directory / name)
+        if not splits:
+            raise ValueError(f"{directory}: no MNIST IDX files and no train/ or test/ image folders found")
+        return splits
+
+    def _load_hub(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        import datasets
+
+        dataset = datasets.load_dataset(self.hparams.hub_path)
+        splits = {}
+        for split, name in (("train", "train"), ("valid", "test")):
+            ds = dataset[name]
+            splits[split] = (np.stack([np.asarray(image) for image in ds["image"]]), np.asarray(ds["label"]))
+        return splits
+
+    def load_arrays(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """uint8 images (n, 28, 28) and int labels (n,) for 'train' and 'valid'."""
+        hp = self.hparams
+        splits = self._load_local(Path(hp.data_dir)) if hp.data_dir is not None else self._load_hub()
+        if "train" not in splits or "valid" not in splits:
+            images, labels = splits.get("train") or splits["valid"]
+            if not 0 < hp.valid_size < len(images):
+                raise ValueError(f"valid_size ({hp.valid_size}) must be in (0, {len(images)})")
+            n = len(images) - hp.valid_size
+            splits = {"train": (images[:n], labels[:n]), "valid": (images[n:], labels[n:])}
+        return splits
+
+    def prepare_data(self) -> None:
+        if self.hparams.data_dir is None:
+            import datasets
+
+            datasets.load_dataset(self.hparams.hub_path)
+
+    def setup(self, stage: str | None = None) -> None:
+        hp = self.hparams
+        splits = self.load_arrays()
+        self.ds_train = ArrayImageDataset(*splits["train"], hp.normalize, hp.channels_last)
+        self.ds_valid = ArrayImageDataset(*splits["valid"], hp.normalize, hp.channels_last)
+
+    def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
+        hp = self.hparams
+        return DataLoader(
+            dataset,
+            batch_size=hp.batch_size,
+            shuffle=shuffle,
+            num_workers=hp.num_workers,
+            pin_memory=hp.pin_memory,
+            persistent_workers=hp.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.ds_train, self.hparams.shuffle)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.ds_valid, False)

@@ -1,0 +1,272 @@
+"""Optical flow data: Middlebury `.flo` files, frame-pair patches for the optical-flow Perceiver,
+flow visualisation, and frame-pair datasets in Sintel and Middlebury layouts.
+
+Shapes: t = 2 frames, c = 3 channels, h, w = height, width. Flow is (h, w, 2) float32 (u, v) in pixels.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from perceiver.data.vision.image import load_image
+
+__all__ = [
+    "FLO_MAGIC",
+    "UNKNOWN_FLOW_THRESHOLD",
+    "FramePairDataset",
+    "extract_patches",
+    "flow_to_color",
+    "middlebury_frame_pairs",
+    "preprocess_frame_pair",
+    "read_flo",
+    "save_flow_image",
+    "sintel_frame_pairs",
+    "write_flo",
+]
+
+FLO_MAGIC = 202021.25  # float32 whose bytes are b"PIEH"
+UNKNOWN_FLOW_THRESHOLD = 1e9
+
+
+# ------------------------------------------------------------------ .flo files
+
+
+def read_flo(path: str | os.PathLike) -> np.ndarray:
+    """Reads a Middlebury `.flo` file: (h, w, 2) float32. Raises ValueError naming the file if malformed."""
+    data = Path(path).read_bytes()
+    if len(data) < 12 or data[:4] != b"PIEH":
+        raise ValueError(f"{path}: not a .flo file (magic {data[:4]!r}, expected b'PIEH')")
+    w, h = np.frombuffer(data[4:12], dtype="<i4")
+    if w <= 0 or h <= 0:
+        raise ValueError(f"{path}: invalid .flo size {w}x{h}")
+    expected = 12 + int(w) * int(h) * 2 * 4
+    if len(data) != expected:
+        raise ValueError(
+            f"{path}: .flo header declares {w}x{h} ({expected} bytes) but the file has {len(data)}"
+        )
+    return np.frombuffer(data[12:], dtype="<f4").reshape(int(h), int(w), 2).astype(np.float32)
+
+
+def write_flo(path: str | os.PathLike, flow: np.ndarray | torch.Tensor) -> None:
+    """Writes (h, w, 2) flow as a Middlebury `.flo` file (exact float32 round trip with `read_flo`)."""
+    flow = np.asarray(flow, dtype=np.float32)
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError(f"flow must have shape (h, w, 2), got {flow.shape}")
+    h, w = flow.shape[:2]
+    with open(path, "wb") as f:
+        f.write(b"PIEH")
+        f.write(np.array([w, h], dtype="<i4").tobytes())
+        f.write(flow.astype("<f4").tobytes())
+
+
+# ------------------------------------------------------------------ model input
+
+
+def extract_patches(
+    frames: torch.Tensor, kernel_size: int = 3, channel_order: Literal["hwc", "chw"] = "hwc"
+) -> torch.Tensor:
+    """The k x k neighbourhood of every pixel, zero padded: (t, c, h, w) -> (t, k * k * c, h, w).
+
+    `channel_order="hwc"` orders each pixel's features (kh, kw, c), as DeepMind's TensorFlow
+    `extract_patches` and transformers' `space_to_depth` do, and as the official optical-flow
+    Perceiver (`deepmind/optical-flow-perceiver`) was trained. `"chw"` gives `F.unfold`'s (c, kh, kw).
+    """
+    if frames.ndim != 4:
+        raise ValueError(f"frames must have shape (t, c, h, w), got {tuple(frames.shape)}")
+    if kernel_size % 2 != 1:
+        raise ValueError(f"kernel_size ({kernel_size}) must be odd")
+    t, c, h, w = frames.shape
+    k = kernel_size
+    patches = F.unfold(frames, kernel_size=k, padding=k // 2)  # (t, c * k * k, h * w), order (c, kh, kw)
+    patches = patches.view(t, c, k, k, h, w)
+    if channel_order == "hwc":
+        patches = patches.permute(0, 2, 3, 1, 4, 5)  # (t, kh, kw, c, h, w)
+    elif channel_order != "chw":
+        raise ValueError(f"channel_order ({channel_order!r}) must be 'hwc' or 'chw'")
+    return patches.reshape(t, k * k * c, h, w)
+
+
+def _frame_tensor(frame: Any) -> torch.Tensor:
+    if isinstance(frame, str | os.PathLike):
+        frame = load_image(frame)
+    array = np.asarray(frame)
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise ValueError(f"frames must be RGB uint8 (h, w, 3), got {array.dtype} {array.shape}")
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0 * 2.0 - 1.0  # (c, h, w) in [-1, 1]
+
+
+def preprocess_frame_pair(
+    frame1: Any, frame2: Any, channel_order: Literal["hwc", "chw"] = "hwc"
+) -> torch.Tensor:
+    """Two RGB frames (paths, PIL images or uint8 (h, w, 3) arrays) -> patches (2, 27, h, w) in [-1, 1]."""
+    a, b = _frame_tensor(frame1), _frame_tensor(frame2)
+    if a.shape != b.shape:
+        raise ValueError(f"frames differ in size: {tuple(a.shape)} and {tuple(b.shape)}")
+    return extract_patches(torch.stack([a, b]), 3, channel_order)  # (2, 27, h, w)
+
+
+# ------------------------------------------------------------------ visualisation
+
+
+def _color_wheel() -> np.ndarray:
+    """The Middlebury colour wheel (Baker et al. 2011): 55 colours, (55, 3)."""
+    segments = [
+        (15, (255, 0, 0), (255, 255, 0)),
+        (6, (255, 255, 0), (0, 255, 0)),
+        (4, (0, 255, 0), (0, 255, 255)),
+    ]
+    segments += [
+        (11, (0, 255, 255), (0, 0, 255)),
+        (13, (0, 0, 255), (255, 0, 255)),
+        (6, (255, 0, 255), (255, 0, 0)),
+    ]
+    colors = []
+    for n, start, end in segments:
+        ramp = np.floor(255 * np.arange(n) / n)
+        for i in range(n):
+            colors.append(
+                [s if s == e else (ramp[i] if e > s else 255 - ramp[i]) for s, e in zip(start, end)]
+            )
+    return np.array(colors, dtype=np.float64)
+
+
+def flow_to_color(flow: np.ndarray | torch.Tensor, max_flow: float | None = None) -> np.ndarray:
+    """Renders (h, w, 2) flow as a uint8 (h, w, 3) RGB image with the Middlebury colour coding.
+
+    Hue is the direction, saturation the magnitude relative to `max_flow` (default: the largest
+    valid magnitude); unknown flow (|u| or |v| > 1e9, or NaN) is black.
+    """
+    flow = np.asarray(flow, dtype=np.float64)
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise ValueError(f"flow must have shape (h, w, 2), got {flow.shape}")
+    u, v = flow[..., 0].copy(), flow[..., 1].copy()
+    unknown = (
+        ~np.isfinite(u)
+        | ~np.isfinite(v)
+        | (np.abs(u) > UNKNOWN_FLOW_THRESHOLD)
+        | (np.abs(v) > UNKNOWN_FLOW_THRESHOLD)
+    )
+    u[unknown] = 0.0
+    v[unknown] = 0.0
+    rad = np.sqrt(u**2 + v**2)
+    scale = max_flow if max_flow is not None else float(rad.max())
+    if scale > 0:
+        u, v, rad = u / scale, v / scale, rad / scale
+    wheel = _color_wheel()
+    n = len(wheel)
+    angle = np.arctan2(-v, -u) / np.pi  # in [-1, 1]
+    fk = (angle + 1) / 2 * (n - 1)
+    k0 = np.floor(fk).astype(int)
+    k1 = (k0 + 1) % n
+    f = (fk - k0)[..., None]
+    color = ((1 - f) * wheel[k0] + f * wheel[k1]) / 255.0  # (h, w, 3)
+    inside = (rad <= 1)[..., None]
+    color = np.where(inside, 1 - rad[..., None] * (1 - color), color * 0.75)
+    color[unknown] = 0.0
+    return np.floor(255 * np.clip(color, 0, 1)).astype(np.uint8)
+
+
+def save_flow_image(
+    path: str | os.PathLike, flow: np.ndarray | torch.Tensor, max_flow: float | None = None
+) -> None:
+    """Saves the colour rendering of `flow` as an image (PNG by suffix)."""
+    from PIL import Image
+
+    Image.fromarray(flow_to_color(flow, max_flow)).save(path)
+
+
+# ------------------------------------------------------------------ datasets
+
+FramePair = tuple[Path, Path, Path | None]
+
+
+def _consecutive_pairs(
+    frame_dir: Path, flow_dir: Path | None, frame_re: str, flow_name: str
+) -> list[FramePair]:
+    frames = {}
+    for path in frame_dir.iterdir():
+        match = re.fullmatch(frame_re, path.name)
+        if match:
+            frames[int(match.group(1))] = path
+    pairs = []
+    for index in sorted(frames):
+        if index + 1 in frames:
+            width = len(re.fullmatch(frame_re, frames[index].name).group(1))
+            flow = (flow_dir or frame_dir) / flow_name.format(index=str(index).zfill(width))
+            pairs.append((frames[index], frames[index + 1], flow if flow.is_file() else None))
+    return pairs
+
+
+def sintel_frame_pairs(
+    root: str | os.PathLike, pass_name: str = "clean", split: str = "training"
+) -> list[FramePair]:
+    """Consecutive frame pairs of MPI-Sintel: `root/<split>/<pass_name>/<scene>/frame_0001.png` with ground truth
+    in `root/<split>/flow/<scene>/frame_0001.flo`, or a single folder of `frame_XXXX.png` files."""
+    root = Path(root)
+    pass_dir = root / split / pass_name
+    frame_re, flow_name = r"frame_(\d+)\.png", "frame_{index}.flo"
+    if pass_dir.is_dir():
+        pairs = []
+        for scene in sorted(p for p in pass_dir.iterdir() if p.is_dir()):
+            pairs += _consecutive_pairs(scene, root / split / "flow" / scene.name, frame_re, flow_name)
+    else:
+        pairs = _consecutive_pairs(root, None, frame_re, flow_name)
+    if not pairs:
+        raise ValueError(f"{root}: no Sintel frame pairs (frame_XXXX.png) found")
+    return pairs
+
+
+def middlebury_frame_pairs(root: str | os.PathLike) -> list[FramePair]:
+    """Frame pairs of the Middlebury benchmark: `root/other-data/<Seq>/frame10.png` with ground truth in
+    `root/other-gt-flow/<Seq>/flow10.flo`, or a single sequence folder (`frame10.png`, `frame11.png`, `flow10.flo`)."""
+    root = Path(root)
+    frame_re, flow_name = r"frame(\d+)\.png", "flow{index}.flo"
+    data_dirs = [root / d for d in ("other-data", "eval-data") if (root / d).is_dir()]
+    pairs = []
+    if data_dirs:
+        for data_dir in data_dirs:
+            for seq in sorted(p for p in data_dir.iterdir() if p.is_dir()):
+                pairs += _consecutive_pairs(seq, root / "other-gt-flow" / seq.name, frame_re, flow_name)
+    else:
+        pairs = _consecutive_pairs(root, None, frame_re, flow_name)
+    if not pairs:
+        raise ValueError(f"{root}: no Middlebury frame pairs (frameNN.png) found")
+    return pairs
+
+
+class FramePairDataset(Dataset):
+    """Items `{"patches": (2, 27, h, w), "flow": (h, w, 2) (if ground truth exists), "valid": (h, w) bool}`."""
+
+    def __init__(self, pairs: list[FramePair], channel_order: Literal["hwc", "chw"] = "hwc"):
+        self.pairs = pairs
+        self.channel_order = channel_order
+
+    @classmethod
+    def sintel(
+        cls, root: str | os.PathLike, pass_name: str = "clean", split: str = "training"
+    ) -> FramePairDataset:
+        return cls(sintel_frame_pairs(root, pass_name, split))
+
+    @classmethod
+    def middlebury(cls, root: str | os.PathLike) -> FramePairDataset:
+        return cls(middlebury_frame_pairs(root))
+
+    def __len__(self) -> int:
+        return len(self.pairs)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        frame1, frame2, flow_path = self.pairs[index]
+        item = {"patches": preprocess_frame_pair(frame1, frame2, self.channel_order)}
+        if flow_path is not None:
+            flow = torch.from_numpy(read_flo(flow_path))
+            item["flow"] = flow
+            item["valid"] = (flow.abs() < UNKNOWN_FLOW_THRESHOLD).all(dim=-1)
+        return item
