@@ -21,6 +21,7 @@ from perceiver.model.core.config import (
     PerceiverARConfig,
     PerceiverIOConfig,
 )
+from perceiver.model.core.generation import IncrementalDecoder, generate, sample_next_token
 from perceiver.model.core.layers import (
     MLP,
     CrossAttention,
@@ -51,6 +52,7 @@ __all__ = [
     "EncoderConfig",
     "FourierPositionEncoding",
     "FrequencyPositionEncoding",
+    "IncrementalDecoder",
     "InputAdapter",
     "KVCache",
     "MultiHeadAttention",
@@ -74,5 +76,7 @@ __all__ = [
     "TrainablePositionEncoding",
     "TrainableQueryProvider",
     "attend_mask",
+    "generate",
     "init_parameters",
+    "sample_next_token",
 ]

@@ -1,0 +1,1 @@
+"""Audio task models: Perceiver AR over symbolic (MIDI event) tokens."""

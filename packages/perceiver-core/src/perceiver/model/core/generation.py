@@ -1,0 +1,209 @@
+"""Autoregressive generation with a Perceiver AR (:class:`CausalSequenceModel`).
+
+The window schedule
+-------------------
+Decoding starts with ``num_latents`` latents at the end of the prompt. Each new token becomes
+one more latent, so the latent window grows, and the prefix before it stays fixed. When the
+window holds ``max_latents`` latents, or would exceed ``max_seq_len``, it *restarts*: it drops back
+to ``num_latents`` latents, and the prefix slides forward so that the window, grown again to
+``max_latents`` latents, still fits into ``max_seq_len`` tokens. The restart is one full forward pass
+over the new window, which also rebuilds the KV cache.
+
+Between restarts a step only appends to the window (the latent set's left edge and the prefix
+stay put). Cached decoding therefore computes exactly what a full forward pass over the current
+window computes: cached and uncached generation agree token for token, however many tokens are
+generated. The cost of a step does not grow with the number of tokens generated; a restart's
+cost is spread over ``max_latents - num_latents`` steps. Restarting at a lower ``num_latents`` is
+cheaper, and restarting at a higher one keeps more latents for every prediction.
+
+Shapes: b batch, n prompt length, t generated tokens, v vocabulary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import torch
+
+from perceiver.model.core._validation import check_pad_mask, check_token_ids
+
+__all__ = ["IncrementalDecoder", "Streamer", "generate", "sample_next_token"]
+
+
+class Streamer(Protocol):
+    """Receives tokens as they are produced (the protocol of transformers' streamers)."""
+
+    def put(self, value: torch.Tensor) -> None: ...
+
+    def end(self) -> None: ...
+
+
+class IncrementalDecoder:
+    """Runs a causal Perceiver AR one token at a time under the window schedule.
+
+    ``start(prompt)`` and each ``step(tokens)`` return the next-token logits (b, v).
+    """
+
+    def __init__(self, model, num_latents: int, max_new_tokens: int, use_cache: bool = True) -> None:
+        if not 1 <= num_latents <= model.max_latents:
+            raise ValueError(
+                f"num_latents must be in [1, {model.max_latents}] (max_latents), got {num_latents}"
+            )
+        self.model = model
+        self.num_latents = num_latents
+        self.max_new_tokens = max_new_tokens
+        self.cache = model.create_cache() if use_cache else None
+        self.tokens: torch.Tensor | None = None  # (b, n + t) buffer, written in place
+        self.pad_mask: torch.Tensor | None = None
+        self.length = 0  # tokens in the buffer
+        self.window_start = 0
+        self.latents = 0
+
+    def start(self, prompt: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+        b, n = prompt.shape
+        if n > self.model.max_seq_len:
+            raise ValueError(f"prompt length {n} exceeds max_seq_len ({self.model.max_seq_len})")
+        self.tokens = prompt.new_zeros(b, n + self.max_new_tokens)
+        self.pad_mask = torch.zeros(b, n + self.max_new_tokens, dtype=torch.bool, device=prompt.device)
+        self.tokens[:, :n] = prompt
+        if pad_mask is not None:
+            self.pad_mask[:, :n] = pad_mask
+        self._padded = pad_mask is not None and bool(pad_mask.any())
+        self.length = n
+        self.window_start = 0
+        self.latents = min(self.num_latents, n)
+        return self._full_forward()
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Append tokens (b,) and return the logits for the token after them."""
+        if self.length >= self.tokens.shape[1]:
+            raise ValueError(f"the decoder was set up for {self.max_new_tokens} new tokens")
+        self.tokens[:, self.length] = tokens
+        self.length += 1
+        window_len = self.length - self.window_start
+        if self.latents + 1 > self.model.max_latents or window_len > self.model.max_seq_len:
+            return self._restart()
+        self.latents += 1
+        if self.cache is None:
+            return self._full_forward()
+        return self.model(tokens[:, None], prefix_len=0, kv_cache=self.cache)[:, -1]
+
+    @property
+    def sequences(self) -> torch.Tensor:
+        """Prompt and generated tokens so far (b, n + t)."""
+        return self.tokens[:, : self.length]
+
+    def _restart(self) -> torch.Tensor:
+        max_window = self.model.max_seq_len - (self.model.max_latents - self.num_latents)
+        self.window_start = self.length - min(self.length, max_window)
+        self.latents = self.num_latents
+        return self._full_forward()
+
+    def _full_forward(self) -> torch.Tensor:
+        window = self.tokens[:, self.window_start : self.length]
+        pad_mask = self.pad_mask[:, self.window_start : self.length] if self._padded else None
+        if self.cache is not None:
+            self.cache.reset()
+        prefix_len = window.shape[1] - self.latents
+        return self.model(window, prefix_len=prefix_len, pad_mask=pad_mask, kv_cache=self.cache)[:, -1]
+
+
+def sample_next_token(
+    logits: torch.Tensor,
+    do_sample: bool,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """Greedy or sampled next tokens (b,) from logits (b, v)."""
+    if not do_sample:
+        return logits.argmax(dim=-1)
+    logits = logits.float() / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[:, -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = logits.sort(dim=-1, descending=True)
+        cumulative = sorted_logits.softmax(dim=-1).cumsum(dim=-1)
+        # drop a token when the tokens ranked above it already reach top_p
+        drop = (cumulative - sorted_logits.softmax(dim=-1)) >= top_p
+        logits = logits.masked_fill(drop.scatter(-1, order, drop), float("-inf"))
+    probs = logits.softmax(dim=-1)
+    return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
+
+
+@torch.no_grad()
+def generate(
+    model,
+    prompt: torch.Tensor,
+    pad_mask: torch.Tensor | None = None,
+    num_tokens: int = 32,
+    num_latents: int = 1,
+    do_sample: bool | None = None,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    eos_token_id: int | None = None,
+    pad_token_id: int = 0,
+    generator: torch.Generator | None = None,
+    use_cache: bool = True,
+    streamer: Streamer | Callable[[torch.Tensor], None] | None = None,
+) -> torch.Tensor:
+    """Continue left-padded prompts (b, n) by ``num_tokens`` tokens; returns (b, n + t).
+
+    Args:
+        pad_mask: (b, n), True = padding (prompts of different lengths are left-padded).
+        num_latents: latents the window starts (and restarts) with, 1..max_latents.
+        do_sample: sample instead of greedy decoding; by default sampling is on when
+            temperature, top_k or top_p is given.
+        eos_token_id: a sequence that produced it is finished; later positions get
+            ``pad_token_id``, and generation stops when every sequence is finished (so t may be
+            smaller than ``num_tokens``).
+        generator: random generator for reproducible sampling.
+        use_cache: decode with the KV cache (same tokens, much faster).
+        streamer: receives each step's tokens (b,) as they are produced: an object with
+            ``put`` / ``end`` (transformers' streamers) or a callable.
+    """
+    if prompt.dim() != 2:
+        raise ValueError(f"prompt must have shape (batch, length), got {tuple(prompt.shape)}")
+    if prompt.shape[1] == 0:
+        raise ValueError("prompt must hold at least one token")
+    if num_tokens < 1:
+        raise ValueError(f"num_tokens must be at least 1, got {num_tokens}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    check_token_ids("prompt", prompt, model.vocab_size)
+    check_pad_mask(pad_mask, tuple(prompt.shape))
+    if do_sample is None:
+        do_sample = temperature != 1.0 or top_k is not None or top_p is not None
+
+    was_training = model.training
+    model.eval()
+    try:
+        decoder = IncrementalDecoder(model, num_latents, num_tokens, use_cache=use_cache)
+        logits = decoder.start(prompt, pad_mask)
+        finished = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
+        put = getattr(streamer, "put", streamer)
+        for i in range(num_tokens):
+            tokens = sample_next_token(logits, do_sample, temperature, top_k, top_p, generator)
+            tokens = tokens.masked_fill(finished, pad_token_id)
+            if put is not None:
+                put(tokens)
+            if eos_token_id is not None:
+                finished |= tokens == eos_token_id
+            if i == num_tokens - 1 or (eos_token_id is not None and bool(finished.all())):
+                decoder.tokens[:, decoder.length] = tokens
+                decoder.length += 1
+                break
+            logits = decoder.step(tokens)
+        if streamer is not None and hasattr(streamer, "end"):
+            streamer.end()
+        return decoder.sequences
+    finally:
+        model.train(was_training)

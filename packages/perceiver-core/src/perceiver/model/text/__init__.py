@@ -1,0 +1,1 @@
+"""Text task models: masked language model, text classifier, causal language model."""

@@ -1,0 +1,69 @@
+"""Perceiver IO text classifier: the text encoder of the masked language model and a
+classification decoder. The encoder can start from a trained masked language model.
+
+Shapes: b batch, n tokens, k classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from perceiver.model.core import (
+    ClassificationDecoderConfig,
+    ClassificationOutputAdapter,
+    PerceiverDecoder,
+    PerceiverIO,
+    PerceiverIOConfig,
+    TrainableQueryProvider,
+    init_parameters,
+)
+from perceiver.model.text._encoder import TextEncoderConfig, build_text_encoder, check_text_input
+
+__all__ = ["TextClassifier", "TextClassifierConfig"]
+
+
+@dataclass
+class TextClassifierConfig(PerceiverIOConfig[TextEncoderConfig, ClassificationDecoderConfig]):
+    pass
+
+
+class TextClassifier(PerceiverIO):
+    """Class logits (b, k) of token ids (b, n)."""
+
+    def __init__(self, config: TextClassifierConfig) -> None:
+        dec = config.decoder
+        encoder = build_text_encoder(
+            config.encoder, config.num_latents, config.num_latent_channels, config.activation_checkpointing
+        )
+        decoder = PerceiverDecoder(
+            output_query_provider=TrainableQueryProvider(
+                dec.num_output_queries, dec.num_output_query_channels
+            ),
+            output_adapter=ClassificationOutputAdapter(
+                dec.num_classes, dec.num_output_query_channels, dec.num_output_queries
+            ),
+            num_latent_channels=config.num_latent_channels,
+            activation_checkpointing=config.activation_checkpointing,
+            **dec.base_kwargs(exclude=("init_scale",)),
+        )
+        super().__init__(encoder, decoder)
+        self.config = config
+        init_parameters(self.encoder, config.encoder.init_scale)
+        init_parameters(self.decoder, dec.init_scale)
+        if config.encoder.freeze:
+            for p in self.encoder.parameters():
+                p.requires_grad_(False)
+
+    def load_encoder_from(self, mlm: nn.Module) -> None:
+        """Start from the encoder of a masked language model with the same encoder config."""
+        encoder = getattr(mlm, "encoder", None)
+        if encoder is None:
+            raise ValueError(f"expected a MaskedLanguageModel with an encoder, got {type(mlm).__name__}")
+        self.encoder.load_state_dict(encoder.state_dict())
+
+    def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+        check_text_input(x, pad_mask, self.config.encoder)
+        return super().forward(x, pad_mask)

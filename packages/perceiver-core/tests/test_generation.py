@@ -1,0 +1,154 @@
+"""Perceiver AR generation: the cache changes nothing but speed; sampling; the window schedule."""
+
+import pytest
+import torch
+
+from perceiver.model.core import IncrementalDecoder, sample_next_token
+from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
+
+VOCAB = 30
+
+
+def model(**kwargs) -> CausalLanguageModel:
+    defaults = dict(
+        vocab_size=VOCAB,
+        max_seq_len=20,
+        max_latents=6,
+        num_channels=32,
+        num_heads=4,
+        num_self_attention_layers=2,
+    )
+    return CausalLanguageModel(CausalLanguageModelConfig(**(defaults | kwargs))).eval()
+
+
+def prompts() -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = [9, 4, 1]
+    ids = torch.randint(1, VOCAB, (3, 9))
+    pad_mask = torch.arange(9)[None] < (9 - torch.tensor(lengths))[:, None]  # left padding
+    return ids.masked_fill(pad_mask, 0), pad_mask
+
+
+@pytest.mark.parametrize("num_latents", [1, 3, 6])
+@pytest.mark.parametrize("abs_pos_emb", [True, False])
+def test_cached_greedy_generation_equals_uncached_far_beyond_the_window(num_latents, abs_pos_emb):
+    m = model(abs_pos_emb=abs_pos_emb)
+    ids, pad_mask = prompts()
+    cached = m.generate(ids, pad_mask, num_tokens=50, num_latents=num_latents)  # > max_seq_len + max_latents
+    uncached = m.generate(ids, pad_mask, num_tokens=50, num_latents=num_latents, use_cache=False)
+    assert cached.shape == (3, 59)
+    assert torch.equal(cached, uncached)
+    assert torch.equal(cached[:, :9], ids)
+
+
+def test_each_sequence_of_a_batch_generates_what_it_generates_alone():
+    m = model()
+    ids, pad_mask = prompts()
+    batch = m.generate(ids, pad_mask, num_tokens=12, num_latents=2)
+    for i in range(3):
+        real = ids[i : i + 1, pad_mask[i].logical_not()]
+        alone = m.generate(real, num_tokens=12, num_latents=2)
+        assert torch.equal(batch[i, -12:], alone[0, -12:])
+
+
+def test_window_restarts_and_slides_within_max_seq_len():
+    m = model()
+    decoder = IncrementalDecoder(m, num_latents=2, max_new_tokens=40)
+    decoder.start(torch.randint(1, VOCAB, (1, 15)))
+    seen = []
+    for _ in range(30):
+        decoder.step(torch.tensor([1]))
+        seen.append((decoder.length - decoder.window_start, decoder.latents))
+    assert all(1 <= latents <= m.max_latents for _, latents in seen)
+    assert all(window <= m.max_seq_len for window, _ in seen)
+    assert max(window for window, _ in seen) == m.max_seq_len  # context is used in full
+    restarts = [i for i in range(1, 30) if seen[i][1] < seen[i - 1][1]]
+    assert restarts and all(seen[i][1] == 2 for i in restarts)
+
+
+def test_cache_buffers_are_not_reallocated_between_restarts():
+    m = model()
+    decoder = IncrementalDecoder(m, num_latents=1, max_new_tokens=30)
+    decoder.start(torch.randint(1, VOCAB, (2, 5)))
+    decoder.step(torch.tensor([1, 2]))
+    pointer = decoder.cache.cross_attention._k.data_ptr()
+    for _ in range(25):
+        decoder.step(torch.tensor([1, 2]))
+    assert decoder.cache.cross_attention._k.data_ptr() == pointer
+
+
+def test_sampling_is_reproducible_with_a_generator():
+    m = model()
+    ids, pad_mask = prompts()
+    runs = [
+        m.generate(
+            ids,
+            pad_mask,
+            num_tokens=15,
+            top_k=5,
+            top_p=0.9,
+            temperature=0.8,
+            generator=torch.Generator().manual_seed(7),
+        )
+        for _ in range(2)
+    ]
+    assert torch.equal(runs[0], runs[1])
+    other = m.generate(ids, pad_mask, num_tokens=15, top_k=5, generator=torch.Generator().manual_seed(8))
+    assert not torch.equal(runs[0], other)
+
+
+def test_top_k_and_top_p_restrict_the_candidates():
+    logits = torch.tensor([[4.0, 3.0, 2.0, 1.0, 0.0]]).expand(500, -1)
+    gen = torch.Generator().manual_seed(0)
+    assert set(sample_next_token(logits, True, top_k=2, generator=gen).tolist()) == {0, 1}
+    probs = logits[0].softmax(-1)  # 0.64, 0.24, 0.09, ...: top_p=0.7 keeps the first two
+    assert probs[0] < 0.7 < probs[:2].sum()
+    assert set(sample_next_token(logits, True, top_p=0.7, generator=gen).tolist()) == {0, 1}
+    assert set(sample_next_token(logits, True, top_p=0.5, generator=gen).tolist()) == {0}
+    assert sample_next_token(logits, False).unique().tolist() == [0]
+
+
+def test_eos_finishes_a_sequence_and_streaming_sees_every_token():
+    m = model()
+    ids, pad_mask = prompts()
+    greedy = m.generate(ids, pad_mask, num_tokens=10)
+    eos = int(greedy[0, 9 + 2])  # the third token sequence 0 generates
+    streamed = []
+
+    class Streamer:
+        ended = False
+
+        def put(self, tokens):
+            streamed.append(tokens.clone())
+
+        def end(self):
+            self.ended = True
+
+    streamer = Streamer()
+    out = m.generate(ids, pad_mask, num_tokens=10, eos_token_id=eos, pad_token_id=0, streamer=streamer)
+    assert streamer.ended and torch.equal(torch.stack(streamed, dim=1), out[:, 9:])
+    first_eos = (out[0, 9:] == eos).nonzero()[0].item()
+    assert (out[0, 9 + first_eos + 1 :] == 0).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (dict(num_latents=0), r"num_latents must be in \[1, 6\]"),
+        (dict(num_latents=7), r"num_latents must be in \[1, 6\]"),
+        (dict(top_p=0.0), r"top_p must be in \(0, 1\], got 0.0"),
+        (dict(top_p=1.5), r"top_p must be in \(0, 1\], got 1.5"),
+        (dict(num_tokens=0), "num_tokens must be at least 1, got 0"),
+        (dict(top_k=0), "top_k must be at least 1"),
+        (dict(temperature=0.0), "temperature must be positive"),
+    ],
+)
+def test_bad_generation_arguments_are_named(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        model().generate(torch.randint(1, VOCAB, (1, 5)), **kwargs)
+
+
+def test_prompt_longer_than_max_seq_len_is_refused():
+    with pytest.raises(ValueError, match=r"prompt length 21 exceeds max_seq_len \(20\)"):
+        model().generate(torch.randint(1, VOCAB, (1, 21)))
+    with pytest.raises(ValueError, match="token id 30"):
+        model().generate(torch.tensor([[1, 30]]))
