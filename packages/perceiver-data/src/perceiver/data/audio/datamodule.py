@@ -1,0 +1,184 @@
+"""Symbolic audio (MIDI) data modules for Perceiver AR: batches `(labels, input_ids, pad_mask)` as in clm.
+
+MIDI files are encoded once (see `perceiver.data.audio.midi`), concatenated per split, chunked to
+`max_seq_len + 1` tokens and cached under `dataset_dir` like the text data modules.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from perceiver.data._cache import default_cache_dir, files_fingerprint, load_or_build
+from perceiver.data.audio.midi import PAD_TOKEN_ID, VOCAB_SIZE, MidiProcessor
+from perceiver.data.text.collator import CausalCollator
+from perceiver.data.text.common import RandomShiftDataset
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["GiantMidiPianoDataModule", "MaestroV3DataModule", "MidiDataModule"]
+
+MIDI_SUFFIXES = {".mid", ".midi"}
+
+
+class MidiDataModule(pl.LightningDataModule):
+    """MIDI files of a local folder (searched recursively). Unreadable files are skipped with a warning.
+
+    Without explicit `valid_files`, the last `valid_fraction` of the sorted files (at least one) are
+    the validation split.
+    """
+
+    name = "midi"
+    download_hint = ""
+
+    def __init__(
+        self,
+        data_dir: str | None = None,
+        max_seq_len: int = 1024,
+        dataset_dir: str | None = None,
+        valid_fraction: float = 0.1,
+        include_drums: bool = False,
+        padding_side: str = "left",
+        random_train_shift: bool = False,
+        batch_size: int = 16,
+        valid_batch_size: int | None = None,
+        num_workers: int = 2,
+        pin_memory: bool = False,
+        shuffle: bool = True,
+    ):
+        super().__init__()
+        if max_seq_len < 2:
+            raise ValueError(f"max_seq_len ({max_seq_len}) must be at least 2")
+        self.save_hyperparameters()
+        self.processor = MidiProcessor(include_drums)
+        self.dataset_dir = Path(dataset_dir) if dataset_dir is not None else default_cache_dir(self.name)
+        self.ds_train: Any = None
+        self.ds_valid: Any = None
+
+    @property
+    def vocab_size(self) -> int:
+        return VOCAB_SIZE
+
+    @property
+    def max_seq_len(self) -> int:
+        return self.hparams.max_seq_len
+
+    def _data_dir(self) -> Path:
+        data_dir = self.hparams.data_dir
+        if data_dir is None or not Path(data_dir).is_dir():
+            raise ValueError(
+                f"{type(self).__name__}: data_dir ({data_dir}) is not a directory. {self.download_hint}"
+            )
+        return Path(data_dir)
+
+    def split_files(self) -> dict[str, list[Path]]:
+        files = sorted(
+            p for p in self._data_dir().rglob("*") if p.suffix.lower() in MIDI_SUFFIXES and p.is_file()
+        )
+        if len(files) < 2:
+            raise ValueError(f"{self._data_dir()}: need at least 2 MIDI files, found {len(files)}")
+        n_valid = max(1, round(len(files) * self.hparams.valid_fraction))
+        return {"train": files[:-n_valid], "valid": files[-n_valid:]}
+
+    def _encode_split(self, files: list[Path]) -> Any:
+        import datasets
+
+        tokens: list[int] = []
+        for path in files:
+            try:
+                tokens += self.processor.encode(path)
+            except ValueError as e:
+                warnings.warn(f"skipping {path}: {e}", stacklevel=2)
+        n = self.max_seq_len + 1
+        if len(tokens) < n:
+            raise ValueError(
+                f"max_seq_len ({self.max_seq_len}) does not fit: the MIDI files {[p.name for p in files]} "
+                f"encode to {len(tokens)} tokens, fewer than {n}"
+            )
+        return datasets.Dataset.from_dict(
+            {"input_ids": [tokens[i : i + n] for i in range(0, len(tokens) - n + 1, n)]}
+        )
+
+    def preprocess(self) -> Any:
+        import datasets
+
+        return datasets.DatasetDict(
+            {split: self._encode_split(files) for split, files in self.split_files().items()}
+        )
+
+    def preprocessed_dir(self) -> Path:
+        splits = self.split_files()
+        spec = {
+            "data_module": type(self).__name__,
+            "files": {split: files_fingerprint(files) for split, files in splits.items()},
+            "max_seq_len": self.max_seq_len,
+            "include_drums": self.hparams.include_drums,
+            "vocab_size": VOCAB_SIZE,
+        }
+        return load_or_build(self.dataset_dir, spec, self.preprocess)
+
+    def prepare_data(self) -> None:
+        self.preprocessed_dir()
+
+    def setup(self, stage: str | None = None) -> None:
+        import datasets
+
+        dataset = datasets.load_from_disk(str(self.preprocessed_dir() / "data"))
+        self.ds_train, self.ds_valid = dataset["train"], dataset["valid"]
+        if self.hparams.random_train_shift:
+            self.ds_train = RandomShiftDataset(self.ds_train, self.max_seq_len + 1)
+
+    def _loader(self, dataset: Any, train: bool) -> DataLoader:
+        hp = self.hparams
+        return DataLoader(
+            dataset,
+            batch_size=hp.batch_size if train else (hp.valid_batch_size or hp.batch_size),
+            shuffle=train and hp.shuffle,
+            collate_fn=CausalCollator(PAD_TOKEN_ID, hp.padding_side),
+            num_workers=hp.num_workers,
+            pin_memory=hp.pin_memory,
+            persistent_workers=hp.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.ds_train, True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.ds_valid, False)
+
+
+class MaestroV3DataModule(MidiDataModule):
+    """MAESTRO v3 piano performances. `data_dir` is the unpacked `maestro-v3.0.0` folder; its
+    `maestro-v3.0.0.csv` assigns files to splits (train; validation), otherwise the folder is split by file order."""
+
+    name = "maestro-v3"
+    download_hint = "Download https://storage.googleapis.com/magentadata/datasets/maestro/v3.0.0/maestro-v3.0.0-midi.zip and unpack it."
+
+    def split_files(self) -> dict[str, list[Path]]:
+        import csv
+
+        data_dir = self._data_dir()
+        metadata = data_dir / "maestro-v3.0.0.csv"
+        if not metadata.is_file():
+            return super().split_files()
+        splits: dict[str, list[Path]] = {"train": [], "valid": []}
+        with open(metadata, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                split = {"train": "train", "validation": "valid"}.get(row["split"])
+                if split is not None:
+                    splits[split].append(data_dir / row["midi_filename"])
+        return splits
+
+
+class GiantMidiPianoDataModule(MidiDataModule):
+    """GiantMIDI-Piano (Kong et al. 2020): a folder of transcribed piano MIDI files, split by file order."""
+
+    name = "giantmidi-piano"
+    download_hint = (
+        "Download GiantMIDI-Piano as described at https://github.com/bytedance/GiantMIDI-Piano and unpack it."
+    )
