@@ -72,7 +72,7 @@ def test_midi_folder_data_module_skips_corrupt_file(data_dir, tmp_path):
     (folder / "a_corrupt.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
     dm = MidiDataModule(
         str(folder),
-        max_seq_len=128,
+        max_seq_len=32,
         dataset_dir=str(tmp_path / "cache"),
         batch_size=4,
         num_workers=0,
