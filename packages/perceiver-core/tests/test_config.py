@@ -66,3 +66,20 @@ def test_invalid_values_raise_naming_field_and_value(make, message):
 def test_unknown_fields_are_rejected():
     with pytest.raises(ValueError, match=r"unknown fields for EncoderConfig: \['num_layers'\]"):
         EncoderConfig.from_dict({"num_layers": 3})
+
+
+def test_tuple_fields_survive_json_and_lists_stay_lists():
+    from dataclasses import dataclass
+
+    from perceiver.model.core import ConfigBase
+
+    @dataclass
+    class Shapes(ConfigBase):
+        image_shape: tuple[int, int, int] = (3, 8, 8)
+        max_resolution: tuple[int, int] | None = None
+        sizes: list[tuple[int, int]] | None = None
+
+    config = Shapes(max_resolution=(4, 4), sizes=[(1, 2)])
+    restored = Shapes.from_json(config.to_json())
+    assert restored.image_shape == (3, 8, 8) and restored.max_resolution == (4, 4)
+    assert isinstance(restored.sizes, list)

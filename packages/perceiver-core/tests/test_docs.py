@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 DOCS = Path(__file__).resolve().parents[3] / "docs"
-PAGES = ["building-blocks.md", "model-construction.md", "generation.md"]
+PAGES = ["building-blocks.md", "model-construction.md", "model-construction-vision.md", "generation.md"]
 
 
 def python_blocks(page: Path) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -56,7 +57,7 @@ class ConfigBase:
             target = hints.get(name)
             if isinstance(value, dict) and isinstance(target, type) and issubclass(target, ConfigBase):
                 value = target.from_dict(value)
-            elif isinstance(value, list) and name in _TUPLE_FIELDS.get(cls.__name__, ()):
+            elif isinstance(value, list) and _is_tuple_type(target):
                 value = tuple(value)
             kwargs[name] = value
         return cls(**kwargs)
@@ -66,12 +67,14 @@ class ConfigBase:
         return cls.from_dict(json.loads(text))
 
 
-# fields stored as tuples (JSON turns them into lists)
-_TUPLE_FIELDS: dict[str, tuple[str, ...]] = {}
-
-
-def register_tuple_fields(cls: type, *names: str) -> None:
-    _TUPLE_FIELDS[cls.__name__] = names
+def _is_tuple_type(tp: Any) -> bool:
+    """Whether a field type is a tuple or an optional tuple (JSON turns tuples into lists)."""
+    origin = typing.get_origin(tp)
+    if tp is tuple or origin is tuple:
+        return True
+    if origin in (typing.Union, types.UnionType):  # e.g. tuple[int, int] | None
+        return any(_is_tuple_type(arg) for arg in typing.get_args(tp))
+    return False
 
 
 def _field_types(cls: type) -> dict[str, Any]:

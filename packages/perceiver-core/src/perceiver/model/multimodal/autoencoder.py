@@ -23,7 +23,6 @@ from perceiver.model.core import (
     PerceiverIOConfig,
     init_parameters,
 )
-from perceiver.model.core.config import register_tuple_fields
 from perceiver.model.multimodal._adapters import MODALITIES, MultimodalInputAdapter, MultimodalQueryProvider
 from perceiver.model.vision._builders import build_decoder, build_encoder
 
@@ -89,9 +88,6 @@ class MultimodalEncoderConfig(EncoderConfig):
                 raise ValueError(
                     f"mask_probs must map {MODALITIES} to probabilities in [0, 1], got {self.mask_probs}"
                 )
-
-
-register_tuple_fields(MultimodalEncoderConfig, "image_shape")
 
 
 @dataclass

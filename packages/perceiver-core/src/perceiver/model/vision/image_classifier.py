@@ -25,7 +25,6 @@ from perceiver.model.core import (
     TrainableQueryProvider,
     init_parameters,
 )
-from perceiver.model.core.config import register_tuple_fields
 from perceiver.model.vision._builders import build_decoder, build_encoder
 from perceiver.model.vision._image_adapters import (
     ConvImageInputAdapter,
@@ -83,9 +82,6 @@ class ImageEncoderConfig(EncoderConfig):
                 raise ValueError(f"{name} must be positive, got {value}")
         if self.position_encoding == "conv" and min(self.image_shape[1:]) < 7:
             raise ValueError(f"image_shape {self.image_shape} is too small for the conv stem (7x7 at least)")
-
-
-register_tuple_fields(ImageEncoderConfig, "image_shape", "max_resolution")
 
 
 @dataclass

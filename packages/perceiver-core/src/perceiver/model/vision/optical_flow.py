@@ -19,7 +19,6 @@ import torch
 import torch.nn.functional as F
 
 from perceiver.model.core import DecoderConfig, EncoderConfig, PerceiverIO, PerceiverIOConfig, init_parameters
-from perceiver.model.core.config import register_tuple_fields
 from perceiver.model.vision._builders import build_decoder, build_encoder
 from perceiver.model.vision._flow_adapters import FlowInputAdapter, FlowOutputAdapter, InputQueryProvider
 
@@ -54,9 +53,6 @@ class OpticalFlowEncoderConfig(EncoderConfig):
             value = getattr(self, name)
             if value <= 0:
                 raise ValueError(f"{name} must be positive, got {value}")
-
-
-register_tuple_fields(OpticalFlowEncoderConfig, "image_shape")
 
 
 @dataclass
