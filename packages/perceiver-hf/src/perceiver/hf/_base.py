@@ -1,0 +1,99 @@
+"""Base classes of the 🤗 wrappers: a ``PreTrainedConfig`` that stores a perceiver-core config
+dataclass, and a ``PreTrainedModel`` that owns the perceiver-core model built from it.
+
+The wrappers stay thin: no model math here, only the transformers contract (config class,
+base model prefix, weight initialisation for meta-device loading, outputs, losses).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+from transformers import PreTrainedConfig, PreTrainedModel
+
+from perceiver.model.core import ConfigBase, TrainablePositionEncoding, TrainableQueryProvider
+
+__all__ = ["PerceiverBackendConfig", "PerceiverBackendModel"]
+
+
+class PerceiverBackendConfig(PreTrainedConfig):
+    """A 🤗 config whose content is a perceiver-core config dataclass (``backend_config``).
+
+    Subclasses set ``model_type`` (namespaced, never transformers' own ``perceiver``) and
+    ``backend_config_class``. ``backend_config`` may be given as the dataclass or as the plain
+    dict it serializes to; without it the backend config's defaults apply.
+    """
+
+    backend_config_class: ClassVar[type[ConfigBase]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # transformers wraps the __init__ of config subclasses that do not define one so that it
+        # only takes keywords; ``PerceiverXConfig(backend_config)`` must keep working
+        if "__init__" not in cls.__dict__:
+            cls.__init__ = PerceiverBackendConfig.__init__
+        super().__init_subclass__(**kwargs)
+
+    def __init__(self, backend_config: ConfigBase | dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if backend_config is None:
+            backend_config = self.default_backend_config()
+        elif isinstance(backend_config, dict):
+            backend_config = self.backend_config_class.from_dict(backend_config)
+        elif not isinstance(backend_config, self.backend_config_class):
+            raise ValueError(
+                f"backend_config must be a {self.backend_config_class.__name__} or a dict, "
+                f"got {type(backend_config).__name__}"
+            )
+        self.backend_config = backend_config
+        super().__init__(**kwargs)
+
+    @classmethod
+    def default_backend_config(cls) -> ConfigBase:
+        return cls.backend_config_class()
+
+    def to_dict(self) -> dict[str, Any]:
+        output = super().to_dict()
+        output["backend_config"] = self.backend_config.to_dict()
+        return output
+
+
+class PerceiverBackendModel(PreTrainedModel):
+    """A 🤗 model that owns a perceiver-core model at ``backend_model``.
+
+    Subclasses set ``config_class`` and build the backend model in ``__init__`` (then call
+    ``post_init()``).
+    """
+
+    base_model_prefix = "backend_model"
+    supports_gradient_checkpointing = False
+    _supports_sdpa = True
+
+    @property
+    def init_scale(self) -> float:
+        return getattr(self.config.backend_config, "init_scale", None) or _encoder_init_scale(self.config)
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        # the same scheme as perceiver-core's init_parameters, module by module, so that
+        # weights missing from a checkpoint are initialised as a fresh core model's would be
+        std = self.init_scale
+        if isinstance(module, nn.Linear):
+            module.weight.normal_(std=std)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.Embedding):
+            module.weight.normal_(std=std)
+        elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
+            module.weight.fill_(1.0)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, TrainableQueryProvider):
+            module._queries.normal_(std=std)
+        elif isinstance(module, TrainablePositionEncoding):
+            module.position_embedding.normal_(std=std)
+
+
+def _encoder_init_scale(config: PerceiverBackendConfig) -> float:
+    encoder = getattr(config.backend_config, "encoder", None)
+    return getattr(encoder, "init_scale", 0.02)

@@ -1,0 +1,89 @@
+"""Pure functions for converting official transformers Perceiver state dicts.
+
+A conversion is a key table: (source prefix, target prefix) pairs tried in order, the first
+match wins. Every source key must be mapped and every target key must be filled; anything
+else is an error that names the keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import torch
+
+__all__ = ["convert_state_dict", "load_source_model", "perceiver_layer_table"]
+
+
+def perceiver_layer_table(source: str, target: str, cross_attention: bool) -> list[tuple[str, str]]:
+    """Key table of one transformers ``PerceiverLayer`` onto a core attention layer.
+
+    transformers: attention.self.{layernorm1, layernorm2, query, key, value},
+    attention.output.dense, layernorm, mlp.{dense1, dense2}. Core: {cross_attn | self_attn}
+    with q_norm / kv_norm (norm for self-attention), attention.{q,k,v,o}_proj, and
+    mlp.{0 (norm), 1, 3}.
+    """
+    attn = f"{target}.cross_attn" if cross_attention else f"{target}.self_attn"
+    table = [
+        (f"{source}.attention.self.layernorm1.", f"{attn}.q_norm." if cross_attention else f"{attn}.norm."),
+        (f"{source}.attention.self.query.", f"{attn}.attention.q_proj."),
+        (f"{source}.attention.self.key.", f"{attn}.attention.k_proj."),
+        (f"{source}.attention.self.value.", f"{attn}.attention.v_proj."),
+        (f"{source}.attention.output.dense.", f"{attn}.attention.o_proj."),
+        (f"{source}.layernorm.", f"{target}.mlp.0."),
+        (f"{source}.mlp.dense1.", f"{target}.mlp.1."),
+        (f"{source}.mlp.dense2.", f"{target}.mlp.3."),
+    ]
+    if cross_attention:
+        table.append((f"{source}.attention.self.layernorm2.", f"{attn}.kv_norm."))
+    return table
+
+
+def convert_state_dict(
+    source: Mapping[str, torch.Tensor],
+    table: Sequence[tuple[str, str]],
+    target_keys: Iterable[str],
+    ignore: Iterable[str] = (),
+) -> dict[str, torch.Tensor]:
+    """Rename ``source`` keys by ``table``; raise on unmapped source keys or unfilled targets.
+
+    Table entries ending in "." are prefixes; others are exact keys. ``ignore`` lists source
+    keys (exact) that are deliberately dropped, e.g. buffers that are recomputed.
+    """
+    ignored = set(ignore)
+    converted: dict[str, torch.Tensor] = {}
+    unmapped = []
+    for key, value in source.items():
+        if key in ignored:
+            continue
+        for src, dst in table:
+            if (src.endswith(".") and key.startswith(src)) or key == src:
+                new_key = dst + key[len(src) :] if src.endswith(".") else dst
+                if new_key in converted:
+                    raise ValueError(f"two source keys map onto {new_key!r} (the second is {key!r})")
+                converted[new_key] = value
+                break
+        else:
+            unmapped.append(key)
+    if unmapped:
+        raise ValueError(f"source keys without a mapping: {sorted(unmapped)}")
+    missing = sorted(set(target_keys) - set(converted))
+    if missing:
+        raise ValueError(f"target keys the source does not provide: {missing}")
+    unexpected = sorted(set(converted) - set(target_keys))
+    if unexpected:
+        raise ValueError(f"converted keys the target model does not have: {unexpected}")
+    return converted
+
+
+def load_source_model(model_class: type, source_repo_id: str | Path, **kwargs):
+    """Load an official transformers model from a Hub id or a local directory and check its class."""
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(source_repo_id, **kwargs)
+    architectures = getattr(config, "architectures", None) or []
+    if architectures and model_class.__name__ not in architectures:
+        raise ValueError(
+            f"{source_repo_id} holds a {architectures[0]}, but this converter takes a {model_class.__name__}"
+        )
+    return model_class.from_pretrained(source_repo_id, **kwargs).eval()

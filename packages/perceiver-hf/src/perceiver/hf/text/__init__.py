@@ -1,0 +1,1 @@
+"""🤗 wrappers of the text task models."""
