@@ -1,0 +1,249 @@
+"""🤗 wrapper of the Perceiver IO image classifier, and conversion of DeepMind's
+``deepmind/vision-perceiver-fourier``, ``-learned`` and ``-conv`` (transformers'
+``PerceiverForImageClassificationFourier``, ``...Learned`` and ``...ConvProcessing``).
+
+Input: ``pixel_values`` (b, 3, h, w), normalized as :func:`image_processor` does (center crop
+of 224/256 of the shorter side, bicubic resize to the model's image size, ImageNet mean/std).
+Output: logits (b, num_labels).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import (
+    AutoConfig,
+    AutoModelForImageClassification,
+    PerceiverConfig,
+    PerceiverForImageClassificationConvProcessing,
+    PerceiverForImageClassificationFourier,
+    PerceiverForImageClassificationLearned,
+)
+from transformers.modeling_outputs import ImageClassifierOutput
+
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
+from perceiver.hf._convert import convert_state_dict, load_source_model
+from perceiver.hf.vision._buffers import mark_computed_buffers, restore_non_persistent_buffers
+from perceiver.hf.vision._tables import classification_decoder_table, encoder_kwargs, encoder_table
+from perceiver.model.core import ClassificationDecoderConfig
+from perceiver.model.vision.image_classifier import ImageClassifier, ImageClassifierConfig, ImageEncoderConfig
+
+__all__ = [
+    "SOURCE_CLASSES",
+    "PerceiverImageClassifier",
+    "PerceiverImageClassifierConfig",
+    "convert_config",
+    "convert_model",
+    "convert_source_model",
+    "image_processor",
+]
+
+Kind = Literal["fourier", "learned", "conv"]
+
+SOURCE_CLASSES: dict[str, type] = {
+    "fourier": PerceiverForImageClassificationFourier,
+    "learned": PerceiverForImageClassificationLearned,
+    "conv": PerceiverForImageClassificationConvProcessing,
+}
+
+# image size of the official models; the fourier and conv variants do not store it in their config
+_OFFICIAL_IMAGE_SIZE = (224, 224)
+
+
+class PerceiverImageClassifierConfig(PerceiverBackendConfig):
+    model_type = "perceiver-io-image-classifier"
+    backend_config_class = ImageClassifierConfig
+
+    @classmethod
+    def default_backend_config(cls) -> ImageClassifierConfig:
+        return ImageClassifierConfig.vision_perceiver_fourier()
+
+
+class PerceiverImageClassifier(PerceiverBackendModel):
+    config_class = PerceiverImageClassifierConfig
+    main_input_name = "pixel_values"
+
+    def __init__(self, config: PerceiverImageClassifierConfig) -> None:
+        super().__init__(config)
+        self.backend_model = ImageClassifier(config.backend_config)
+        mark_computed_buffers(self.backend_model)
+        self.post_init()
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if isinstance(module, nn.Conv2d):
+            module.weight.normal_(std=self.init_scale)
+            if module.bias is not None:
+                module.bias.zero_()
+        elif isinstance(module, nn.BatchNorm2d):
+            module.reset_parameters()
+        restore_non_persistent_buffers(self.backend_model, module)
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> ImageClassifierOutput:
+        """``labels``: class indices (b,); the loss is their cross-entropy."""
+        logits = self.backend_model(pixel_values)  # (b, num_labels)
+        loss = None if labels is None else F.cross_entropy(logits, labels)
+        return ImageClassifierOutput(loss=loss, logits=logits)
+
+
+def convert_config(
+    config: PerceiverConfig, kind: Kind, image_size: tuple[int, int] | None = None
+) -> ImageClassifierConfig:
+    """Backend config of a transformers image classification config.
+
+    Args:
+        kind: "fourier", "learned" or "conv", the transformers class the config belongs to.
+        image_size: (height, width) of the input images. The learned variant takes it from the
+            config (``image_size``); the others default to the official 224 x 224.
+    """
+    if kind not in SOURCE_CLASSES:
+        raise ValueError(f"kind must be one of {tuple(SOURCE_CLASSES)}, got {kind!r}")
+    if kind == "learned":
+        learned_size = (config.image_size, config.image_size)
+        if image_size is not None and tuple(image_size) != learned_size:
+            raise ValueError(
+                f"image_size {tuple(image_size)} differs from the learned model's image_size {learned_size}"
+            )
+        image_size = learned_size
+    height, width = image_size or _OFFICIAL_IMAGE_SIZE
+    # the input stems are fixed in transformers' classes, see their __init__
+    stems = {
+        "fourier": dict(num_frequency_bands=64, max_resolution=(224, 224)),
+        "learned": dict(num_conv_channels=256, num_position_channels=256),
+        "conv": dict(num_conv_channels=64, num_frequency_bands=64, max_resolution=(56, 56)),
+    }
+    encoder = ImageEncoderConfig(
+        image_shape=(3, height, width), position_encoding=kind, **stems[kind], **encoder_kwargs(config)
+    )
+    # PerceiverClassificationDecoder: one trainable query of d_latents channels, one head
+    decoder = ClassificationDecoderConfig(
+        num_cross_attention_heads=1,
+        num_output_queries=1,
+        num_output_query_channels=config.d_latents,
+        num_classes=config.num_labels,
+        dropout=config.attention_probs_dropout_prob,
+        init_scale=config.initializer_range,
+    )
+    return ImageClassifierConfig(
+        encoder=encoder, decoder=decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents
+    )
+
+
+def _key_table(config: PerceiverConfig, kind: Kind) -> list[tuple[str, str]]:
+    table = encoder_table(config)
+    table += classification_decoder_table()
+    prep = "perceiver.input_preprocessor"
+    if kind == "learned":
+        table += [
+            (f"{prep}.convnet_1x1.", "encoder.input_adapter.conv."),
+            (
+                f"{prep}.position_embeddings.position_embeddings",
+                "encoder.input_adapter.position_encoding.position_embedding",
+            ),
+            (f"{prep}.positions_projection.", "encoder.input_adapter.position_projection."),
+        ]
+    elif kind == "conv":
+        table += [
+            (f"{prep}.convnet.conv.", "encoder.input_adapter.conv."),
+            (f"{prep}.convnet.batchnorm.", "encoder.input_adapter.batch_norm."),
+        ]
+    return table
+
+
+def _kind_of(source: nn.Module) -> Kind:
+    for kind, cls in SOURCE_CLASSES.items():
+        if type(source) is cls:
+            return kind  # type: ignore[return-value]
+    names = ", ".join(cls.__name__ for cls in SOURCE_CLASSES.values())
+    raise ValueError(f"expected one of {names}, got {type(source).__name__}")
+
+
+def convert_source_model(
+    source: nn.Module, image_size: tuple[int, int] | None = None
+) -> PerceiverImageClassifier:
+    """Our 🤗 model with the weights of a transformers image classifier (any of the three)."""
+    kind = _kind_of(source)
+    hf_config = source.config
+    id2label = {int(i): label for i, label in hf_config.id2label.items()}
+    label2id = hf_config.label2id or {label: i for i, label in id2label.items()}
+    config = PerceiverImageClassifierConfig(
+        convert_config(hf_config, kind, image_size), id2label=id2label, label2id=dict(label2id)
+    )
+    model = PerceiverImageClassifier(config)
+    target_keys = model.backend_model.state_dict().keys()
+    state = convert_state_dict(source.state_dict(), _key_table(hf_config, kind), target_keys)
+    model.backend_model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def image_processor(image_size: tuple[int, int] = _OFFICIAL_IMAGE_SIZE):
+    """transformers' ``PerceiverImageProcessor`` configured as for the official models.
+
+    Center crop of 224/256 of the shorter side, bicubic resize to ``image_size``, rescale to
+    [0, 1] and normalize with the ImageNet mean and std. The PIL backend is used so that no
+    torchvision is needed; it saves as ``PerceiverImageProcessor``.
+    """
+    from transformers import PerceiverImageProcessorPil
+
+    height, width = image_size
+    return PerceiverImageProcessorPil(
+        size={"height": height, "width": width}, crop_size={"height": 256, "width": 256}
+    )
+
+
+def _source_class(source_repo_id: str | Path, kind: Kind | None, **kwargs) -> type:
+    if kind is None:
+        name = Path(str(source_repo_id)).name
+        kind = next((k for k in SOURCE_CLASSES if name.endswith(f"-{k}")), None)
+    if kind is not None:
+        if kind not in SOURCE_CLASSES:
+            raise ValueError(f"kind must be one of {tuple(SOURCE_CLASSES)}, got {kind!r}")
+        return SOURCE_CLASSES[kind]
+    architectures = getattr(AutoConfig.from_pretrained(source_repo_id, **kwargs), "architectures", None) or []
+    for cls in SOURCE_CLASSES.values():
+        if cls.__name__ in architectures:
+            return cls
+    names = ", ".join(cls.__name__ for cls in SOURCE_CLASSES.values())
+    raise ValueError(
+        f"{source_repo_id} holds a {architectures or 'model of unknown class'}, expected one of {names}"
+    )
+
+
+def convert_model(
+    save_dir: str | Path,
+    source_repo_id: str | Path = "deepmind/vision-perceiver-fourier",
+    kind: Kind | None = None,
+    image_size: tuple[int, int] | None = None,
+    push_to_hub: bool = False,
+    **kwargs,
+) -> PerceiverImageClassifier:
+    """Convert an official vision Perceiver (a Hub id or a local directory transformers saved)
+    and save it with its image processor to ``save_dir``.
+
+    Args:
+        kind: "fourier", "learned" or "conv"; None infers it from the repo name
+            (``...-fourier`` etc.) or else from the saved config's architecture. A source of
+            another class raises ``ValueError``.
+        image_size: input (height, width) of the fourier and conv variants, default 224 x 224.
+    """
+    source_class = _source_class(source_repo_id, kind, **kwargs)
+    model = convert_source_model(load_source_model(source_class, source_repo_id, **kwargs), image_size)
+    processor = image_processor(model.config.backend_config.encoder.image_shape[1:])
+    model.save_pretrained(save_dir, push_to_hub=push_to_hub)
+    processor.save_pretrained(save_dir, push_to_hub=push_to_hub)
+    return model
+
+
+AutoConfig.register(PerceiverImageClassifierConfig.model_type, PerceiverImageClassifierConfig)
+AutoModelForImageClassification.register(PerceiverImageClassifierConfig, PerceiverImageClassifier)
