@@ -131,3 +131,19 @@ def test_fourier_features_layout():
     assert_close(features[:, 2:6], expected.sin(), atol=1e-5, rtol=1e-5)
     assert_close(features[:, 6:], expected.cos(), atol=1e-5, rtol=1e-5)
     assert isinstance(enc, nn.Module) and enc(3).stride(0) == 0  # batch broadcast, no copy
+
+
+def test_derived_buffers_are_recomputed_after_meta_device_construction():
+    from perceiver.model.core import FrequencyPositionEncoding
+
+    for make in (
+        lambda: FourierPositionEncoding((4, 5), num_frequency_bands=3),
+        lambda: FrequencyPositionEncoding(8),
+    ):
+        expected = dict(make().named_buffers())
+        with torch.device("meta"):
+            module = make()
+        module = module.to_empty(device="cpu")  # buffers hold garbage now, as in from_pretrained
+        module.reset_buffers()
+        for name, buffer in module.named_buffers():
+            assert_close(buffer, expected[name])

@@ -1,3 +1,14 @@
-"""🤗 transformers wrappers, Auto-class registration and pipelines for perceiver-core models."""
+"""🤗 transformers wrappers, Auto-class registration and pipelines for perceiver-core models.
 
-__all__: list[str] = []
+Importing this package registers every config and model with transformers' Auto classes and
+every custom pipeline (``optical-flow``, ``symbolic-audio-generation``, ...), so that
+``AutoModelFor*.from_pretrained(...)`` and ``pipeline(task, model=...)`` work for saved models.
+"""
+
+from perceiver.hf import tokenizer
+from perceiver.hf.audio import pipeline as audio_pipeline
+from perceiver.hf.audio import symbolic
+from perceiver.hf.text import classifier, clm, mlm
+from perceiver.hf.tokenizer import load_tokenizer
+
+__all__ = ["audio_pipeline", "classifier", "clm", "load_tokenizer", "mlm", "symbolic", "tokenizer"]

@@ -12,8 +12,9 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
+from transformers import initialization as init
 
-from perceiver.model.core import ConfigBase, TrainablePositionEncoding, TrainableQueryProvider
+from perceiver.model.core import ConfigBase
 
 __all__ = ["PerceiverBackendConfig", "PerceiverBackendModel"]
 
@@ -75,23 +76,28 @@ class PerceiverBackendModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
-        # the same scheme as perceiver-core's init_parameters, module by module, so that
-        # weights missing from a checkpoint are initialised as a fresh core model's would be
+        # perceiver-core's scheme (init_parameters), module by module, through transformers'
+        # guarded init functions: weights loaded from a checkpoint keep their values, missing ones
+        # are initialised as in a fresh core model, and derived buffers (position encodings, which
+        # are not saved) are recomputed after meta-device construction.
         std = self.init_scale
-        if isinstance(module, nn.Linear):
-            module.weight.normal_(std=std)
-            if module.bias is not None:
-                module.bias.zero_()
-        elif isinstance(module, nn.Embedding):
-            module.weight.normal_(std=std)
-        elif isinstance(module, nn.LayerNorm) and module.elementwise_affine:
-            module.weight.fill_(1.0)
-            if module.bias is not None:
-                module.bias.zero_()
-        elif isinstance(module, TrainableQueryProvider):
-            module._queries.normal_(std=std)
-        elif isinstance(module, TrainablePositionEncoding):
-            module.position_embedding.normal_(std=std)
+        if hasattr(module, "reset_buffers"):
+            module.reset_buffers()
+        if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Embedding):
+            init.normal_(module.weight, std=std)
+            if getattr(module, "bias", None) is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm | nn.modules.batchnorm._NormBase | nn.GroupNorm):
+            if getattr(module, "weight", None) is not None:
+                init.ones_(module.weight)
+            if getattr(module, "bias", None) is not None:
+                init.zeros_(module.bias)
+            if getattr(module, "running_mean", None) is not None:
+                init.zeros_(module.running_mean)
+                init.ones_(module.running_var)
+        else:  # learned latents, queries, positions and other parameters a module owns directly
+            for param in module.parameters(recurse=False):
+                init.normal_(param, std=std)
 
 
 def _encoder_init_scale(config: PerceiverBackendConfig) -> float:

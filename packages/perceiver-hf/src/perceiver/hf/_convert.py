@@ -12,7 +12,14 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["convert_state_dict", "load_source_model", "perceiver_layer_table"]
+__all__ = [
+    "backend_from_lightning_checkpoint",
+    "convert_checkpoint_to",
+    "convert_state_dict",
+    "load_source_model",
+    "perceiver_layer_table",
+    "read_lightning_checkpoint",
+]
 
 
 def perceiver_layer_table(source: str, target: str, cross_attention: bool) -> list[tuple[str, str]]:
@@ -87,3 +94,84 @@ def load_source_model(model_class: type, source_repo_id: str | Path, **kwargs):
             f"{source_repo_id} holds a {architectures[0]}, but this converter takes a {model_class.__name__}"
         )
     return model_class.from_pretrained(source_repo_id, **kwargs).eval()
+
+
+TASK_KEY = "perceiver_task"  # written into every checkpoint by perceiver-lightning's Lit* wrappers
+BACKEND_PREFIX = "backend_model."
+
+
+def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
+    """A Lightning checkpoint from a local path or a URL, read with ``torch.load(weights_only=True)``.
+
+    A checkpoint whose pickle would construct anything but tensors and plain data (and so could
+    run code) is refused with a ``ValueError``.
+    """
+    import pickle
+    import urllib.parse
+
+    path = Path(ckpt_url)
+    if urllib.parse.urlparse(str(ckpt_url)).scheme in ("http", "https"):
+        from torch.hub import download_url_to_file  # writes to a temp file, then moves it into place
+
+        cache = Path(torch.hub.get_dir()) / "perceiver-checkpoints"
+        cache.mkdir(parents=True, exist_ok=True)
+        path = cache / Path(urllib.parse.urlparse(str(ckpt_url)).path).name
+        if not path.exists():
+            download_url_to_file(str(ckpt_url), str(path), progress=True)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {ckpt_url} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise ValueError(
+            f"refusing to load {ckpt_url}: it is not a plain-data checkpoint and loading it could run code ({error})"
+        ) from error
+
+
+def backend_from_lightning_checkpoint(ckpt: dict, task: str, config_class: type, source: str) -> tuple:
+    """(backend config, backend state dict) of a perceiver-lightning checkpoint of ``task``."""
+    import dataclasses
+
+    found = ckpt.get(TASK_KEY)
+    if found is not None and found != task:
+        raise ValueError(f"{source} is a checkpoint of task {found!r}, but this converter takes {task!r}")
+    hparams = ckpt.get("hyper_parameters")
+    if not isinstance(hparams, dict) or "state_dict" not in ckpt:
+        raise ValueError(
+            f"{source} is not a perceiver-lightning checkpoint (no hyper_parameters or state_dict)"
+        )
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    config = config_class.from_dict({k: v for k, v in hparams.items() if k in fields})
+    state = {
+        k.removeprefix(BACKEND_PREFIX): v
+        for k, v in ckpt["state_dict"].items()
+        if k.startswith(BACKEND_PREFIX)
+    }
+    return config, state
+
+
+def convert_checkpoint_to(
+    save_dir: str | Path,
+    ckpt_url: str | Path,
+    model_class: type,
+    task: str,
+    preprocessor=None,
+    push_to_hub: bool = False,
+):
+    """Save a 🤗 ``model_class`` with the weights of a perceiver-lightning checkpoint of ``task``."""
+    ckpt = read_lightning_checkpoint(ckpt_url)
+    config_class = model_class.config_class
+    backend_config, state = backend_from_lightning_checkpoint(
+        ckpt, task, config_class.backend_config_class, str(ckpt_url)
+    )
+    model = model_class(config_class(backend_config))
+    missing, unexpected = model.backend_model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(
+            f"{ckpt_url} does not fit {model_class.__name__}: missing keys {sorted(missing)}, "
+            f"unexpected keys {sorted(unexpected)}"
+        )
+    model.save_pretrained(save_dir, push_to_hub=push_to_hub)
+    if preprocessor is not None:
+        preprocessor.save_pretrained(save_dir, push_to_hub=push_to_hub)
+    return model.eval()

@@ -43,6 +43,7 @@ class IncrementalDecoder:
     """Runs a causal Perceiver AR one token at a time under the window schedule.
 
     ``start(prompt)`` and each ``step(tokens)`` return the next-token logits (b, v).
+    ``max_new_tokens`` sizes the token buffer; it grows if more tokens come.
     """
 
     def __init__(self, model, num_latents: int, max_new_tokens: int, use_cache: bool = True) -> None:
@@ -78,7 +79,7 @@ class IncrementalDecoder:
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append tokens (b,) and return the logits for the token after them."""
         if self.length >= self.tokens.shape[1]:
-            raise ValueError(f"the decoder was set up for {self.max_new_tokens} new tokens")
+            self._grow()
         self.tokens[:, self.length] = tokens
         self.length += 1
         window_len = self.length - self.window_start
@@ -89,10 +90,23 @@ class IncrementalDecoder:
             return self._full_forward()
         return self.model(tokens[:, None], prefix_len=0, kv_cache=self.cache)[:, -1]
 
+    def append(self, tokens: torch.Tensor) -> None:
+        """Append tokens (b,) without computing logits (the last token of a generation)."""
+        if self.length >= self.tokens.shape[1]:
+            self._grow()
+        self.tokens[:, self.length] = tokens
+        self.length += 1
+
     @property
     def sequences(self) -> torch.Tensor:
         """Prompt and generated tokens so far (b, n + t)."""
         return self.tokens[:, : self.length]
+
+    def _grow(self) -> None:
+        # doubling keeps the amortised cost of appending constant when more tokens come than
+        # max_new_tokens announced (callers such as transformers' generate do not announce any)
+        self.tokens = torch.cat([self.tokens, torch.zeros_like(self.tokens)], dim=1)
+        self.pad_mask = torch.cat([self.pad_mask, torch.zeros_like(self.pad_mask)], dim=1)
 
     def _restart(self) -> torch.Tensor:
         max_window = self.model.max_seq_len - (self.model.max_latents - self.num_latents)
@@ -198,8 +212,7 @@ def generate(
             if eos_token_id is not None:
                 finished |= tokens == eos_token_id
             if i == num_tokens - 1 or (eos_token_id is not None and bool(finished.all())):
-                decoder.tokens[:, decoder.length] = tokens
-                decoder.length += 1
+                decoder.append(tokens)
                 break
             logits = decoder.step(tokens)
         if streamer is not None and hasattr(streamer, "end"):

@@ -67,8 +67,13 @@ class FourierPositionEncoding(nn.Module):
             )
         self.input_shape = tuple(input_shape)
         self.num_frequency_bands = num_frequency_bands
-        encoding = self._encode(self.input_shape, num_frequency_bands, max_resolution, concat_pos, sine_only)
-        self.register_buffer("position_encoding", encoding, persistent=False)
+        self._encoding_args = (self.input_shape, num_frequency_bands, max_resolution, concat_pos, sine_only)
+        self.register_buffer("position_encoding", self._encode(*self._encoding_args), persistent=False)
+
+    @torch.no_grad()
+    def reset_buffers(self) -> None:
+        """Recompute the (non-persistent) features, e.g. after the module was built on the meta device."""
+        self.position_encoding.copy_(self._encode(*self._encoding_args))
 
     @staticmethod
     def _encode(shape, num_bands, max_resolution, concat_pos, sine_only) -> torch.Tensor:
@@ -125,8 +130,16 @@ class FrequencyPositionEncoding(nn.Module):
         check_positive("dim", dim)
         if dim % 2:
             raise ValueError(f"dim must be even for rotary pairs, got {dim}")
-        inv_freq = base ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)
-        self.register_buffer("inv_freq", inv_freq, persistent=False)
+        self.dim, self.base = dim, base
+        self.register_buffer("inv_freq", self._inv_freq(), persistent=False)
+
+    def _inv_freq(self) -> torch.Tensor:
+        return self.base ** (-torch.arange(0, self.dim, 2, dtype=torch.float32) / self.dim)
+
+    @torch.no_grad()
+    def reset_buffers(self) -> None:
+        """Recompute the (non-persistent) frequencies, e.g. after the module was built on the meta device."""
+        self.inv_freq.copy_(self._inv_freq())
 
     def forward(self, positions: torch.Tensor) -> torch.Tensor:
         angles = positions.to(self.inv_freq.dtype)[..., None] * self.inv_freq  # (b, n, dim / 2)

@@ -72,14 +72,11 @@ class MultimodalInputAdapter(InputAdapter):
         self.num_classes = num_classes
         audio_grid = (self.num_audio_samples // audio_samples_per_patch,)
         image_grid = (num_frames, h // image_patch_size, w // image_patch_size)
-        encodings = {
-            "audio": fourier_features(
-                _linspace_grid(audio_grid), audio_num_frequency_bands, (self.num_audio_samples,)
-            ),
-            "image": fourier_features(
-                _linspace_grid(image_grid), image_num_frequency_bands, (num_frames, h, w)
-            ),
+        self._encoding_args = {
+            "audio": (audio_grid, audio_num_frequency_bands, (self.num_audio_samples,)),
+            "image": (image_grid, image_num_frequency_bands, (num_frames, h, w)),
         }
+        encodings = self._position_encodings()
         channels = {
             "audio": audio_samples_per_patch + encodings["audio"].shape[1],
             "image": c * image_patch_size**2 + encodings["image"].shape[1],
@@ -97,6 +94,19 @@ class MultimodalInputAdapter(InputAdapter):
         self.mask_token = nn.ParameterDict(
             {m: nn.Parameter(torch.randn(1, num_channels) * 0.02) for m in MODALITIES}
         )
+
+    def _position_encodings(self) -> dict[str, torch.Tensor]:
+        return {
+            modality: fourier_features(_linspace_grid(grid), num_bands, max_resolution)
+            for modality, (grid, num_bands, max_resolution) in self._encoding_args.items()
+        }
+
+    @torch.no_grad()
+    def reset_buffers(self) -> None:
+        """Recompute the (non-persistent) Fourier features, e.g. after building on the meta device."""
+        encodings = self._position_encodings()
+        self.audio_position_encoding.copy_(encodings["audio"])
+        self.image_position_encoding.copy_(encodings["image"])
 
     def _audio(self, audio: torch.Tensor) -> torch.Tensor:
         x = audio.reshape(audio.shape[0], -1, self.audio_samples_per_patch)  # (b, s / p, p)

@@ -11,7 +11,13 @@ from transformers import AutoConfig, AutoModelForMaskedLM, PerceiverConfig, Perc
 from transformers.modeling_outputs import MaskedLMOutput
 
 from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
-from perceiver.hf._convert import convert_state_dict, load_source_model, perceiver_layer_table
+from perceiver.hf._convert import (
+    convert_checkpoint_to,
+    convert_state_dict,
+    load_source_model,
+    perceiver_layer_table,
+)
+from perceiver.hf.tokenizer import load_tokenizer
 from perceiver.model.text.mlm import (
     MaskedLanguageModel,
     MaskedLanguageModelConfig,
@@ -22,6 +28,7 @@ from perceiver.model.text.mlm import (
 __all__ = [
     "PerceiverMaskedLanguageModel",
     "PerceiverMaskedLanguageModelConfig",
+    "convert_checkpoint",
     "convert_config",
     "convert_model",
 ]
@@ -162,6 +169,20 @@ def convert_model(
     model.save_pretrained(save_dir, push_to_hub=push_to_hub)
     tokenizer.save_pretrained(save_dir, push_to_hub=push_to_hub)
     return model
+
+
+def convert_checkpoint(
+    save_dir: str | Path,
+    ckpt_url: str | Path,
+    tokenizer_name: str | None = "deepmind/language-perceiver",
+    push_to_hub: bool = False,
+) -> PerceiverMaskedLanguageModel:
+    """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.mlm``
+    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside."""
+    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
+    return convert_checkpoint_to(
+        save_dir, ckpt_url, PerceiverMaskedLanguageModel, "text.mlm", tokenizer, push_to_hub
+    )
 
 
 AutoConfig.register(PerceiverMaskedLanguageModelConfig.model_type, PerceiverMaskedLanguageModelConfig)

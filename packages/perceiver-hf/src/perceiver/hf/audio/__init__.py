@@ -1,0 +1,1 @@
+"""🤗 wrappers of the audio task models."""

@@ -1,0 +1,46 @@
+"""🤗 wrapper of the symbolic audio Perceiver AR (MIDI event tokens), with ``generate()``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import AutoConfig, AutoModelForCausalLM
+
+from perceiver.hf._convert import convert_checkpoint_to
+from perceiver.hf.text.clm import PerceiverCausalLanguageModel, PerceiverCausalLanguageModelConfig
+from perceiver.hf.tokenizer import load_tokenizer
+from perceiver.model.audio.symbolic import SymbolicAudioModel, SymbolicAudioModelConfig
+
+__all__ = [
+    "PerceiverSymbolicAudioModel",
+    "PerceiverSymbolicAudioModelConfig",
+    "convert_checkpoint",
+]
+
+
+class PerceiverSymbolicAudioModelConfig(PerceiverCausalLanguageModelConfig):
+    model_type = "perceiver-ar-symbolic-audio-model"
+    backend_config_class = SymbolicAudioModelConfig
+
+
+class PerceiverSymbolicAudioModel(PerceiverCausalLanguageModel):
+    config_class = PerceiverSymbolicAudioModelConfig
+    backend_class = SymbolicAudioModel
+
+
+def convert_checkpoint(
+    save_dir: str | Path,
+    ckpt_url: str | Path,
+    tokenizer_name: str | None = None,
+    push_to_hub: bool = False,
+) -> PerceiverSymbolicAudioModel:
+    """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``audio.symbolic``
+    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside."""
+    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
+    return convert_checkpoint_to(
+        save_dir, ckpt_url, PerceiverSymbolicAudioModel, "audio.symbolic", tokenizer, push_to_hub
+    )
+
+
+AutoConfig.register(PerceiverSymbolicAudioModelConfig.model_type, PerceiverSymbolicAudioModelConfig)
+AutoModelForCausalLM.register(PerceiverSymbolicAudioModelConfig, PerceiverSymbolicAudioModel)

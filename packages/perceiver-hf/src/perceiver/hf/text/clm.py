@@ -1,0 +1,154 @@
+"""🤗 wrapper of the Perceiver AR causal language model, usable with transformers' ``generate()``.
+
+Generation runs perceiver-core's window schedule (``perceiver.model.core.generation``): the
+cache handed to ``GenerationMixin`` is a :class:`PerceiverARGenerationCache`, a transformers
+``Cache`` that holds the core incremental decoder. Greedy ``model.generate(...)`` therefore
+yields exactly the tokens of the core ``generate``, and sampling, streamers, stopping criteria
+and the other ``generate`` options work as for any 🤗 causal LM.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin
+from transformers.cache_utils import Cache
+from transformers.modeling_outputs import CausalLMOutputWithPast
+
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
+from perceiver.hf._convert import convert_checkpoint_to
+from perceiver.hf.tokenizer import load_tokenizer
+from perceiver.model.core import IncrementalDecoder
+from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
+
+__all__ = [
+    "PerceiverARGenerationCache",
+    "PerceiverCausalLanguageModel",
+    "PerceiverCausalLanguageModelConfig",
+    "convert_checkpoint",
+]
+
+
+class PerceiverARGenerationCache(Cache):
+    """A transformers ``Cache`` holding a Perceiver AR's incremental decoder (and its KV cache)."""
+
+    def __init__(self, model: CausalLanguageModel, num_latents: int) -> None:
+        super().__init__(layers=[])
+        self.decoder = IncrementalDecoder(model, num_latents=num_latents, max_new_tokens=64)
+        self.started = False
+
+    @property
+    def is_compileable(self) -> bool:
+        return False
+
+    def get_seq_length(self, layer_idx: int = 0) -> int:
+        return self.decoder.length
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        raise NotImplementedError("beam search is not supported by Perceiver AR generation")
+
+
+class PerceiverCausalLanguageModelConfig(PerceiverBackendConfig):
+    model_type = "perceiver-ar-causal-language-model"
+    backend_config_class = CausalLanguageModelConfig
+
+
+class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
+    config_class = PerceiverCausalLanguageModelConfig
+    backend_class = CausalLanguageModel
+    main_input_name = "input_ids"
+
+    def __init__(self, config: PerceiverCausalLanguageModelConfig) -> None:
+        super().__init__(config)
+        self.backend_model = self.backend_class(config.backend_config)
+        self.post_init()
+
+    @classmethod
+    def _supports_default_dynamic_cache(cls) -> bool:
+        return False  # the cache is made in prepare_inputs_for_generation
+
+    def get_input_embeddings(self) -> torch.nn.Embedding:
+        return self.backend_model.perceiver_ar.input_adapter.txt_embedding
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.LongTensor,
+        past_key_values: Cache | None = None,
+        attention_mask: torch.LongTensor | None = None,
+        use_cache: bool = True,
+        num_latents: int | None = None,
+        **kwargs,
+    ) -> dict:
+        if use_cache and past_key_values is None:
+            past_key_values = PerceiverARGenerationCache(self.backend_model, num_latents or 1)
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "past_key_values": past_key_values if use_cache else None,
+            "num_latents": num_latents,
+        }
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        past_key_values: PerceiverARGenerationCache | None = None,
+        num_latents: int | None = None,
+        prefix_len: int | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> CausalLMOutputWithPast:
+        """Next-token logits for the latent positions, the last ``n - prefix_len`` tokens.
+
+        Args:
+            attention_mask: 1 = token, 0 = (left) padding.
+            labels: the input ids (shifted inside, as for any 🤗 causal LM); -100 = ignore.
+            past_key_values: a generation cache; then ``input_ids`` is the whole sequence so far
+                and only its last token is new.
+            num_latents: latents of an uncached forward (default ``max_latents``, at most n);
+                during cached generation, the latents the window (re)starts with.
+        """
+        pad_mask = None if attention_mask is None else attention_mask == 0
+        if isinstance(past_key_values, PerceiverARGenerationCache):
+            decoder = past_key_values.decoder
+            if not past_key_values.started:
+                logits = decoder.start(input_ids, pad_mask)
+                past_key_values.started = True
+            else:
+                logits = decoder.step(input_ids[:, -1])
+            return CausalLMOutputWithPast(logits=logits[:, None], past_key_values=past_key_values)
+
+        model = self.backend_model
+        n = input_ids.shape[1]
+        if n > model.max_seq_len:  # without a cache, attend to the last max_seq_len tokens
+            input_ids, n = input_ids[:, -model.max_seq_len :], model.max_seq_len
+            pad_mask = None if pad_mask is None else pad_mask[:, -n:]
+        if prefix_len is None:
+            prefix_len = n - min(n, num_latents or model.max_latents)
+        logits = model(input_ids, prefix_len=prefix_len, pad_mask=pad_mask)
+        loss = None
+        if labels is not None:
+            targets = labels[:, -n:][:, prefix_len + 1 :]  # the token after each latent
+            loss = F.cross_entropy(logits[:, :-1].transpose(1, 2), targets, ignore_index=-100)
+        return CausalLMOutputWithPast(loss=loss, logits=logits)
+
+
+def convert_checkpoint(
+    save_dir: str | Path,
+    ckpt_url: str | Path,
+    tokenizer_name: str | None = "deepmind/language-perceiver",
+    push_to_hub: bool = False,
+) -> PerceiverCausalLanguageModel:
+    """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.clm``
+    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside."""
+    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
+    return convert_checkpoint_to(
+        save_dir, ckpt_url, PerceiverCausalLanguageModel, "text.clm", tokenizer, push_to_hub
+    )
+
+
+AutoConfig.register(PerceiverCausalLanguageModelConfig.model_type, PerceiverCausalLanguageModelConfig)
+AutoModelForCausalLM.register(PerceiverCausalLanguageModelConfig, PerceiverCausalLanguageModel)
