@@ -1,0 +1,62 @@
+"""Perceiver IO wrappers share their constructor: nested ``encoder`` / ``decoder`` configs (bound
+on the command line as ``--model.encoder.*`` / ``--model.decoder.*``), ``num_latents`` and
+``num_latent_channels``; and classifiers share their loss and accuracy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from perceiver.lightning._base import LitModel
+
+__all__ = ["LitClassifier", "LitPerceiverIO"]
+
+
+class LitPerceiverIO(LitModel):
+    """Base of the Perceiver IO wrappers; ``hparams.encoder`` / ``hparams.decoder`` are dicts."""
+
+    def _build(self, hparams: dict[str, Any]) -> None:
+        super()._build(hparams)
+        self.val_loss = MeanMetric()
+
+
+class LitClassifier(LitPerceiverIO):
+    """Cross-entropy over class logits (b, k) and accuracy, for text and image classifiers."""
+
+    def _build(self, hparams: dict[str, Any]) -> None:
+        super()._build(hparams)
+        num_classes = self.hparams.decoder["num_classes"]
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+
+    def unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(labels, inputs, pad_mask) of a batch."""
+        raise NotImplementedError
+
+    def step(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        labels, inputs, pad_mask = self.unpack(batch)
+        logits = self.backend_model(inputs, pad_mask=pad_mask)
+        return logits, labels, F.cross_entropy(logits, labels)
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        logits, labels, loss = self.step(batch)
+        self.train_acc(logits.argmax(dim=-1), labels)
+        self.log("train_loss", loss, prog_bar=True)
+        self.log("train_acc", self.train_acc, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        logits, labels, loss = self.step(batch)
+        self.val_loss.update(loss, weight=labels.shape[0])
+        self.val_acc.update(logits.argmax(dim=-1), labels)
+        return loss
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict({"val_loss": self.val_loss.compute(), "val_acc": self.val_acc.compute()}, prog_bar=True)
+        self.val_loss.reset()
+        self.val_acc.reset()

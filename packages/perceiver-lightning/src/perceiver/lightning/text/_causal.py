@@ -1,0 +1,130 @@
+"""Training and validation of causal (Perceiver AR) sequence models, shared by text and MIDI.
+
+Batches are ``(labels, input_ids, pad_mask)`` with left-padded inputs of n tokens and labels
+shifted by one (perceiver-data's ``CausalCollator``); the loss is taken on the last
+``min(n, max_latents)`` positions, the latents. Shapes: b batch, n tokens, l latents, v vocabulary.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torchmetrics import MeanMetric
+from torchmetrics.classification import MulticlassAccuracy
+
+from perceiver.lightning._base import LitModel
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LitCausalSequenceModel"]
+
+IGNORE_INDEX = -100
+
+
+class LitCausalSequenceModel(LitModel):
+    """Base of the Perceiver AR wrappers: loss, perplexity, bits per token, token accuracy."""
+
+    extra_hparams = (
+        "params",
+        "num_latents",
+        "validation_sample_prompt",
+        "validation_sample_num_tokens",
+        "validation_sample_top_k",
+    )
+
+    def _build(self, hparams: dict[str, Any]) -> None:
+        if hparams.get("num_latents") is not None:  # the seed docs' name of max_latents
+            hparams["max_latents"] = hparams["num_latents"]
+        super()._build(hparams)
+        vocab_size = self.hparams.vocab_size
+        self.val_loss = MeanMetric()
+        self.val_acc = MulticlassAccuracy(vocab_size, average="micro", ignore_index=IGNORE_INDEX)
+        self.last_validation_sample: Any = None
+
+    def data_limits(self) -> dict[str, int]:
+        return {"max_seq_len": self.hparams.max_seq_len, "vocab_size": self.hparams.vocab_size}
+
+    def step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        """Logits (b, l, v), labels (b, l) and the mean loss over the labelled latent positions."""
+        labels, input_ids, pad_mask = batch
+        n = input_ids.shape[1]
+        num_latents = min(n, self.hparams.max_latents)
+        logits = self.backend_model(input_ids, prefix_len=n - num_latents, pad_mask=pad_mask)
+        labels = labels[:, -num_latents:]
+        loss = F.cross_entropy(logits.permute(0, 2, 1), labels, ignore_index=IGNORE_INDEX)
+        return logits, labels, loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        _, _, loss = self.step(batch)
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        logits, labels, loss = self.step(batch)
+        num_labels = (labels != IGNORE_INDEX).sum()
+        self.val_loss.update(loss, weight=num_labels)
+        self.val_acc.update(logits.argmax(dim=-1), labels)
+        return loss
+
+    def on_validation_epoch_end(self) -> None:
+        loss = self.val_loss.compute()
+        self.log_dict(
+            {
+                "val_loss": loss,
+                "val_ppl": torch.exp(loss),
+                # bits per token: bits per byte with the UTF-8 bytes tokenizer
+                "val_bpb": loss / math.log(2),
+                "val_acc": self.val_acc.compute(),
+            },
+            prog_bar=True,
+            sync_dist=False,  # torchmetrics already reduced over processes
+        )
+        self.val_loss.reset()
+        self.val_acc.reset()
+        if self.hparams.validation_sample_prompt is not None and not self.trainer.sanity_checking:
+            self.last_validation_sample = self.generate_validation_sample()
+
+    # ------------------------------------------------------------------ samples
+
+    def sample(self, prompt: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Top-k continuation of ``prompt`` (b, n) with a fixed seed: reproducible, and it leaves the
+        global random state (and so the training run) untouched."""
+        generator = torch.Generator(device=prompt.device).manual_seed(0)
+        with _full_params(self):
+            return self.backend_model.generate(
+                prompt=prompt,
+                pad_mask=pad_mask,
+                num_tokens=self.hparams.validation_sample_num_tokens,
+                num_latents=min(prompt.shape[1], self.hparams.max_latents),
+                top_k=self.hparams.validation_sample_top_k,
+                generator=generator,
+            )
+
+    def generate_validation_sample(self) -> Any:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+
+class _full_params:
+    """Gather FSDP-sharded parameters around generation (a no-op under other strategies)."""
+
+    def __init__(self, module: LitModel) -> None:
+        self.context: Any = None
+        strategy = module.trainer.strategy if module._trainer is not None else None
+        if strategy is not None and type(strategy).__name__ == "FSDPStrategy":
+            from torch.distributed.fsdp import FullyShardedDataParallel
+
+            self.context = FullyShardedDataParallel.summon_full_params(
+                strategy.model, writeback=False, recurse=True
+            )
+
+    def __enter__(self) -> None:
+        if self.context is not None:
+            self.context.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.context is not None:
+            self.context.__exit__(*exc)

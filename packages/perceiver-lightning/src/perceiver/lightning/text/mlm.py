@@ -1,0 +1,89 @@
+"""Lightning wrapper of the Perceiver IO masked language model.
+
+Batches are ``(labels, input_ids, pad_mask)`` with labels -100 except at masked positions
+(perceiver-data's masking collators, ``task=mlm``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torchmetrics.classification import MulticlassAccuracy
+
+from perceiver.lightning._io import LitPerceiverIO
+from perceiver.model.text.mlm import (
+    MaskedLanguageModel,
+    MaskedLanguageModelConfig,
+    TextDecoderConfig,
+    TextEncoderConfig,
+)
+
+__all__ = [
+    "LitMaskedLanguageModel",
+    "MaskedLanguageModel",
+    "MaskedLanguageModelConfig",
+    "TextDecoderConfig",
+    "TextEncoderConfig",
+]
+
+IGNORE_INDEX = -100
+
+
+class LitMaskedLanguageModel(LitPerceiverIO):
+    """Args are the fields of ``MaskedLanguageModelConfig`` plus ``params`` (initial weights)."""
+
+    task = "text.mlm"
+    config_class = MaskedLanguageModelConfig
+    model_class = MaskedLanguageModel
+
+    def __init__(
+        self,
+        encoder: TextEncoderConfig,
+        decoder: TextDecoderConfig,
+        num_latents: int = 256,
+        num_latent_channels: int = 1280,
+        activation_checkpointing: bool = False,
+        params: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._build(locals())
+        self.val_acc = MulticlassAccuracy(
+            self.hparams.encoder["vocab_size"], average="micro", ignore_index=-100
+        )
+
+    def data_limits(self) -> dict[str, int]:
+        enc = self.hparams.encoder
+        return {"max_seq_len": enc["max_seq_len"], "vocab_size": enc["vocab_size"]}
+
+    def step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        labels, input_ids, pad_mask = batch
+        logits = self.backend_model(input_ids, pad_mask=pad_mask)  # (b, n, v)
+        loss = F.cross_entropy(logits.permute(0, 2, 1), labels, ignore_index=IGNORE_INDEX)
+        return logits, labels, loss
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        _, _, loss = self.step(batch)
+        self.log("train_loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_idx: int) -> torch.Tensor:
+        logits, labels, loss = self.step(batch)
+        self.val_loss.update(loss, weight=(labels != IGNORE_INDEX).sum())
+        self.val_acc.update(logits.argmax(dim=-1), labels)
+        return loss
+
+    def on_validation_epoch_end(self) -> None:
+        loss = self.val_loss.compute()
+        self.log_dict(
+            {
+                "val_loss": loss,
+                "val_ppl": torch.exp(loss),
+                "val_bpb": loss / math.log(2),
+                "val_acc": self.val_acc.compute(),
+            },
+            prog_bar=True,
+        )
+        self.val_loss.reset()
+        self.val_acc.reset()
