@@ -66,6 +66,10 @@ class ConfigBase:
     def from_json(cls: type[T], text: str) -> T:
         return cls.from_dict(json.loads(text))
 
+    def _fields_of(self, base: type, exclude: tuple[str, ...]) -> dict[str, Any]:
+        """Values of the fields that ``base`` (a dataclass this config derives from) declares."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(base) if f.name not in exclude}
+
 
 def _is_tuple_type(tp: Any) -> bool:
     """Whether a field type is a tuple or an optional tuple (JSON turns tuples into lists)."""
@@ -152,10 +156,7 @@ class EncoderConfig(ConfigBase):
 
     def base_kwargs(self, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
         """Keyword arguments of :class:`PerceiverEncoder` that this config holds."""
-        skip = {"freeze", *exclude}
-        return {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(EncoderConfig) if f.name not in skip
-        }
+        return self._fields_of(EncoderConfig, ("freeze", *exclude))
 
 
 @dataclass
@@ -184,10 +185,7 @@ class DecoderConfig(ConfigBase):
 
     def base_kwargs(self, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
         """Keyword arguments of :class:`PerceiverDecoder` that this config holds."""
-        skip = {"freeze", *exclude}
-        return {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(DecoderConfig) if f.name not in skip
-        }
+        return self._fields_of(DecoderConfig, ("freeze", *exclude))
 
 
 @dataclass
