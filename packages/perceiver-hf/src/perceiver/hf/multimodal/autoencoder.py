@@ -1,0 +1,270 @@
+"""🤗 wrapper of the multimodal Perceiver IO autoencoder, conversion of
+``deepmind/multimodal-perceiver`` (transformers' ``PerceiverForMultimodalAutoencoding``) and the
+``multimodal-autoencoding`` pipeline.
+
+Inputs: {"image": video (b, t, c, h, w), "audio": (b, s) or (b, s, 1), "label": (b, k)}, see
+:mod:`perceiver.model.multimodal.autoencoder`. Output ``logits``: {"image": (b, n_image, c),
+"audio": (b, n_audio * samples_per_patch), "label": (b, k)} for all output points or the
+``subsampled_output_points``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import AutoConfig, AutoModel, PerceiverConfig, PerceiverForMultimodalAutoencoding, Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+from transformers.utils import ModelOutput
+
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
+from perceiver.hf._convert import convert_state_dict, load_source_model
+from perceiver.hf.vision._buffers import mark_computed_buffers, restore_non_persistent_buffers
+from perceiver.hf.vision._tables import decoder_table, encoder_kwargs, encoder_table
+from perceiver.model.multimodal.autoencoder import (
+    MultimodalAutoencoder,
+    MultimodalAutoencoderConfig,
+    MultimodalDecoderConfig,
+    MultimodalEncoderConfig,
+    reconstruction_loss,
+)
+
+__all__ = [
+    "MultimodalAutoencoderOutput",
+    "MultimodalAutoencodingPipeline",
+    "PerceiverMultimodalAutoencoder",
+    "PerceiverMultimodalAutoencoderConfig",
+    "convert_config",
+    "convert_model",
+    "convert_source_model",
+]
+
+
+@dataclass
+class MultimodalAutoencoderOutput(ModelOutput):
+    """``logits``: reconstructions per modality; ``loss``: :func:`reconstruction_loss` against ``labels``."""
+
+    loss: torch.Tensor | None = None
+    logits: dict[str, torch.Tensor] | None = None
+
+
+class PerceiverMultimodalAutoencoderConfig(PerceiverBackendConfig):
+    model_type = "perceiver-io-multimodal-autoencoder"
+    backend_config_class = MultimodalAutoencoderConfig
+
+    @classmethod
+    def default_backend_config(cls) -> MultimodalAutoencoderConfig:
+        return MultimodalAutoencoderConfig.multimodal_perceiver()
+
+
+class PerceiverMultimodalAutoencoder(PerceiverBackendModel):
+    config_class = PerceiverMultimodalAutoencoderConfig
+    main_input_name = "inputs"
+
+    def __init__(self, config: PerceiverMultimodalAutoencoderConfig) -> None:
+        super().__init__(config)
+        self.backend_model = MultimodalAutoencoder(config.backend_config)
+        mark_computed_buffers(self.backend_model)
+        self.post_init()
+
+    @torch.no_grad()
+    def _init_weights(self, module: torch.nn.Module) -> None:
+        super()._init_weights(module)
+        restore_non_persistent_buffers(self.backend_model, module)
+
+    def forward(
+        self,
+        inputs: dict[str, torch.Tensor],
+        subsampled_output_points: dict[str, torch.Tensor | None] | None = None,
+        labels: dict[str, torch.Tensor] | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ) -> MultimodalAutoencoderOutput:
+        """``labels``: reconstruction targets shaped like ``inputs`` (usually the inputs themselves,
+        with a one-hot ``label``); the loss is the core ``reconstruction_loss``."""
+        logits = self.backend_model(inputs, subsampled_output_points=subsampled_output_points)
+        loss = None if labels is None else reconstruction_loss(logits, labels, subsampled_output_points)
+        return MultimodalAutoencoderOutput(loss=loss, logits=logits)
+
+
+def convert_config(
+    config: PerceiverConfig, output_chunk_size: int | None = None
+) -> MultimodalAutoencoderConfig:
+    """Backend config of a transformers ``PerceiverForMultimodalAutoencoding`` config."""
+    video_shape = (config.num_frames, config.image_size, config.image_size)
+    if tuple(config.output_shape[1:]) != video_shape:
+        raise ValueError(
+            f"output_shape {tuple(config.output_shape)} must be (1, num_frames, image_size, image_size) = (1, {video_shape})"
+        )
+    # the preprocessor and decoder settings are fixed in PerceiverForMultimodalAutoencoding.__init__
+    encoder = MultimodalEncoderConfig(
+        num_frames=config.num_frames,
+        image_shape=(3, config.image_size, config.image_size),
+        image_patch_size=4,
+        image_num_frequency_bands=32,
+        audio_samples_per_frame=config.audio_samples_per_frame,
+        audio_samples_per_patch=config.samples_per_patch,
+        audio_num_frequency_bands=192,
+        num_classes=config.num_labels,
+        min_padding_size=4,
+        mask_probs={"image": 0.0, "audio": 0.0, "label": 1.0},
+        **encoder_kwargs(config),
+    )
+    decoder = MultimodalDecoderConfig(
+        num_cross_attention_heads=1,
+        cross_attention_residual=False,
+        num_label_query_channels=config._label_trainable_num_channels,
+        min_padding_size=2,
+        num_output_channels=config.output_num_channels,
+        output_chunk_size=output_chunk_size,
+        dropout=config.attention_probs_dropout_prob,
+        init_scale=config.initializer_range,
+    )
+    return MultimodalAutoencoderConfig(
+        encoder=encoder, decoder=decoder, num_latents=config.num_latents, num_latent_channels=config.d_latents
+    )
+
+
+def _key_table(config: PerceiverConfig) -> list[tuple[str, str]]:
+    p = "perceiver"
+    table = encoder_table(config)
+    table += [
+        (f"{p}.input_preprocessor.padding.", "encoder.input_adapter.padding."),
+        (f"{p}.input_preprocessor.mask.", "encoder.input_adapter.mask_token."),
+        (
+            f"{p}.decoder.modalities.label.decoder.output_position_encodings.position_embeddings",
+            "decoder.output_query_provider.label_query",
+        ),
+        (f"{p}.decoder.padding.", "decoder.output_query_provider.padding."),
+    ]
+    table += [
+        (f"{p}.output_postprocessor.modalities.{m}.classifier.", f"postprocessors.{m}.")
+        for m in ("audio", "image", "label")
+    ]
+    return table + decoder_table(f"{p}.decoder.decoder")
+
+
+def convert_source_model(
+    source: PerceiverForMultimodalAutoencoding, output_chunk_size: int | None = None
+) -> PerceiverMultimodalAutoencoder:
+    """Our 🤗 model with the weights of a transformers ``PerceiverForMultimodalAutoencoding``."""
+    if not isinstance(source, PerceiverForMultimodalAutoencoding):
+        raise ValueError(f"expected a PerceiverForMultimodalAutoencoding, got {type(source).__name__}")
+    hf_config = source.config
+    id2label = {int(i): label for i, label in hf_config.id2label.items()}
+    config = PerceiverMultimodalAutoencoderConfig(
+        convert_config(hf_config, output_chunk_size),
+        id2label=id2label,
+        label2id=hf_config.label2id or {label: i for i, label in id2label.items()},
+    )
+    model = PerceiverMultimodalAutoencoder(config)
+    target_keys = model.backend_model.state_dict().keys()
+    state = convert_state_dict(source.state_dict(), _key_table(hf_config), target_keys)
+    model.backend_model.load_state_dict(state, strict=True)
+    return model.eval()
+
+
+def convert_model(
+    save_dir: str | Path,
+    source_repo_id: str | Path = "deepmind/multimodal-perceiver",
+    output_chunk_size: int | None = None,
+    push_to_hub: bool = False,
+    **kwargs,
+) -> PerceiverMultimodalAutoencoder:
+    """Convert ``deepmind/multimodal-perceiver`` (a Hub id or a local directory transformers saved)
+    and save it to ``save_dir``; ``pipeline("multimodal-autoencoding", model=save_dir)`` loads it."""
+    source = load_source_model(PerceiverForMultimodalAutoencoding, source_repo_id, **kwargs)
+    model = convert_source_model(source, output_chunk_size)
+    model.save_pretrained(save_dir, push_to_hub=push_to_hub)
+    return model
+
+
+class MultimodalAutoencodingPipeline(Pipeline):
+    """``pipeline("multimodal-autoencoding", model=...)(inputs, num_chunks=..., top_k=5)``.
+
+    ``inputs``: a dict (or a list of dicts) with "image", a video (t, c, h, w) of floats as the
+    model was trained on, "audio", samples (s,) or (s, 1), and optionally "label", (k,) (the
+    official model masks it, so it is ignored; zeros by default). The video pixels and audio
+    patches are decoded in ``num_chunks`` chunks of output queries, one model call each, which
+    bounds the memory of decoding a whole video.
+
+    Returns a dict with "image" (t, h, w, c) and "audio" (s,) reconstructions (numpy float32),
+    "label" logits (k,) and "labels", the ``top_k`` classes as {"label", "score"} dicts.
+    """
+
+    _load_processor = False
+    _load_image_processor = False
+    _load_feature_extractor = False
+    _load_tokenizer = False
+
+    def _sanitize_parameters(self, num_chunks: int | None = None, top_k: int | None = None, **kwargs):
+        forward_params = {} if num_chunks is None else {"num_chunks": num_chunks}
+        postprocess_params = {} if top_k is None else {"top_k": top_k}
+        return {}, forward_params, postprocess_params
+
+    def preprocess(self, inputs: dict[str, Any]) -> dict[str, torch.Tensor]:
+        if not isinstance(inputs, dict) or "image" not in inputs or "audio" not in inputs:
+            raise ValueError(
+                "inputs must be a dict with 'image' (t, c, h, w) and 'audio' (s,) and optionally 'label'"
+            )
+        enc = self.model.config.backend_config.encoder
+        label = inputs.get("label")
+        label = torch.zeros(enc.num_classes) if label is None else torch.as_tensor(np.asarray(label)).float()
+        return {
+            "image": torch.as_tensor(np.asarray(inputs["image"])).float()[None],  # (1, t, c, h, w)
+            "audio": torch.as_tensor(np.asarray(inputs["audio"])).float().reshape(1, -1),  # (1, s)
+            "label": label[None],  # (1, k)
+        }
+
+    def _forward(self, model_inputs: dict[str, torch.Tensor], num_chunks: int = 1) -> dict[str, torch.Tensor]:
+        provider = self.model.backend_model.decoder.output_query_provider
+        num_image, num_audio = provider.num_points["image"], provider.num_points["audio"]
+        if not 1 <= num_chunks <= min(num_image, num_audio):
+            raise ValueError(f"num_chunks must be in [1, {min(num_image, num_audio)}], got {num_chunks}")
+        inputs = {k: v.to(self.model.dtype) for k, v in model_inputs.items()}
+        device = inputs["image"].device
+        image_chunk, audio_chunk = math.ceil(num_image / num_chunks), math.ceil(num_audio / num_chunks)
+        outputs: dict[str, list[torch.Tensor]] = {"image": [], "audio": [], "label": []}
+        for i in range(num_chunks):
+            points = {
+                "image": torch.arange(i * image_chunk, min((i + 1) * image_chunk, num_image), device=device),
+                "audio": torch.arange(i * audio_chunk, min((i + 1) * audio_chunk, num_audio), device=device),
+            }
+            logits = self.model(inputs, subsampled_output_points=points).logits
+            for modality, value in logits.items():
+                outputs[modality].append(value)
+        return {
+            "image": torch.cat(outputs["image"], dim=1),  # (1, t * h * w, c)
+            "audio": torch.cat(outputs["audio"], dim=1),  # (1, s)
+            "label": outputs["label"][0],  # (1, k), the same for every chunk
+        }
+
+    def postprocess(self, model_outputs: dict[str, torch.Tensor], top_k: int = 5) -> dict[str, Any]:
+        enc = self.model.config.backend_config.encoder
+        c, h, w = enc.image_shape
+        image = model_outputs["image"][0].float().cpu().reshape(enc.num_frames, h, w, c)
+        logits = model_outputs["label"][0].float().cpu()
+        scores, indices = logits.softmax(-1).topk(min(top_k, logits.numel()))
+        id2label = self.model.config.id2label
+        return {
+            "image": image.numpy(),
+            "audio": model_outputs["audio"][0].float().cpu().numpy(),
+            "label": logits.numpy(),
+            "labels": [
+                {"label": id2label.get(int(i), str(int(i))), "score": float(s)}
+                for s, i in zip(scores, indices)
+            ],
+        }
+
+
+AutoConfig.register(PerceiverMultimodalAutoencoderConfig.model_type, PerceiverMultimodalAutoencoderConfig)
+AutoModel.register(PerceiverMultimodalAutoencoderConfig, PerceiverMultimodalAutoencoder)
+PIPELINE_REGISTRY.register_pipeline(
+    "multimodal-autoencoding",
+    pipeline_class=MultimodalAutoencodingPipeline,
+    pt_model=PerceiverMultimodalAutoencoder,
+)
