@@ -60,7 +60,7 @@ class CLI(LightningCLI):
 
     Args:
         model_class: the ``Lit*`` wrapper.
-        links: (data attribute, model argument) pairs linked at instantiation.
+        links: (data attribute, model argument[, compute_fn]) linked at instantiation.
         model_defaults: defaults of ``--model.*`` options (``{"model.max_latents": 512}``).
         kwargs: further ``LightningCLI`` arguments (``args``, ``run``, ``trainer_defaults`` ...).
     """
@@ -68,7 +68,7 @@ class CLI(LightningCLI):
     def __init__(
         self,
         model_class: type[pl.LightningModule],
-        links: Iterable[tuple[str, str]] = (),
+        links: Iterable[tuple[Any, ...]] = (),
         model_defaults: dict[str, Any] | None = None,
         data_modules: Sequence[str] = DATA_MODULES,
         **kwargs: Any,
@@ -90,8 +90,8 @@ class CLI(LightningCLI):
                 **self.model_defaults,
             }
         )
-        for source, target in self.links:
-            parser.link_arguments(source, target, apply_on="instantiate")
+        for source, target, *compute in self.links:
+            parser.link_arguments(source, target, *compute, apply_on="instantiate")
 
     @staticmethod
     def configure_optimizers(

@@ -81,7 +81,7 @@ class LitCausalSequenceModel(LitModel):
                 "val_acc": self.val_acc.compute(),
             },
             prog_bar=True,
-            sync_dist=False,  # torchmetrics already reduced over processes
+            sync_dist=True,  # already reduced by torchmetrics: keeps Lightning from warning
         )
         self.val_loss.reset()
         self.val_acc.reset()

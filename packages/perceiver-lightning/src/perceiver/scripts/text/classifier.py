@@ -6,13 +6,19 @@ from perceiver.lightning.text.classifier import LitTextClassifier
 from perceiver.scripts.cli import CLI
 
 LINKS = [
-    ("data.vocab_size", "model.encoder.vocab_size"),
-    ("data.max_seq_len", "model.encoder.max_seq_len"),
+    ("data.vocab_size", "model.encoder.init_args.vocab_size"),
+    ("data.max_seq_len", "model.encoder.init_args.max_seq_len"),
 ]
+
+# the nested configs are dataclasses that jsonargparse binds as classes: give them a class_path
+DEFAULTS = {
+    "model.encoder": {"class_path": "perceiver.model.text._encoder.TextEncoderConfig"},
+    "model.decoder": {"class_path": "perceiver.model.core.config.ClassificationDecoderConfig"},
+}
 
 
 def main(args: list[str] | None = None, run: bool = True) -> CLI:
-    return CLI(LitTextClassifier, links=LINKS, args=args, run=run)
+    return CLI(LitTextClassifier, links=LINKS, model_defaults=DEFAULTS, args=args, run=run)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,65 @@
+"""Lightning wrapper of the Perceiver IO image classifier.
+
+Batches are dicts ``{"image": (b, c, h, w) or (b, h, w, c), "label": (b,)}`` (perceiver-data's
+vision data modules); channels-last images are permuted to the model's (c, h, w).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from perceiver.lightning._io import LitClassifier
+from perceiver.model.core import ClassificationDecoderConfig
+from perceiver.model.vision.image_classifier import ImageClassifier, ImageClassifierConfig, ImageEncoderConfig
+
+__all__ = [
+    "ClassificationDecoderConfig",
+    "ImageClassifier",
+    "ImageClassifierConfig",
+    "ImageEncoderConfig",
+    "LitImageClassifier",
+    "channels_first",
+]
+
+
+def channels_first(shape: Any) -> tuple[int, int, int]:
+    """(h, w, c) -> (c, h, w) for channels-last image shapes (c in 1, 3, 4); others unchanged."""
+    shape = tuple(shape)
+    if len(shape) == 3 and shape[-1] in (1, 3, 4) and shape[0] not in (1, 3, 4):
+        return (shape[2], shape[0], shape[1])
+    return shape
+
+
+class LitImageClassifier(LitClassifier):
+    """Args are the fields of ``ImageClassifierConfig`` plus ``params`` (initial weights)."""
+
+    task = "vision.image_classifier"
+    config_class = ImageClassifierConfig
+    model_class = ImageClassifier
+
+    def __init__(
+        self,
+        encoder: ImageEncoderConfig,
+        decoder: ClassificationDecoderConfig,
+        num_latents: int = 512,
+        num_latent_channels: int = 1024,
+        activation_checkpointing: bool = False,
+        params: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._build(locals())
+
+    def check_data(self, datamodule: Any) -> None:
+        shape = getattr(datamodule, "image_shape", None)
+        expected = tuple(self.hparams.encoder["image_shape"])
+        if shape is not None and channels_first(shape) != expected:
+            raise ValueError(f"the data's image_shape {tuple(shape)} does not fit the model's {expected}")
+
+    def unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, None]:
+        images = batch["image"]
+        expected = tuple(self.hparams.encoder["image_shape"])
+        if tuple(images.shape[1:]) != expected and tuple(images.shape[1:]) == (*expected[1:], expected[0]):
+            images = images.permute(0, 3, 1, 2)  # (b, h, w, c) -> (b, c, h, w)
+        return batch["label"], images, None
