@@ -154,3 +154,24 @@ def main(session: nox.Session) -> None:
         str(Path(session.create_tmp()) / "train_clm"),
         *session.posargs,
     )
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmark suite (benchmarks/, not part of ``nox -t tests``): perceiver-core and
+    perceiver-hf against transformers on CPU; writes benchmarks/results/results.json and
+    docs/performance.md with plots. ``nox -s bench -- --quick`` for fewer repetitions and points."""
+    _install(
+        session,
+        "-e",
+        _package_path("core"),
+        "-e",
+        _package_path("data"),
+        "-e",
+        _package_path("hf"),
+        "matplotlib",
+    )
+    session.env["HF_HUB_OFFLINE"] = "1"
+    session.env["TOKENIZERS_PARALLELISM"] = "false"
+    session.env["PYTHONPATH"] = str(ROOT / "benchmarks")
+    session.run("python", "-m", "perceiver_bench.run", *session.posargs)

@@ -1,0 +1,231 @@
+"""Workloads 3 and 4: Perceiver AR causal LM training step and generation (seed-sized model).
+
+Training step: forward over (batch, seq_len) tokens with the last ``max_latents`` as latents,
+cross-entropy on next tokens, backward and an AdamW step; prefix dropout 0.5 as in training.
+
+Generation: a ``prompt_len`` prompt, greedy decoding with the KV cache and without it
+(``use_cache=False`` recomputes the whole window each step). A streamer callback timestamps
+each token. Window schedule (see ``perceiver.model.core.generation``): the window starts with
+``num_latents`` latents, grows one latent per token and restarts with one full forward pass
+every ``max_latents - num_latents`` tokens.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from perceiver_bench.measure import (
+    Check,
+    Measurement,
+    Settings,
+    WorkloadResult,
+    count_flops,
+    peak_memory,
+    time_interleaved,
+)
+
+__all__ = ["ARBenchConfig", "build_model", "restart_steps", "run_generation", "run_training", "train_step_fn"]
+
+
+@dataclass
+class ARBenchConfig:
+    vocab_size: int = 262
+    max_seq_len: int = 1024
+    max_latents: int = 256
+    num_channels: int = 512
+    num_heads: int = 8
+    num_self_attention_layers: int = 8
+    cross_attention_dropout: float = 0.5
+    batch_size: int = 4
+    # generation
+    prompt_len: int = 512
+    num_tokens: tuple[int, ...] = (128, 1024)
+    num_latents: int = 1
+    early: tuple[int, int] = (100, 228)  # token ranges whose time per token is compared
+    late: tuple[int, int] = (900, 1024)
+
+    @classmethod
+    def tiny(cls) -> ARBenchConfig:
+        return cls(
+            max_seq_len=64, max_latents=16, num_channels=32, num_heads=4, num_self_attention_layers=2,
+            batch_size=2, prompt_len=16, num_tokens=(8, 48), early=(4, 12), late=(36, 48),
+        )  # fmt: skip
+
+
+def build_model(cfg: ARBenchConfig, max_seq_len: int | None = None):
+    from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
+
+    torch.manual_seed(0)
+    return CausalLanguageModel(
+        CausalLanguageModelConfig(
+            vocab_size=cfg.vocab_size,
+            max_seq_len=max_seq_len or cfg.max_seq_len,
+            max_latents=cfg.max_latents,
+            num_channels=cfg.num_channels,
+            num_heads=cfg.num_heads,
+            num_self_attention_layers=cfg.num_self_attention_layers,
+            cross_attention_dropout=cfg.cross_attention_dropout,
+        )
+    )
+
+
+def train_step_fn(model, batch_size: int, seq_len: int):
+    """A closure running one training step on random tokens (forward, loss, backward, AdamW)."""
+    g = torch.Generator().manual_seed(1)
+    tokens = torch.randint(0, model.vocab_size, (batch_size, seq_len + 1), generator=g)
+    x, y = tokens[:, :-1], tokens[:, 1:]
+    prefix_len = seq_len - model.max_latents
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    model.train()
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(x, prefix_len=prefix_len)  # (b, l, v)
+        loss = F.cross_entropy(logits.transpose(1, 2), y[:, prefix_len:])
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
+    return step
+
+
+def run_training(settings: Settings) -> WorkloadResult:
+    cfg = ARBenchConfig.tiny() if settings.tiny else ARBenchConfig()
+    model = build_model(cfg)
+    step = train_step_fn(model, cfg.batch_size, cfg.max_seq_len)
+    result = WorkloadResult(
+        "ar_train",
+        "Perceiver AR causal LM training step (seed-sized model)",
+        {
+            **{
+                k: v
+                for k, v in asdict(cfg).items()
+                if k not in ("prompt_len", "num_tokens", "num_latents", "early", "late")
+            },
+            "seq_len": cfg.max_seq_len,
+            "optimizer": "AdamW",
+            "num_params": sum(p.numel() for p in model.parameters()),
+        },
+    )
+    flops = count_flops(step)
+    peak = peak_memory(step)
+    times = time_interleaved({"perceiver": step}, settings.repeats, settings.warmup)["perceiver"]
+    m = Measurement("ar_train", "train step", "perceiver", times, flops, peak)
+    result.measurements.append(m)
+    result.checks.append(
+        Check("train step: MFU (of the measured matmul peak)", m.mfu(settings.peak_flops) or 0.0, 0.75, ">=")
+    )
+    result.notes.append(
+        "FLOPs are the kernels actually run: with prefix dropout 0.5 the cross-attention sees half the prefix."
+    )
+    return result
+
+
+def restart_steps(cfg: ARBenchConfig, num_tokens: int) -> list[int]:
+    """Indices (0-based) of the generated tokens whose computation is a window restart."""
+    from perceiver.model.core.generation import IncrementalDecoder
+
+    class _Stub:
+        max_seq_len, max_latents = cfg.max_seq_len, cfg.max_latents
+
+    decoder = IncrementalDecoder(_Stub(), cfg.num_latents, num_tokens, use_cache=False)
+    decoder.length, decoder.latents = cfg.prompt_len, min(cfg.num_latents, cfg.prompt_len)
+    restarts = []
+    for i in range(1, num_tokens):  # token i's logits come from step i - 1 -> token i
+        decoder.length += 1
+        window_len = decoder.length - decoder.window_start
+        if decoder.latents + 1 > cfg.max_latents or window_len > cfg.max_seq_len:
+            max_window = cfg.max_seq_len - (cfg.max_latents - cfg.num_latents)
+            decoder.window_start = decoder.length - min(decoder.length, max_window)
+            decoder.latents = cfg.num_latents
+            restarts.append(i)
+        else:
+            decoder.latents += 1
+    return restarts
+
+
+def _generate_timed(model, prompt: torch.Tensor, num_tokens: int, num_latents: int, use_cache: bool):
+    stamps: list[float] = []
+    start = time.perf_counter()
+    out = model.generate(
+        prompt, num_tokens=num_tokens, num_latents=num_latents, use_cache=use_cache,
+        streamer=lambda tokens: stamps.append(time.perf_counter()),
+    )  # fmt: skip
+    total = time.perf_counter() - start
+    return out, total, [b - a for a, b in zip([start, *stamps[:-1]], stamps, strict=True)]
+
+
+def run_generation(settings: Settings) -> WorkloadResult:
+    cfg = ARBenchConfig.tiny() if settings.tiny else ARBenchConfig()
+    model = build_model(cfg).eval()
+    prompt = torch.randint(0, cfg.vocab_size, (1, cfg.prompt_len), generator=torch.Generator().manual_seed(2))
+    short, long = cfg.num_tokens
+    result = WorkloadResult(
+        "generation",
+        "Perceiver AR generation with and without the KV cache (seed-sized model, greedy, batch 1)",
+        {
+            "vocab_size": cfg.vocab_size, "max_seq_len": cfg.max_seq_len, "max_latents": cfg.max_latents,
+            "num_channels": cfg.num_channels, "num_heads": cfg.num_heads,
+            "num_self_attention_layers": cfg.num_self_attention_layers, "abs_pos_emb": True,
+            "prompt_len": cfg.prompt_len, "num_tokens": list(cfg.num_tokens), "num_latents": cfg.num_latents,
+            "batch_size": 1, "restarts_at_tokens": restart_steps(cfg, long),
+        },
+    )  # fmt: skip
+    # short generation: cached vs uncached, interleaved; the outputs must agree token for token
+    outs = {}
+
+    def gen(use_cache):
+        def fn():
+            outs[use_cache], _, _ = _generate_timed(model, prompt, short, cfg.num_latents, use_cache)
+
+        return fn
+
+    times = time_interleaved({"cached": gen(True), "uncached": gen(False)}, settings.repeats, settings.warmup)
+    for name, t in times.items():
+        result.measurements.append(Measurement("generation", f"{short} tokens", f"perceiver ({name})", t))
+    same = bool(torch.equal(outs[True], outs[False]))
+    speedup = statistics.median(times["uncached"]) / statistics.median(times["cached"])
+    result.checks.append(Check(f"{short} tokens: cached speedup over uncached", speedup, 6.0, ">="))
+    result.checks.append(Check(f"{short} tokens: cached == uncached tokens", float(same), 1.0, ">="))
+
+    # long generation with the cache: time per token early vs late
+    totals, early, late, per_token_runs = [], [], [], []
+    for _ in range(max(settings.repeats // 2, 1)):
+        _, total, per_token = _generate_timed(model, prompt, long, cfg.num_latents, True)
+        totals.append(total)
+        per_token_runs.append(per_token)
+        early.append(statistics.mean(per_token[cfg.early[0] : cfg.early[1]]))
+        late.append(statistics.mean(per_token[cfg.late[0] : cfg.late[1]]))
+    median_run = per_token_runs[totals.index(statistics.median_low(totals))]
+    result.measurements.append(
+        Measurement(
+            "generation",
+            f"{long} tokens",
+            "perceiver (cached)",
+            totals,
+            peak_bytes=peak_memory(
+                lambda: model.generate(prompt, num_tokens=long, num_latents=cfg.num_latents)
+            ),
+            extra={
+                "per_token_s": median_run,
+                "mean_s_per_token_early": statistics.median(early),
+                "mean_s_per_token_late": statistics.median(late),
+            },
+        )
+    )
+    ratio = statistics.median(late) / statistics.median(early)
+    result.checks.append(
+        Check(
+            f"{long} tokens: time per token, tokens {cfg.late[0]}-{cfg.late[1]} / tokens {cfg.early[0]}-{cfg.early[1]}",
+            ratio,
+            1.15,
+            "<=",
+            note="mean time per token over each range, restarts included",
+        )
+    )
+    return result

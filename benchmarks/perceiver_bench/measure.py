@@ -1,0 +1,245 @@
+"""Timing, peak memory, FLOP counting and the matmul peak, shared by every workload.
+
+- Time: ``time.perf_counter`` around each call, after warm-up; implementations compared
+  side by side are interleaved repetition by repetition, so load from other processes hits
+  both alike. Figures are medians.
+- Peak memory: the CPU allocator reports every allocation and free to ``torch.profiler``
+  (``profile_memory=True``); the running sum of those events over one call gives the peak of
+  tensor memory allocated *during* the call, on top of what was already allocated (weights,
+  inputs). ``tracemalloc`` does not see torch's allocations and process RSS mixes in the
+  allocator's caching, so neither is used.
+- FLOPs: the formulas of ``torch.utils.flop_counter`` (the registry behind ``FlopCounterMode``:
+  matmuls, convolutions, attention), applied by a dispatch mode without ``FlopCounterMode``'s
+  module tracker (which fails on modules that return a parameter under ``no_grad``). The CPU
+  flash-attention kernels, which the registry does not know, are counted like any other SDPA
+  kernel (causal attention as full attention, the usual convention).
+- MFU: counted FLOPs / median time / matmul peak, the peak being the best median FLOP/s of
+  large float32 matmuls timed in the same run.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry, sdpa_backward_flop_count, sdpa_flop_count, shape_wrapper
+
+__all__ = [
+    "Check",
+    "Measurement",
+    "Settings",
+    "WorkloadResult",
+    "count_flops",
+    "machine_info",
+    "matmul_peak",
+    "max_abs_diff",
+    "peak_memory",
+    "time_interleaved",
+]
+
+
+@dataclass
+class Settings:
+    """How hard to measure: ``tiny`` configs for the smoke test, ``quick`` for fewer points."""
+
+    repeats: int = 5
+    warmup: int = 1
+    quick: bool = False
+    tiny: bool = False
+    threads: int = 2
+    compile_backend: str = "inductor"  # the smoke test uses "aot_eager": tracing without codegen
+    peak_flops: float = 0.0  # matmul peak FLOP/s, measured by the runner
+
+
+@dataclass
+class Measurement:
+    workload: str
+    case: str  # e.g. "forward", "train step"
+    impl: str  # "perceiver", "transformers", "perceiver (compiled)", ...
+    times_s: list[float]
+    flops: int | None = None
+    peak_bytes: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.times_s)
+
+    def mfu(self, peak_flops: float) -> float | None:
+        if not self.flops or not peak_flops:
+            return None
+        return self.flops / self.median_s / peak_flops
+
+    def as_dict(self, peak_flops: float) -> dict[str, Any]:
+        d = asdict(self)
+        d["median_s"] = self.median_s
+        d["mfu"] = self.mfu(peak_flops)
+        d["tflops_per_s"] = None if not self.flops else self.flops / self.median_s / 1e12
+        return d
+
+
+@dataclass
+class Check:
+    """A target: ``value <op> target`` (op is ">=" or "<=")."""
+
+    name: str
+    value: float
+    target: float
+    op: str
+    note: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.value >= self.target if self.op == ">=" else self.value <= self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "passed": self.passed}
+
+
+@dataclass
+class WorkloadResult:
+    workload: str
+    title: str
+    config: dict[str, Any]
+    measurements: list[Measurement] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def get(self, case: str, impl: str) -> Measurement:
+        for m in self.measurements:
+            if m.case == case and m.impl == impl:
+                return m
+        raise KeyError(f"no measurement {case!r} / {impl!r} in {self.workload}")
+
+    def as_dict(self, peak_flops: float) -> dict[str, Any]:
+        return {
+            "workload": self.workload,
+            "title": self.title,
+            "config": self.config,
+            "measurements": [m.as_dict(peak_flops) for m in self.measurements],
+            "checks": [c.as_dict() for c in self.checks],
+            "notes": self.notes,
+        }
+
+
+def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds per call of each function, repetitions interleaved across the functions."""
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(max(repeats, 1)):
+        for name, fn in fns.items():
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
+def peak_memory(fn: Callable[[], Any]) -> int:
+    """Peak bytes of CPU tensor memory allocated during ``fn()`` beyond what was allocated before."""
+    gc.collect()
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=False) as prof:
+        result = fn()
+        del result
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    events.sort(key=lambda e: e.start_ns())
+    current = peak = 0
+    for e in events:
+        current += e.nbytes()  # negative for a free
+        peak = max(peak, current)
+    return peak
+
+
+def _cpu_flash(query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def _cpu_flash_backward(
+    grad_out_shape, query_shape, key_shape, value_shape, *args, out_shape=None, **kwargs
+) -> int:
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
+_aten = torch.ops.aten
+_FLOP_FORMULAS = {
+    **flop_registry,
+    _aten._scaled_dot_product_flash_attention_for_cpu: shape_wrapper(_cpu_flash),
+    _aten._scaled_dot_product_flash_attention_for_cpu_backward: shape_wrapper(_cpu_flash_backward),
+}
+
+
+class _FlopCounter(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = _FLOP_FORMULAS.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs of one call of ``fn`` (runs it once)."""
+    with _FlopCounter() as counter:
+        fn()
+    return counter.total
+
+
+def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 3072), repeats: int = 5) -> dict[str, Any]:
+    """Best median FLOP/s of square float32 matmuls (the MFU denominator)."""
+    best, per_size = 0.0, {}
+    for n in sizes:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        times = time_interleaved({"mm": lambda a=a, b=b: a @ b}, repeats, warmup=2)["mm"]
+        flops = 2 * n**3 / statistics.median(times)
+        per_size[n] = flops
+        best = max(best, flops)
+    return {"peak_flops": best, "per_size": per_size}
+
+
+def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (a.detach().double() - b.detach().double()).abs().max().item()
+
+
+def machine_info(threads: int) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    try:
+        import transformers
+
+        transformers_version = transformers.__version__
+    except ImportError:
+        transformers_version = None
+    return {
+        "cpu": cpu,
+        "logical_cpus": os.cpu_count(),
+        "torch_threads": threads,
+        "dtype": "float32",
+        "torch": torch.__version__,
+        "transformers": transformers_version,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "mkldnn": torch.backends.mkldnn.is_available(),
+    }

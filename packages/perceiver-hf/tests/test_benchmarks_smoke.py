@@ -1,0 +1,77 @@
+"""Smoke test of the benchmark suite (benchmarks/, run in full by ``nox -s bench``).
+
+Every workload runs on a tiny config with one repetition; the test asserts that result rows
+are produced and that the outputs agree (ours vs transformers, cached vs uncached, compiled vs
+eager), so the suite cannot rot. Timing and memory targets are not asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+if not (BENCHMARKS / "perceiver_bench").is_dir():
+    pytest.skip(f"the benchmark suite is not in {BENCHMARKS}", allow_module_level=True)
+sys.path.insert(0, str(BENCHMARKS))
+
+from perceiver_bench.measure import Settings  # noqa: E402
+from perceiver_bench.report import markdown, write_markdown  # noqa: E402
+from perceiver_bench.run import WORKLOADS, run_suite  # noqa: E402
+
+AGREEMENT = ("difference", "==", "compiled - eager")
+
+
+@pytest.fixture(scope="module")
+def suite():
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        return run_suite(Settings(repeats=1, warmup=0, tiny=True, threads=2, compile_backend="aot_eager"))
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_every_workload_produces_rows(suite):
+    assert [w["workload"] for w in suite["workloads"]] == list(WORKLOADS)
+    assert suite["peak_flops"] > 0
+    for w in suite["workloads"]:
+        assert w["measurements"], w["workload"]
+        for row in w["measurements"]:
+            assert row["median_s"] > 0, (w["workload"], row["case"])
+
+
+def test_flops_and_memory_are_measured(suite):
+    by_name = {w["workload"]: w for w in suite["workloads"]}
+    for name in ("mlm", "flow", "ar_train"):
+        for row in by_name[name]["measurements"]:
+            assert row["flops"] > 0 and row["peak_bytes"] > 0 and row["mfu"] > 0, (name, row)
+    # ours and transformers' implementations do about the same matmul work (not exactly:
+    # attention padded to one head size counts the padded channels)
+    rows = {(r["case"], r["impl"]): r for r in by_name["mlm"]["measurements"]}
+    for case in ("forward", "train step"):
+        assert rows[case, "perceiver"]["flops"] == pytest.approx(rows[case, "transformers"]["flops"], rel=0.2)
+
+
+def test_outputs_agree(suite):
+    checks = [(w["workload"], c) for w in suite["workloads"] for c in w["checks"]]
+    agreement = [(name, c) for name, c in checks if any(key in c["name"] for key in AGREEMENT)]
+    assert {name for name, _ in agreement} >= {"mlm", "flow", "generation", "compile"}
+    for name, c in agreement:
+        assert c["passed"], (name, c)
+
+
+def test_report_is_written(suite, tmp_path):
+    path = tmp_path / "performance.md"
+    path.write_text("# Performance\n\nhand-written text\n")
+    text = markdown(json.loads(json.dumps(suite)), [])
+    write_markdown(path, text)
+    write_markdown(path, text)  # idempotent: the generated block is replaced, not appended
+    content = path.read_text()
+    assert content.startswith("# Performance\n\nhand-written text")
+    assert content.count("### Targets") == 1
+    assert "| mlm |" in content
