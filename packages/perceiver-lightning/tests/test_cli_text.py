@@ -194,6 +194,9 @@ def test_entry_points_print_config(tmp_path):
         "perceiver.scripts.text.clm",
         "perceiver.scripts.text.mlm",
         "perceiver.scripts.text.classifier",
+        "perceiver.scripts.vision.image_classifier",
+        "perceiver.scripts.vision.optical_flow",
+        "perceiver.scripts.audio.symbolic",
     ]
     import subprocess
 
