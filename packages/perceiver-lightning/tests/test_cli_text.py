@@ -197,6 +197,7 @@ def test_entry_points_print_config(tmp_path):
         "perceiver.scripts.vision.image_classifier",
         "perceiver.scripts.vision.optical_flow",
         "perceiver.scripts.audio.symbolic",
+        "perceiver.scripts.multimodal.autoencoder",
     ]
     import subprocess
 
