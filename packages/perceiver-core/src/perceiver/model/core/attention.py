@@ -74,6 +74,10 @@ def eager_attention(
 def _sdpa(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float
 ) -> torch.Tensor:
+    if q.shape[0] != k.shape[0]:
+        # a batch-1 query array (broadcast latents or output queries) sends SDPA to its math
+        # path; an expanded view (stride 0, no copy) keeps the fused kernel
+        q = q.expand(k.shape[0], -1, -1, -1)  # (b, h, n, d)
     d_qk, d_v = q.shape[-1], v.shape[-1]
     if d_qk == d_v:
         return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
