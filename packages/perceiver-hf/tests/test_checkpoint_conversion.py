@@ -80,3 +80,61 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="refusing to load"):
         clm.convert_checkpoint(save_dir=tmp_path / "out", ckpt_url=tmp_path / "evil.ckpt")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_image_classifier_checkpoint_converts_with_its_image_processor(tmp_path):
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    from perceiver.hf.vision import image_classifier
+    from perceiver.model.core import ClassificationDecoderConfig
+    from perceiver.model.vision.image_classifier import (
+        ImageClassifier,
+        ImageClassifierConfig,
+        ImageEncoderConfig,
+    )
+
+    config = ImageClassifierConfig(
+        encoder=ImageEncoderConfig(
+            image_shape=(3, 16, 16),
+            num_frequency_bands=4,
+            num_cross_attention_heads=1,
+            num_self_attention_heads=4,
+            num_self_attention_layers_per_block=1,
+        ),
+        decoder=ClassificationDecoderConfig(
+            num_classes=5, num_output_query_channels=32, num_cross_attention_heads=1
+        ),
+        num_latents=8,
+        num_latent_channels=32,
+    )
+    backend = ImageClassifier(config).eval()
+    state = {f"backend_model.{k}": v for k, v in backend.state_dict().items()}
+    ckpt = {
+        "perceiver_task": "vision.image_classifier",
+        "hyper_parameters": config.to_dict(),
+        "state_dict": state,
+    }
+    torch.save(ckpt, tmp_path / "last.ckpt")
+    image_classifier.convert_checkpoint(save_dir=tmp_path / "model", ckpt_url=tmp_path / "last.ckpt")
+    model = AutoModelForImageClassification.from_pretrained(tmp_path / "model").eval()
+    pixels = torch.randn(2, 3, 16, 16)
+    torch.testing.assert_close(model(pixels).logits, backend(pixels))
+    crop = AutoImageProcessor.from_pretrained(tmp_path / "model").crop_size
+    assert (crop.height, crop.width) == (16, 16)
+
+
+def test_import_registers_every_model_type_and_pipeline():
+    import subprocess
+    import sys
+
+    code = (
+        "import perceiver.hf\n"
+        "from transformers import AutoConfig\n"
+        "from transformers.models.auto.configuration_auto import CONFIG_MAPPING\n"
+        "from transformers.pipelines import PIPELINE_REGISTRY\n"
+        "types = [t for t in CONFIG_MAPPING.keys() if t.startswith('perceiver-')]\n"
+        "assert len(types) == 7, types\n"
+        "tasks = set(PIPELINE_REGISTRY.get_supported_tasks())\n"
+        "assert {'optical-flow', 'multimodal-autoencoding', 'symbolic-audio-generation'} <= tasks\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

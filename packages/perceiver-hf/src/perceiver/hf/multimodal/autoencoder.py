@@ -22,8 +22,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import ModelOutput
 
 from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
-from perceiver.hf._convert import convert_state_dict, load_source_model
-from perceiver.hf.vision._buffers import mark_computed_buffers, restore_non_persistent_buffers
+from perceiver.hf._convert import convert_checkpoint_to, convert_state_dict, load_source_model
 from perceiver.hf.vision._tables import decoder_table, encoder_kwargs, encoder_table
 from perceiver.model.multimodal.autoencoder import (
     MultimodalAutoencoder,
@@ -38,6 +37,7 @@ __all__ = [
     "MultimodalAutoencodingPipeline",
     "PerceiverMultimodalAutoencoder",
     "PerceiverMultimodalAutoencoderConfig",
+    "convert_checkpoint",
     "convert_config",
     "convert_model",
     "convert_source_model",
@@ -68,13 +68,7 @@ class PerceiverMultimodalAutoencoder(PerceiverBackendModel):
     def __init__(self, config: PerceiverMultimodalAutoencoderConfig) -> None:
         super().__init__(config)
         self.backend_model = MultimodalAutoencoder(config.backend_config)
-        mark_computed_buffers(self.backend_model)
         self.post_init()
-
-    @torch.no_grad()
-    def _init_weights(self, module: torch.nn.Module) -> None:
-        super()._init_weights(module)
-        restore_non_persistent_buffers(self.backend_model, module)
 
     def forward(
         self,
@@ -259,6 +253,16 @@ class MultimodalAutoencodingPipeline(Pipeline):
                 for s, i in zip(scores, indices)
             ],
         }
+
+
+def convert_checkpoint(
+    save_dir: str | Path, ckpt_url: str | Path, push_to_hub: bool = False
+) -> PerceiverMultimodalAutoencoder:
+    """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``multimodal.autoencoder``
+    to a 🤗 model in ``save_dir``."""
+    return convert_checkpoint_to(
+        save_dir, ckpt_url, PerceiverMultimodalAutoencoder, "multimodal.autoencoder", None, push_to_hub
+    )
 
 
 AutoConfig.register(PerceiverMultimodalAutoencoderConfig.model_type, PerceiverMultimodalAutoencoderConfig)

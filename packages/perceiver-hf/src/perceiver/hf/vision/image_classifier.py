@@ -26,8 +26,13 @@ from transformers import (
 from transformers.modeling_outputs import ImageClassifierOutput
 
 from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
-from perceiver.hf._convert import convert_state_dict, load_source_model
-from perceiver.hf.vision._buffers import mark_computed_buffers, restore_non_persistent_buffers
+from perceiver.hf._convert import (
+    backend_from_lightning_checkpoint,
+    convert_checkpoint_to,
+    convert_state_dict,
+    load_source_model,
+    read_lightning_checkpoint,
+)
 from perceiver.hf.vision._tables import classification_decoder_table, encoder_kwargs, encoder_table
 from perceiver.model.core import ClassificationDecoderConfig
 from perceiver.model.vision.image_classifier import ImageClassifier, ImageClassifierConfig, ImageEncoderConfig
@@ -36,6 +41,7 @@ __all__ = [
     "SOURCE_CLASSES",
     "PerceiverImageClassifier",
     "PerceiverImageClassifierConfig",
+    "convert_checkpoint",
     "convert_config",
     "convert_model",
     "convert_source_model",
@@ -70,19 +76,7 @@ class PerceiverImageClassifier(PerceiverBackendModel):
     def __init__(self, config: PerceiverImageClassifierConfig) -> None:
         super().__init__(config)
         self.backend_model = ImageClassifier(config.backend_config)
-        mark_computed_buffers(self.backend_model)
         self.post_init()
-
-    @torch.no_grad()
-    def _init_weights(self, module: nn.Module) -> None:
-        super()._init_weights(module)
-        if isinstance(module, nn.Conv2d):
-            module.weight.normal_(std=self.init_scale)
-            if module.bias is not None:
-                module.bias.zero_()
-        elif isinstance(module, nn.BatchNorm2d):
-            module.reset_parameters()
-        restore_non_persistent_buffers(self.backend_model, module)
 
     def forward(
         self,
@@ -243,6 +237,21 @@ def convert_model(
     model.save_pretrained(save_dir, push_to_hub=push_to_hub)
     processor.save_pretrained(save_dir, push_to_hub=push_to_hub)
     return model
+
+
+def convert_checkpoint(
+    save_dir: str | Path, ckpt_url: str | Path, push_to_hub: bool = False
+) -> PerceiverImageClassifier:
+    """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``vision.image_classifier``
+    to a 🤗 model in ``save_dir``, with the image processor for its image size saved alongside."""
+    ckpt = read_lightning_checkpoint(ckpt_url)
+    config, _ = backend_from_lightning_checkpoint(
+        ckpt, "vision.image_classifier", ImageClassifierConfig, str(ckpt_url)
+    )
+    processor = image_processor(tuple(config.encoder.image_shape[1:]))
+    return convert_checkpoint_to(
+        save_dir, ckpt_url, PerceiverImageClassifier, "vision.image_classifier", processor, push_to_hub
+    )
 
 
 AutoConfig.register(PerceiverImageClassifierConfig.model_type, PerceiverImageClassifierConfig)

@@ -18,8 +18,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import ModelOutput
 
 from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
-from perceiver.hf._convert import convert_state_dict, load_source_model
-from perceiver.hf.vision._buffers import mark_computed_buffers, restore_non_persistent_buffers
+from perceiver.hf._convert import convert_checkpoint_to, convert_state_dict, load_source_model
 from perceiver.hf.vision._flow_pipeline import OpticalFlowPipeline
 from perceiver.hf.vision._tables import decoder_table, encoder_kwargs, encoder_table
 from perceiver.model.vision.optical_flow import (
@@ -35,6 +34,7 @@ __all__ = [
     "OpticalFlowPerceiver",
     "OpticalFlowPerceiverConfig",
     "OpticalFlowPipeline",
+    "convert_checkpoint",
     "convert_config",
     "convert_model",
     "convert_source_model",
@@ -65,13 +65,7 @@ class OpticalFlowPerceiver(PerceiverBackendModel):
     def __init__(self, config: OpticalFlowPerceiverConfig) -> None:
         super().__init__(config)
         self.backend_model = OpticalFlow(config.backend_config)
-        mark_computed_buffers(self.backend_model)
         self.post_init()
-
-    @torch.no_grad()
-    def _init_weights(self, module: torch.nn.Module) -> None:
-        super()._init_weights(module)
-        restore_non_persistent_buffers(self.backend_model, module)
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -157,6 +151,16 @@ def convert_model(
     model = convert_source_model(source, output_chunk_size)
     model.save_pretrained(save_dir, push_to_hub=push_to_hub)
     return model
+
+
+def convert_checkpoint(
+    save_dir: str | Path, ckpt_url: str | Path, push_to_hub: bool = False
+) -> OpticalFlowPerceiver:
+    """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``vision.optical_flow``
+    to a 🤗 model in ``save_dir``."""
+    return convert_checkpoint_to(
+        save_dir, ckpt_url, OpticalFlowPerceiver, "vision.optical_flow", None, push_to_hub
+    )
 
 
 AutoConfig.register(OpticalFlowPerceiverConfig.model_type, OpticalFlowPerceiverConfig)
