@@ -36,28 +36,35 @@ WORKLOADS: dict[str, Callable[[Settings], WorkloadResult]] = {
 logger = logging.getLogger("perceiver_bench")
 
 
-def run_suite(settings: Settings, only: list[str] | None = None) -> dict:
-    """Run the workloads (all, or ``only``) and return the results as a JSON-ready dict."""
+def run_suite(
+    settings: Settings, only: list[str] | None = None, on_result: Callable[[dict], None] | None = None
+) -> dict:
+    """Run the workloads (all, or ``only``) and return the results as a JSON-ready dict;
+    ``on_result`` sees the results so far after each workload (a long run writes as it goes)."""
     torch.set_num_threads(settings.threads)
     start = time.perf_counter()
     peak = matmul_peak(sizes=(256, 512) if settings.tiny else (1024, 2048, 3072))
     settings.peak_flops = peak["peak_flops"]
     workloads = []
-    for name in only or list(WORKLOADS):
-        t0 = time.perf_counter()
-        result = WORKLOADS[name](settings)
-        logger.info("%s done in %.0f s", name, time.perf_counter() - t0)
-        workloads.append(result.as_dict(settings.peak_flops))
-    return {
+    run = {
         "command": " ".join(["python -m perceiver_bench.run", *sys.argv[1:]]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
-        "wall_s": time.perf_counter() - start,
+        "wall_s": 0.0,
         "machine": machine_info(settings.threads),
         "settings": {"repeats": settings.repeats, "warmup": settings.warmup, "quick": settings.quick},
         "peak_flops": settings.peak_flops,
         "matmul": peak,
         "workloads": workloads,
     }
+    for name in only or list(WORKLOADS):
+        t0 = time.perf_counter()
+        result = WORKLOADS[name](settings)
+        logger.info("%s done in %.0f s", name, time.perf_counter() - t0)
+        workloads.append(result.as_dict(settings.peak_flops))
+        run["wall_s"] = time.perf_counter() - start
+        if on_result is not None:
+            on_result(run)
+    return run
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -79,11 +86,14 @@ def main(argv: list[str] | None = None) -> dict:
     settings = Settings(
         repeats=args.repeats or (3 if args.quick else 5), warmup=1, quick=args.quick, threads=args.threads
     )
-    run = run_suite(settings, args.only)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(run, indent=1))
-    files = [] if args.no_plots else plots(run, args.markdown.parent)
-    write_markdown(args.markdown, markdown(run, files))
+
+    def write(run: dict) -> None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(run, indent=1))
+        files = [] if args.no_plots else plots(run, args.markdown.parent)
+        write_markdown(args.markdown, markdown(run, files))
+
+    run = run_suite(settings, args.only, on_result=write)
     for w in run["workloads"]:
         for c in w["checks"]:
             logger.info(
