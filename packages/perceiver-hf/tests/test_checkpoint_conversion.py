@@ -119,8 +119,8 @@ def test_image_classifier_checkpoint_converts_with_its_image_processor(tmp_path)
     model = AutoModelForImageClassification.from_pretrained(tmp_path / "model").eval()
     pixels = torch.randn(2, 3, 16, 16)
     torch.testing.assert_close(model(pixels).logits, backend(pixels))
-    crop = AutoImageProcessor.from_pretrained(tmp_path / "model").crop_size
-    assert (crop.height, crop.width) == (16, 16)
+    size = AutoImageProcessor.from_pretrained(tmp_path / "model").size  # the output size of the processor
+    assert (size.height, size.width) == (16, 16)
 
 
 def test_import_registers_every_model_type_and_pipeline():
