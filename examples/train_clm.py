@@ -45,7 +45,7 @@ def write_pydoc_corpus(directory: Path) -> tuple[Path, Path]:
 class LitModel(LitCausalLanguageModel):
     """The wrapper with an optimizer: AdamW and a cosine schedule with warmup."""
 
-    def __init__(self, *args, lr: float = 2e-3, warmup_steps: int = 30, training_steps: int = 400, **kwargs):
+    def __init__(self, *args, lr: float = 3e-3, warmup_steps: int = 30, training_steps: int = 300, **kwargs):
         super().__init__(*args, **kwargs)
         self.lr, self.warmup_steps, self.training_steps = lr, warmup_steps, training_steps
 
@@ -59,13 +59,13 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output_dir", default=".cache/train_clm", help="data cache, logs and checkpoints")
     parser.add_argument("--wikitext", action="store_true", help="train on WikiText-103 (downloads it)")
-    parser.add_argument("--max_steps", type=int, default=400)
-    parser.add_argument("--max_seq_len", type=int, default=256)
-    parser.add_argument("--max_latents", type=int, default=128)
-    parser.add_argument("--num_channels", type=int, default=256)
+    parser.add_argument("--max_steps", type=int, default=300)
+    parser.add_argument("--max_seq_len", type=int, default=128)
+    parser.add_argument("--max_latents", type=int, default=64)
+    parser.add_argument("--num_channels", type=int, default=128)
     parser.add_argument("--num_layers", type=int, default=3)
     parser.add_argument("--batch_size", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument(
         "--val_every", type=int, default=100, help="validate (and log a sample) every n steps"
     )
@@ -128,7 +128,7 @@ def main() -> None:
         max_steps=args.max_steps,
         val_check_interval=args.val_every,
         check_val_every_n_epoch=None,
-        limit_val_batches=8,
+        limit_val_batches=4,
         num_sanity_val_steps=0,
         gradient_clip_val=1.0,
         logger=TensorBoardLogger(save_dir=str(output_dir), name="logs"),

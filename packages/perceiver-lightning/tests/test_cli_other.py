@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from lightning_helpers import TRAINER_ARGS, require_shared_data, run_cli
 
@@ -63,6 +64,7 @@ def test_optical_flow_fit_on_middlebury(tmp_path):
 
 
 def test_symbolic_audio_fit_with_midi_sample(tmp_path):
+    pytest.importorskip("pretty_midi", reason="perceiver-data's audio extra (pretty-midi) is not installed")
     midi = require_shared_data("midi", "piano-midi-de")
     prompt = require_shared_data("midi", "misc", "krasserm_audio_prompt_1.mid")
     run_cli(
