@@ -45,7 +45,7 @@ def run_suite(
     start = time.perf_counter()
     peak = matmul_peak(sizes=(256, 512) if settings.tiny else (1024, 2048, 3072))
     settings.peak_flops = peak["peak_flops"]
-    workloads = []
+    workloads, results = [], []
     run = {
         "command": " ".join(["python -m perceiver_bench.run", *sys.argv[1:]]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -60,10 +60,20 @@ def run_suite(
         t0 = time.perf_counter()
         result = WORKLOADS[name](settings)
         logger.info("%s done in %.0f s", name, time.perf_counter() - t0)
+        results.append(result)
         workloads.append(result.as_dict(settings.peak_flops))
         run["wall_s"] = time.perf_counter() - start
         if on_result is not None:
             on_result(run)
+    # the peak again at the end: the larger of the two is the MFU denominator
+    end_peak = matmul_peak(sizes=(256, 512) if settings.tiny else (1024, 2048, 3072))
+    if end_peak["peak_flops"] > settings.peak_flops:
+        settings.peak_flops = run["peak_flops"] = end_peak["peak_flops"]
+        run["matmul"] = end_peak
+        run["workloads"] = [w.as_dict(settings.peak_flops) for w in results]
+    run["wall_s"] = time.perf_counter() - start
+    if on_result is not None:
+        on_result(run)
     return run
 
 

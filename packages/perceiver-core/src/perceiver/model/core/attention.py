@@ -74,23 +74,23 @@ def eager_attention(
 def _sdpa(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float
 ) -> torch.Tensor:
-    if q.shape[0] != k.shape[0]:
-        # a batch-1 query array (broadcast latents or output queries) sends SDPA to its math
-        # path; an expanded view (stride 0, no copy) keeps the fused kernel
-        q = q.expand(k.shape[0], -1, -1, -1)  # (b, h, n, d)
+    # The fused kernels (CPU flash attention among them) need one head size for q, k and v and
+    # one batch size; otherwise SDPA falls back to its math path, which materializes the (n, m)
+    # scores of every head. Zero channels leave q k^T unchanged, so q, k, v are padded to the
+    # larger head size (keeping the scale of d_qk, dropping the padded output channels), and a
+    # batch-1 query array (broadcast latents or output queries) is expanded, after padding, as
+    # a stride-0 view.
     d_qk, d_v = q.shape[-1], v.shape[-1]
-    if d_qk == d_v:
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p)
-    # The fused kernels (CPU flash attention among them) need one head size for q, k and v;
-    # otherwise SDPA falls back to its math path, which materializes the (n, m) scores per head.
-    # Zero channels leave q k^T unchanged, so pad to the larger size, keep the scale of d_qk
-    # and drop the padded output channels.
-    d = max(d_qk, d_v)
-    q = F.pad(q, (0, d - d_qk))  # (b, h, n, d)
-    k = F.pad(k, (0, d - d_qk))  # (b, h, m, d)
-    v = F.pad(v, (0, d - d_v))  # (b, h, m, d)
-    o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=d_qk**-0.5)
-    return o[..., :d_v]  # (b, h, n, d_v)
+    scale = None
+    if d_qk != d_v:
+        d, scale = max(d_qk, d_v), d_qk**-0.5
+        q = F.pad(q, (0, d - d_qk))  # (b|1, h, n, d)
+        k = F.pad(k, (0, d - d_qk))  # (b, h, m, d)
+        v = F.pad(v, (0, d - d_v))  # (b, h, m, d)
+    if q.shape[0] != k.shape[0]:
+        q = q.expand(k.shape[0], -1, -1, -1)  # (b, h, n, d)
+    o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
+    return o if d_qk == d_v else o[..., :d_v]  # (b, h, n, d_v)
 
 
 _attention_fn = _sdpa
