@@ -80,7 +80,6 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     start = time.perf_counter()
     pl.seed_everything(args.seed)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     output_dir = Path(args.output_dir)
 
     data_kwargs = dict(
