@@ -90,6 +90,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "results.json")
     parser.add_argument("--markdown", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other workloads' results from --json (rerun some only)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
@@ -97,7 +100,11 @@ def main(argv: list[str] | None = None) -> dict:
         repeats=args.repeats or (3 if args.quick else 5), warmup=1, quick=args.quick, threads=args.threads
     )
 
+    previous = json.loads(args.json.read_text()) if args.merge and args.json.exists() else None
+
     def write(run: dict) -> None:
+        if previous is not None:
+            run = _merge(previous, run)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(run, indent=1))
         files = [] if args.no_plots else plots(run, args.markdown.parent)
@@ -116,6 +123,16 @@ def main(argv: list[str] | None = None) -> dict:
                 "met" if c["passed"] else "MISSED",
             )
     return run
+
+
+def _merge(previous: dict, run: dict) -> dict:
+    """``run`` with the workloads of ``previous`` that it did not rerun, in suite order."""
+    new = {w["workload"]: w for w in run["workloads"]}
+    note = f"From the run of {previous['date']} (matmul peak {previous['peak_flops'] / 1e9:.1f} GFLOP/s)."
+    kept = [{**w, "notes": [*w["notes"], note]} for w in previous["workloads"] if w["workload"] not in new]
+    order = list(WORKLOADS)
+    merged = sorted([*kept, *new.values()], key=lambda w: order.index(w["workload"]))
+    return {**run, "workloads": merged, "command": f"{previous['command']}; {run['command']}"}
 
 
 if __name__ == "__main__":
