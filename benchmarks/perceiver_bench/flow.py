@@ -17,7 +17,7 @@ from perceiver_bench.measure import (
     Settings,
     WorkloadResult,
     count_flops,
-    max_abs_diff,
+    max_rel_diff,
     peak_memory,
     time_interleaved,
 )
@@ -65,6 +65,11 @@ def build_models(cfg: FlowBenchConfig):
             attention_probs_dropout_prob=0.0,
         )
     ).eval()
+    # transformers zero-initializes biases and some output layers; noise on every parameter
+    # makes the flow non-trivial, so that comparing outputs means something
+    with torch.no_grad():
+        for p in source.parameters():
+            p.add_(torch.randn_like(p) * 0.02)
     ours = convert_source_model(source, output_chunk_size=cfg.output_chunk_size).backend_model.eval()
     return source, ours
 
@@ -79,19 +84,24 @@ def run(settings: Settings) -> WorkloadResult:
         {**asdict(cfg), "num_params": sum(p.numel() for p in ours.parameters())},
     )
 
+    outputs = {}
+
     @torch.no_grad()
     def fwd_ours():
-        return ours(x)
+        outputs["perceiver"] = ours(x)
 
     @torch.no_grad()
     def fwd_theirs():
-        return theirs(inputs=x).logits
+        outputs["transformers"] = theirs(inputs=x).logits
 
     fns = {"perceiver": fwd_ours, "transformers": fwd_theirs}
-    diff = max_abs_diff(fwd_ours(), fwd_theirs())  # also the warm-up
+    # one forward each takes tens of seconds on 2 cores: the FLOP-count run is also the
+    # warm-up and gives the outputs to compare, the memory run is a second warm-up
     flops = {name: count_flops(fn) for name, fn in fns.items()}
+    diff = max_rel_diff(outputs["perceiver"], outputs["transformers"])
+    outputs.clear()
     peaks = {name: peak_memory(fn) for name, fn in fns.items()}
-    times = time_interleaved(fns, settings.repeats, warmup=0)
+    times = time_interleaved(fns, settings.repeats if not settings.quick else 2, warmup=0)
     for name in fns:
         result.measurements.append(
             Measurement("flow", "forward", name, times[name], flops[name], peaks[name])
@@ -100,9 +110,9 @@ def run(settings: Settings) -> WorkloadResult:
     result.checks += [
         Check("forward: peak memory vs transformers", ours_m.peak_bytes / theirs_m.peak_bytes, 0.25, "<="),
         Check("forward: time vs transformers", ours_m.median_s / theirs_m.median_s, 1.0, "<="),
-        Check("forward: max |flow difference| (pixels)", diff, 1e-3, "<="),
+        Check("forward: max |flow difference| / max |flow|", diff, 1e-4, "<="),
     ]
     result.notes.append(
-        "Warm-up: the output comparison, the FLOP count and the memory run precede the timed runs."
+        "Warm-up: the FLOP-count run (which also gives the outputs compared) and the memory run."
     )
     return result
