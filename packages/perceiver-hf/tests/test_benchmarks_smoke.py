@@ -49,6 +49,8 @@ def test_flops_and_memory_are_measured(suite):
     by_name = {w["workload"]: w for w in suite["workloads"]}
     for name in ("mlm", "flow", "ar_train"):
         for row in by_name[name]["measurements"]:
+            if row["impl"] not in ("perceiver", "transformers"):
+                continue  # extra rows (activation checkpointing) time and measure memory only
             assert row["flops"] > 0 and row["peak_bytes"] > 0 and row["mfu"] > 0, (name, row)
     # ours and transformers' implementations do about the same matmul work (not exactly:
     # attention padded to one head size counts the padded channels)
