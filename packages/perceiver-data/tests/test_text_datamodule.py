@@ -233,3 +233,16 @@ def test_c4_streaming_is_sharded_across_ranks(data_dir, tmp_path):
     dm.setup()
     labels, input_ids, _ = next(iter(dm.train_dataloader()))
     assert input_ids.shape == (4, 128) and torch.equal(labels[:, :-1], input_ids[:, 1:])
+
+
+def test_hyperparameters_are_plain_data_for_weights_only_checkpoints(tmp_path):
+    import io
+
+    dm = TextDataModule(
+        tokenizer="deepmind/language-perceiver", max_seq_len=16, task="mlm", dataset_dir=tmp_path
+    )
+    assert dm.task is Task.mlm
+    buffer = io.BytesIO()
+    torch.save(dict(dm.hparams), buffer)  # what Lightning stores as datamodule_hyper_parameters
+    buffer.seek(0)
+    assert torch.load(buffer, weights_only=True)["task"] == "mlm"

@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
 from perceiver.data._cache import default_cache_dir, files_fingerprint, load_or_build
+from perceiver.data._hparams import make_plain
 from perceiver.data.audio.midi import PAD_TOKEN_ID, VOCAB_SIZE, MidiProcessor
 from perceiver.data.text.collator import CausalCollator
 from perceiver.data.text.common import RandomShiftDataset
@@ -55,6 +56,7 @@ class MidiDataModule(pl.LightningDataModule):
         if max_seq_len < 2:
             raise ValueError(f"max_seq_len ({max_seq_len}) must be at least 2")
         self.save_hyperparameters()
+        make_plain(self.hparams)
         self.processor = MidiProcessor(include_drums)
         self.dataset_dir = Path(dataset_dir) if dataset_dir is not None else default_cache_dir(self.name)
         self.ds_train: Any = None

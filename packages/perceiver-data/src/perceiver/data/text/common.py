@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from perceiver.data._cache import default_cache_dir, files_fingerprint, load_or_build
+from perceiver.data._hparams import make_plain
 from perceiver.data.text._sources import load_local_dataset, normalize_splits
 from perceiver.data.text._tokenizer import load_tokenizer, tokenizer_name
 from perceiver.data.text.collator import (
@@ -136,7 +137,7 @@ class TextDataModule(pl.LightningDataModule):
         if train_files is None and valid_files is not None:
             raise ValueError("valid_files given without train_files")
         self.save_hyperparameters()
-        self.hparams.task = task
+        make_plain(self.hparams)
         self.task = task
         self.tokenizer = load_tokenizer(tokenizer)
         self.padding_side = padding_side or ("left" if task == Task.clm else "right")

@@ -12,6 +12,7 @@ from typing import Any
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader, Dataset
 
+from perceiver.data._hparams import make_plain
 from perceiver.data.vision.image import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocessor, load_image
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "ImageNetDataModule", "scan_image_folder"]
@@ -76,6 +77,7 @@ class ImageNetDataModule(pl.LightningDataModule):
         if not 0.0 < crop_fraction <= 1.0:
             raise ValueError(f"crop_fraction ({crop_fraction}) must be in (0, 1]")
         self.save_hyperparameters()
+        make_plain(self.hparams)
         self.ds_train: Any = None
         self.ds_valid: Any = None
 

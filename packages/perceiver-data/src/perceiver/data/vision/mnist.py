@@ -16,6 +16,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from perceiver.data._hparams import make_plain
 from perceiver.data.vision.image import load_image
 from perceiver.data.vision.imagenet import scan_image_folder
 
@@ -120,6 +121,7 @@ class MNISTDataModule(pl.LightningDataModule):
     ):
         super().__init__()
         self.save_hyperparameters()
+        make_plain(self.hparams)
         self.ds_train: Any = None
         self.ds_valid: Any = None
 
