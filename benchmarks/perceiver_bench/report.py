@@ -35,7 +35,7 @@ def markdown(run: dict[str, Any], plot_files: list[str]) -> str:
         f"- Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; torch {m['torch']}, transformers "
         f"{m['transformers']}, Python {m['python']}.",
         f"- `torch.set_num_threads({m['torch_threads']})`, dtype {m['dtype']}, no GPU.",
-        f"- Matmul peak measured in this run: **{run['peak_flops'] / 1e9:.1f} GFLOP/s** (best median of "
+        f"- Matmul peak measured in this run: **{run['peak_flops'] / 1e9:.1f} GFLOP/s** (fastest repetition of "
         + ", ".join(f"{n}x{n}: {f / 1e9:.1f}" for n, f in run["matmul"]["per_size"].items())
         + " GFLOP/s).",
         f"- Repetitions: {run['settings']['repeats']} timed after {run['settings']['warmup']} warm-up; "
@@ -53,7 +53,7 @@ def markdown(run: dict[str, Any], plot_files: list[str]) -> str:
             mark = "met" if c["passed"] else "**missed**"
             note = f" ({c['note']})" if c["note"] else ""
             lines.append(
-                f"| {w['workload']} | {c['name']}{note} | {c['value']:.4g} | {c['op']} {c['target']:g} | {mark} |"
+                f"| {w['workload']} | {(c['name'] + note).replace('|', chr(92) + '|')} | {c['value']:.4g} | {c['op']} {c['target']:g} | {mark} |"
             )
     lines += ["", "### Measurements", ""]
     for w in run["workloads"]:
