@@ -15,7 +15,6 @@ Shapes: b batch, n tokens, p prefix, l latents, c channels, v vocabulary.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -30,7 +29,7 @@ from perceiver.model.core._validation import (
 )
 from perceiver.model.core.adapter import RotarySupport, TiedTokenOutputAdapter, TokenInputAdapter
 from perceiver.model.core.cache import KVCache
-from perceiver.model.core.generation import Streamer, generate
+from perceiver.model.core.generation import generate
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, init_parameters, run_layer
 from perceiver.model.core.position import FrequencyPositionEncoding, RotaryPositionEmbedding, positions
 
@@ -309,40 +308,6 @@ class CausalSequenceModel(nn.Module):
         x_latent = self.perceiver_ar(x, prefix_len, pad_mask, kv_cache)
         return self.output_adapter(self.out_norm(x_latent))
 
-    def generate(
-        self,
-        prompt: torch.Tensor,
-        pad_mask: torch.Tensor | None = None,
-        num_tokens: int = 32,
-        num_latents: int = 1,
-        do_sample: bool | None = None,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        eos_token_id: int | None = None,
-        pad_token_id: int = 0,
-        generator: torch.Generator | None = None,
-        use_cache: bool = True,
-        streamer: Streamer | Callable[[torch.Tensor], None] | None = None,
-    ) -> torch.Tensor:
-        """Continue left-padded prompts (b, n); returns prompt + new tokens (b, n + t).
-
-        See :func:`perceiver.model.core.generation.generate` for the arguments and the window
-        schedule that makes cached and uncached decoding agree token for token.
-        """
-        return generate(
-            self,
-            prompt,
-            pad_mask,
-            num_tokens=num_tokens,
-            num_latents=num_latents,
-            do_sample=do_sample,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            eos_token_id=eos_token_id,
-            pad_token_id=pad_token_id,
-            generator=generator,
-            use_cache=use_cache,
-            streamer=streamer,
-        )
+    # continue left-padded prompts: see perceiver.model.core.generation.generate (the model is
+    # its first argument, so the function serves as the method with one signature and docstring)
+    generate = generate
