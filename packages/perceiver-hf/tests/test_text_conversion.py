@@ -138,3 +138,14 @@ def test_utf8_bytes_tokenizer_resolves_offline(monkeypatch):
     assert tokenizer.decode(tokenizer("héllo")["input_ids"], skip_special_tokens=True) == "héllo"
     with pytest.raises(OSError):
         perceiver.hf.load_tokenizer("no-such-org/no-such-tokenizer")
+
+
+def test_from_pretrained_loads_in_a_requested_dtype(converted_dir):
+    full = AutoModelForMaskedLM.from_pretrained(converted_dir).eval()
+    half = AutoModelForMaskedLM.from_pretrained(converted_dir, dtype=torch.bfloat16).eval()
+    assert {p.dtype for p in half.parameters()} == {torch.bfloat16}
+    ids = torch.randint(0, 262, (1, 12))
+    with torch.no_grad():
+        logits = half(ids).logits
+    assert logits.dtype == torch.bfloat16
+    assert_close(logits.float(), full(ids).logits, atol=0.05, rtol=0.05)
