@@ -71,12 +71,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output_dir", default=".cache/train_clm", help="data cache, logs and checkpoints")
     parser.add_argument("--wikitext", action="store_true", help="train on WikiText-103 (downloads it)")
-    parser.add_argument("--max_steps", type=int, default=400)
+    parser.add_argument("--max_steps", type=int, default=1600)
     parser.add_argument("--max_seq_len", type=int, default=128)
     parser.add_argument("--max_latents", type=int, default=64)
     parser.add_argument("--num_channels", type=int, default=128)
     parser.add_argument("--num_layers", type=int, default=3)
-    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument(
         "--val_every", type=int, default=200, help="validate (and log a sample) every n steps"
