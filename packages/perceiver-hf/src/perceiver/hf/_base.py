@@ -62,13 +62,19 @@ class PerceiverBackendConfig(PreTrainedConfig):
 class PerceiverBackendModel(PreTrainedModel):
     """A 🤗 model that owns a perceiver-core model at ``backend_model``.
 
-    Subclasses set ``config_class`` and build the backend model in ``__init__`` (then call
-    ``post_init()``).
+    Subclasses set ``config_class`` and ``backend_class`` (the perceiver-core model class, built
+    from ``config.backend_config``).
     """
 
+    backend_class: ClassVar[type[nn.Module]]
     base_model_prefix = "backend_model"
     supports_gradient_checkpointing = False
     _supports_sdpa = True
+
+    def __init__(self, config: PerceiverBackendConfig) -> None:
+        super().__init__(config)
+        self.backend_model = self.backend_class(config.backend_config)
+        self.post_init()
 
     @property
     def init_scale(self) -> float:

@@ -63,12 +63,8 @@ class PerceiverMultimodalAutoencoderConfig(PerceiverBackendConfig):
 
 class PerceiverMultimodalAutoencoder(PerceiverBackendModel):
     config_class = PerceiverMultimodalAutoencoderConfig
+    backend_class = MultimodalAutoencoder
     main_input_name = "inputs"
-
-    def __init__(self, config: PerceiverMultimodalAutoencoderConfig) -> None:
-        super().__init__(config)
-        self.backend_model = MultimodalAutoencoder(config.backend_config)
-        self.post_init()
 
     def forward(
         self,

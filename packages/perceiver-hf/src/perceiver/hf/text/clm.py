@@ -60,11 +60,6 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
     backend_class = CausalLanguageModel
     main_input_name = "input_ids"
 
-    def __init__(self, config: PerceiverCausalLanguageModelConfig) -> None:
-        super().__init__(config)
-        self.backend_model = self.backend_class(config.backend_config)
-        self.post_init()
-
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
         return False  # the cache is made in prepare_inputs_for_generation

@@ -45,12 +45,8 @@ class PerceiverMaskedLanguageModelConfig(PerceiverBackendConfig):
 
 class PerceiverMaskedLanguageModel(PerceiverBackendModel):
     config_class = PerceiverMaskedLanguageModelConfig
+    backend_class = MaskedLanguageModel
     main_input_name = "input_ids"
-
-    def __init__(self, config: PerceiverMaskedLanguageModelConfig) -> None:
-        super().__init__(config)
-        self.backend_model = MaskedLanguageModel(config.backend_config)
-        self.post_init()
 
     def get_input_embeddings(self) -> torch.nn.Embedding:
         return self.backend_model.encoder.input_adapter.txt_embedding

@@ -71,12 +71,8 @@ class PerceiverImageClassifierConfig(PerceiverBackendConfig):
 
 class PerceiverImageClassifier(PerceiverBackendModel):
     config_class = PerceiverImageClassifierConfig
+    backend_class = ImageClassifier
     main_input_name = "pixel_values"
-
-    def __init__(self, config: PerceiverImageClassifierConfig) -> None:
-        super().__init__(config)
-        self.backend_model = ImageClassifier(config.backend_config)
-        self.post_init()
 
     def forward(
         self,

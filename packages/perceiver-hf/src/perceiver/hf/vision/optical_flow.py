@@ -60,12 +60,8 @@ class OpticalFlowPerceiverConfig(PerceiverBackendConfig):
 
 class OpticalFlowPerceiver(PerceiverBackendModel):
     config_class = OpticalFlowPerceiverConfig
+    backend_class = OpticalFlow
     main_input_name = "inputs"
-
-    def __init__(self, config: OpticalFlowPerceiverConfig) -> None:
-        super().__init__(config)
-        self.backend_model = OpticalFlow(config.backend_config)
-        self.post_init()
 
     @property
     def image_shape(self) -> tuple[int, int]:
