@@ -9,10 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytorch_lightning as pl
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from perceiver.data._hparams import make_plain
+from perceiver.data.vision._datamodule import ImageDataModule
 from perceiver.data.vision.image import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocessor, load_image
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "ImageNetDataModule", "scan_image_folder"]
@@ -53,7 +53,7 @@ class ImageFolderDataset(Dataset):
         return {"image": self.preprocessor(load_image(self.paths[index])), "label": self.labels[index]}
 
 
-class ImageNetDataModule(pl.LightningDataModule):
+class ImageNetDataModule(ImageDataModule):
     """ImageNet (or any class-per-folder image dataset) from `data_dir/train` and `data_dir/val`.
 
     Images are resized (shorter side `image_size / crop_fraction`), center cropped to `image_size` and
@@ -101,20 +101,3 @@ class ImageNetDataModule(pl.LightningDataModule):
         root = Path(self.hparams.data_dir)
         self.ds_train = ImageFolderDataset(root / self.hparams.train_dir, self.image_preprocessor())
         self.ds_valid = ImageFolderDataset(root / self.hparams.valid_dir, self.image_preprocessor())
-
-    def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
-        hp = self.hparams
-        return DataLoader(
-            dataset,
-            batch_size=hp.batch_size,
-            shuffle=shuffle,
-            num_workers=hp.num_workers,
-            pin_memory=hp.pin_memory,
-            persistent_workers=hp.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.ds_train, self.hparams.shuffle)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.ds_valid, False)

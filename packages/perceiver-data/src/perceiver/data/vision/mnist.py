@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from perceiver.data._hparams import make_plain
+from perceiver.data.vision._datamodule import ImageDataModule
 from perceiver.data.vision.image import load_image
 from perceiver.data.vision.imagenet import scan_image_folder
 
@@ -94,7 +94,7 @@ def _load_folder(directory: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, np.asarray(labels)
 
 
-class MNISTDataModule(pl.LightningDataModule):
+class MNISTDataModule(ImageDataModule):
     """MNIST handwritten digits.
 
     Args:
@@ -175,20 +175,3 @@ class MNISTDataModule(pl.LightningDataModule):
         splits = self.load_arrays()
         self.ds_train = ArrayImageDataset(*splits["train"], hp.normalize, hp.channels_last)
         self.ds_valid = ArrayImageDataset(*splits["valid"], hp.normalize, hp.channels_last)
-
-    def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
-        hp = self.hparams
-        return DataLoader(
-            dataset,
-            batch_size=hp.batch_size,
-            shuffle=shuffle,
-            num_workers=hp.num_workers,
-            pin_memory=hp.pin_memory,
-            persistent_workers=hp.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.ds_train, self.hparams.shuffle)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.ds_valid, False)

@@ -1,0 +1,33 @@
+"""What the image data modules share: loaders over ``ds_train`` / ``ds_valid`` from the
+``batch_size``, ``num_workers``, ``pin_memory`` and ``shuffle`` hyperparameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+__all__ = ["ImageDataModule"]
+
+
+class ImageDataModule(pl.LightningDataModule):
+    ds_train: Any = None
+    ds_valid: Any = None
+
+    def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
+        hp = self.hparams
+        return DataLoader(
+            dataset,
+            batch_size=hp.batch_size,
+            shuffle=shuffle,
+            num_workers=hp.num_workers,
+            pin_memory=hp.pin_memory,
+            persistent_workers=hp.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.ds_train, self.hparams.shuffle)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.ds_valid, False)
