@@ -16,7 +16,12 @@ from transformers import initialization as init
 
 from perceiver.model.core import ConfigBase
 
-__all__ = ["PerceiverBackendConfig", "PerceiverBackendModel"]
+__all__ = ["PerceiverBackendConfig", "PerceiverBackendModel", "pad_mask_of"]
+
+
+def pad_mask_of(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """perceiver-core's pad mask (True = padding) of a 🤗 attention mask (1 = token, 0 = padding)."""
+    return None if attention_mask is None else attention_mask == 0
 
 
 class PerceiverBackendConfig(PreTrainedConfig):

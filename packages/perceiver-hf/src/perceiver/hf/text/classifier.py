@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForSequenceClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, pad_mask_of
 from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.tokenizer import load_tokenizer
 from perceiver.model.core import ClassificationDecoderConfig
@@ -53,7 +53,7 @@ class PerceiverTextClassifier(PerceiverBackendModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
-        pad_mask = None if attention_mask is None else attention_mask == 0
+        pad_mask = pad_mask_of(attention_mask)
         logits = self.backend_model(input_ids, pad_mask=pad_mask)
         loss = None if labels is None else F.cross_entropy(logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)

@@ -17,7 +17,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, pad_mask_of
 from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.tokenizer import load_tokenizer
 from perceiver.model.core import IncrementalDecoder
@@ -106,7 +106,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
             num_latents: latents of an uncached forward (default ``max_latents``, at most n);
                 during cached generation, the latents the window (re)starts with.
         """
-        pad_mask = None if attention_mask is None else attention_mask == 0
+        pad_mask = pad_mask_of(attention_mask)
         if isinstance(past_key_values, PerceiverARGenerationCache):
             decoder = past_key_values.decoder
             if not past_key_values.started:

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForMaskedLM, PerceiverConfig, PerceiverForMaskedLM
 from transformers.modeling_outputs import MaskedLMOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, pad_mask_of
 from perceiver.hf._convert import (
     convert_checkpoint_to,
     convert_state_dict,
@@ -60,7 +60,7 @@ class PerceiverMaskedLanguageModel(PerceiverBackendModel):
         **kwargs,
     ) -> MaskedLMOutput:
         """``attention_mask``: 1 = token, 0 = padding (the 🤗 convention); ``labels``: -100 = ignore."""
-        pad_mask = None if attention_mask is None else attention_mask == 0
+        pad_mask = pad_mask_of(attention_mask)
         logits = self.backend_model(input_ids, pad_mask=pad_mask)
         loss = None
         if labels is not None:
