@@ -62,6 +62,15 @@ def test_query_without_visible_keys_gives_zeros_not_nan():
     assert_close(fused, eager, atol=1e-5, rtol=1e-5)
 
 
+def test_causal_queries_before_the_first_key_give_zeros_without_padding():
+    # more queries than keys: bottom-right alignment leaves the first n - m queries no key
+    attn = mha(causal_attention=True, num_kv_input_channels=16)
+    x_q, x_kv = torch.randn(2, 6, 16), torch.randn(2, 4, 16)
+    fused, eager = both(attn, x_q, x_kv)
+    assert_close(fused[:, :2], attn.o_proj.bias.expand(2, 2, -1))
+    assert_close(fused, eager, atol=1e-5, rtol=1e-5)
+
+
 def test_batch_one_queries_broadcast_like_repeated_queries():
     attn = mha()
     latents = torch.randn(1, 5, 16)

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from perceiver.model.core._recompute import norm_linears
 from perceiver.model.core._validation import (
     check_divisible,
     check_optional_positive,
@@ -108,10 +109,17 @@ def eager_attention_reference() -> Iterator[None]:
 
 
 def _attend(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout_p: float,
+    may_be_blind: bool = True,
 ) -> torch.Tensor:
-    if mask is None:
-        return _attention_fn(q, k, v, None, dropout_p)
+    """Attention under ``mask``; ``may_be_blind=False`` says that every query sees a key (a
+    causal mask alone with at least as many keys as queries), which skips the zeroing."""
+    if mask is None or not may_be_blind:
+        return _attention_fn(q, k, v, mask, dropout_p)
     # queries without any visible key attend to nothing: give them one key, zero the result
     blind = ~mask.any(dim=-1, keepdim=True)  # (b|1, 1, n|1, 1)
     out = _attention_fn(q, k, v, mask | blind, dropout_p)
@@ -186,6 +194,9 @@ class MultiHeadAttention(nn.Module):
         rot_pos_emb_q: RotaryPositionEmbedding | None = None,
         rot_pos_emb_k: RotaryPositionEmbedding | None = None,
         kv_cache: KVCache | None = None,
+        *,
+        q_norm: nn.Module | None = None,
+        kv_norm: nn.Module | None = None,
     ) -> torch.Tensor:
         """Attend from x_q (b|1, n, c_q) over x_kv (b, m, c_kv); returns (b, n, c_out).
 
@@ -194,10 +205,17 @@ class MultiHeadAttention(nn.Module):
             rot_pos_emb_q, rot_pos_emb_k: rotary embedding of queries and of (new) keys.
             kv_cache: keys and values of earlier steps; x_kv's keys are appended to it and the
                 queries attend over all of them.
+            q_norm, kv_norm: layer norms applied to x_q and x_kv before the projections (in
+                training their outputs are recomputed in the backward pass, not stored).
         """
-        q = self._heads(self.q_proj(x_q), self.num_qk_channels_per_head)  # (b|1, h, n, d)
-        k = self._heads(self.k_proj(x_kv), self.num_qk_channels_per_head)  # (b, h, m, d)
-        v = self._heads(self.v_proj(x_kv), self.num_v_channels_per_head)  # (b, h, m, d)
+        if x_q is x_kv and q_norm is kv_norm:  # self-attention: one norm for q, k and v
+            q, k, v = norm_linears(x_q, q_norm, (self.q_proj, self.k_proj, self.v_proj))
+        else:
+            (q,) = norm_linears(x_q, q_norm, (self.q_proj,))
+            k, v = norm_linears(x_kv, kv_norm, (self.k_proj, self.v_proj))
+        q = self._heads(q, self.num_qk_channels_per_head)  # (b|1, h, n, d)
+        k = self._heads(k, self.num_qk_channels_per_head)  # (b, h, m, d)
+        v = self._heads(v, self.num_v_channels_per_head)  # (b, h, m, d)
         if rot_pos_emb_q is not None:
             q = rot_pos_emb_q.rotate(q)
         if rot_pos_emb_k is not None:
@@ -205,8 +223,11 @@ class MultiHeadAttention(nn.Module):
         if kv_cache is not None:
             k, v, pad_mask = kv_cache.append(k, v, pad_mask)
 
-        mask = attend_mask(pad_mask, q.shape[2], k.shape[2], self.causal_attention, q.device)
+        n, m = q.shape[2], k.shape[2]
+        mask = attend_mask(pad_mask, n, m, self.causal_attention, q.device)
         dropout_p = self.dropout if self.training else 0.0
-        o = _attend(q, k, v, mask, dropout_p)  # (b, h, n, d_v)
+        # bottom-right causal masking alone leaves every query at least one key when n <= m
+        may_be_blind = pad_mask is not None or n > m
+        o = _attend(q, k, v, mask, dropout_p, may_be_blind)  # (b, h, n, d_v)
         o = o.transpose(1, 2).flatten(2)  # (b, n, h * d_v)
         return self.o_proj(o)

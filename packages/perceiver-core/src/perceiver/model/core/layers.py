@@ -12,6 +12,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from perceiver.model.core._recompute import norm_mlp
 from perceiver.model.core._validation import check_non_negative, check_positive, check_probability
 from perceiver.model.core.attention import MultiHeadAttention
 from perceiver.model.core.cache import KVCache
@@ -55,6 +56,11 @@ def run_layer(layer: nn.Module, checkpointed: bool, *args, **kwargs) -> torch.Te
     return layer(*args, **kwargs)
 
 
+def _residual_dropout(p: float) -> nn.Module:
+    # without dropout, an identity: no op to dispatch per layer in every decoding step
+    return nn.Dropout(p) if p > 0 else nn.Identity()
+
+
 class MLP(nn.Sequential):
     """norm -> linear (c -> widening_factor * c) -> exact GELU -> linear (-> c)."""
 
@@ -67,6 +73,12 @@ class MLP(nn.Sequential):
             nn.GELU(),
             nn.Linear(widening_factor * num_channels, num_channels, bias=bias),
         )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # in training, the norm's and the GELU's outputs are recomputed in the backward pass
+        # instead of being stored (perceiver.model.core._recompute); same values and gradients
+        y = norm_mlp(x, *self)
+        return super().forward(x) if y is None else y
 
 
 class CrossAttention(nn.Module):
@@ -110,7 +122,14 @@ class CrossAttention(nn.Module):
         kv_cache: KVCache | None = None,
     ) -> torch.Tensor:
         return self.attention(
-            self.q_norm(x_q), self.kv_norm(x_kv), pad_mask, rot_pos_emb_q, rot_pos_emb_k, kv_cache
+            x_q,
+            x_kv,
+            pad_mask,
+            rot_pos_emb_q,
+            rot_pos_emb_k,
+            kv_cache,
+            q_norm=self.q_norm,
+            kv_norm=self.kv_norm,
         )
 
 
@@ -150,8 +169,9 @@ class SelfAttention(nn.Module):
         rot_pos_emb: RotaryPositionEmbedding | None = None,
         kv_cache: KVCache | None = None,
     ) -> torch.Tensor:
-        x = self.norm(x)
-        return self.attention(x, x, pad_mask, rot_pos_emb, rot_pos_emb, kv_cache)
+        return self.attention(
+            x, x, pad_mask, rot_pos_emb, rot_pos_emb, kv_cache, q_norm=self.norm, kv_norm=self.norm
+        )
 
 
 class CrossAttentionLayer(nn.Module):
@@ -196,7 +216,7 @@ class CrossAttentionLayer(nn.Module):
         )
         self.mlp = MLP(num_q_input_channels, widening_factor, bias=mlp_bias)
         self.attention_residual = attention_residual
-        self.residual_dropout = nn.Dropout(residual_dropout)
+        self.residual_dropout = _residual_dropout(residual_dropout)
 
     def forward(
         self,
@@ -246,7 +266,7 @@ class SelfAttentionLayer(nn.Module):
             out_bias=out_bias,
         )
         self.mlp = MLP(num_channels, widening_factor, bias=mlp_bias)
-        self.residual_dropout = nn.Dropout(residual_dropout)
+        self.residual_dropout = _residual_dropout(residual_dropout)
 
     def forward(
         self,
