@@ -14,7 +14,10 @@
   flash-attention kernels, which the registry does not know, are counted like any other SDPA
   kernel (causal attention as full attention, the usual convention).
 - MFU: counted FLOPs / median time / matmul peak, the peak being the best FLOP/s of large
-  float32 matmuls timed in the same run (at its start and at its end).
+  float32 matmuls timed in the same run (at its start and at its end). The Perceiver AR
+  training target is also checked against a square matmul timed side by side with the
+  training step (repetitions interleaved, median against median), which is insensitive to
+  the machine's speed drifting between the start of the run and the workload.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ __all__ = [
     "max_abs_diff",
     "max_rel_diff",
     "peak_memory",
+    "square_matmul",
     "time_interleaved",
 ]
 
@@ -215,6 +219,13 @@ def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 3072), repeats: int = 10) 
         per_size[n] = flops
         best = max(best, flops)
     return {"peak_flops": best, "per_size": per_size}
+
+
+def square_matmul(n: int) -> tuple[Callable[[], Any], int]:
+    """A float32 (n x n) @ (n x n) matmul and its FLOPs: timed side by side with a workload, its
+    median FLOP/s is the matmul rate the machine gives at the same moment (see :func:`mfu_side_by_side`)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    return (lambda: a @ b), 2 * n**3
 
 
 def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
