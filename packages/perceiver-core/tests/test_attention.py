@@ -121,6 +121,20 @@ def test_cache_capacity_and_batch_size_are_checked():
         KVCache(0)
 
 
+def test_cache_pad_mask_across_reuse_and_mixed_appends():
+    cache = KVCache(capacity=8)
+    k = torch.randn(2, 1, 3, 4)
+    padded = torch.tensor([[True, False, False], [False, False, False]])
+    assert cache.append(k, k, padded)[2].tolist() == padded.tolist()
+    cache.reset()  # the buffer keeps stale padding from the first use
+    assert cache.append(k, k)[2] is None  # no padding: no mask at all
+    assert cache.append(k[:, :, :1], k[:, :, :1], torch.zeros(2, 1, dtype=torch.bool))[2] is None
+    late = torch.tensor([[False], [True]])
+    mask = cache.append(k[:, :, :1], k[:, :, :1], late)[2]
+    assert mask.tolist() == [[False] * 4 + [False], [False] * 4 + [True]]
+    assert cache.append(k[:, :, :1], k[:, :, :1])[2][:, -1].tolist() == [False, False]
+
+
 def test_rotary_rotates_interleaved_pairs_and_is_relative():
     angles = torch.full((1, 1, 2), torch.pi / 2)  # one pair rotated by 90 degrees
     x = torch.tensor([1.0, 0.0, 5.0])[None, None, None]  # third channel is not rotated

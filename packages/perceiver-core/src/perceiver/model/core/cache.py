@@ -54,11 +54,12 @@ class KVCache:
             self._pad = torch.zeros(b, self.capacity, dtype=torch.bool, device=k.device)
         self._k[:, :, start:end] = k
         self._v[:, :, start:end] = v
-        if pad_mask is not None:
-            self._pad[:, start:end] = pad_mask
-            self._has_padding = self._has_padding or bool(pad_mask.any())
-        else:
-            self._pad[:, start:end] = False
+        # the pad buffer is written only once some key is padding; until then it is stale
+        if pad_mask is not None and not self._has_padding and bool(pad_mask.any()):
+            self._pad[:, :start] = False
+            self._has_padding = True
+        if self._has_padding:
+            self._pad[:, start:end] = False if pad_mask is None else pad_mask
         self.length = end
         pad = self._pad[:, :end] if self._has_padding else None
         return self._k[:, :, :end], self._v[:, :, :end], pad
