@@ -6,6 +6,8 @@
   ``training_steps`` defaults to the run's number of optimizer steps), stepped per step.
 - ``--data``: any ``LightningDataModule`` of perceiver-data (when installed) by class name;
   the data module's sizes are linked to the model (``data.vocab_size`` -> ``model.vocab_size`` ...).
+- ``--trainer.strategy``: Lightning's strategies, and ``fsdp_cpu``
+  (:class:`~perceiver.lightning.strategies.CPUFSDPStrategy`, FSDP on CPU with gloo).
 - TensorBoard logging (Lightning's default logger), a progress bar, ``--config`` and
   ``--print_config`` as in every LightningCLI.
 """
@@ -22,6 +24,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, LRSched
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
+import perceiver.lightning.strategies  # registers --trainer.strategy=fsdp_cpu
 import perceiver.scripts.lrs  # noqa: F401  (registers the schedules by class name)
 
 logger = logging.getLogger(__name__)

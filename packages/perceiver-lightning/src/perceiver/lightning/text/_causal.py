@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from pytorch_lightning.strategies import FSDPStrategy
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
@@ -114,7 +115,7 @@ class _full_params:
     def __init__(self, module: LitModel) -> None:
         self.context: Any = None
         strategy = module.trainer.strategy if module._trainer is not None else None
-        if strategy is not None and type(strategy).__name__ == "FSDPStrategy":
+        if isinstance(strategy, FSDPStrategy):  # perceiver.lightning.strategies.CPUFSDPStrategy too
             from torch.distributed.fsdp import FullyShardedDataParallel
 
             self.context = FullyShardedDataParallel.summon_full_params(
