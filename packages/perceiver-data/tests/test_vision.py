@@ -1,3 +1,4 @@
+import io
 import shutil
 
 import numpy as np
@@ -10,6 +11,7 @@ from perceiver.data.vision import (
     ImageNetDataModule,
     ImagePreprocessor,
     MNISTDataModule,
+    OpticalFlowDataModule,
     extract_patches,
     flow_to_color,
     read_flo,
@@ -132,6 +134,71 @@ def test_middlebury_and_sintel_frame_pairs(data_dir, tmp_path):
     sintel = FramePairDataset.sintel(data_dir / "optical-flow/sintel-raft-demo")
     assert next((a.name, b.name, f) for a, b, f in sintel.pairs) == ("frame_0016.png", "frame_0017.png", None)
     assert len(sintel) == 3 and sintel[2]["patches"].shape == (2, 27, 436, 1024)
+
+
+def test_optical_flow_data_module_on_middlebury(data_dir):
+    """Batches are LitOpticalFlow's input; hyperparameters load with torch.load(weights_only=True)."""
+    root = data_dir / "optical-flow/middlebury-rubberwhale"
+    data = OpticalFlowDataModule(root=str(root), batch_size=1, num_workers=0)
+    data.setup()
+    batch = next(iter(data.train_dataloader()))
+    assert set(batch) == {"patches", "flow", "valid"}
+    assert batch["patches"].shape == (1, 2, 27, 388, 584) and batch["patches"].dtype == torch.float32
+    assert batch["flow"].shape == (1, 388, 584, 2) and batch["flow"].dtype == torch.float32
+    assert batch["valid"].shape == (1, 388, 584) and batch["valid"].dtype == torch.bool
+    torch.testing.assert_close(batch["flow"][0], torch.from_numpy(read_flo(root / "flow10.flo")))
+    valid = next(iter(data.val_dataloader()))
+    torch.testing.assert_close(valid["patches"], batch["patches"])
+
+    cropped = OpticalFlowDataModule(root=root, crop_shape=(64, 96))  # a path and a tuple: stored plain
+    cropped.setup()
+    item, centre = cropped.ds_valid[0], data.ds_valid[0]
+    top, left = (388 - 64) // 2, (584 - 96) // 2
+    torch.testing.assert_close(item["patches"], centre["patches"][..., top : top + 64, left : left + 96])
+    torch.testing.assert_close(item["flow"], centre["flow"][top : top + 64, left : left + 96])
+    assert cropped.ds_train[0]["patches"].shape == (2, 27, 64, 96)
+    buffer = io.BytesIO()
+    torch.save({"datamodule_hyper_parameters": dict(cropped.hparams)}, buffer)
+    buffer.seek(0)
+    hparams = torch.load(buffer, weights_only=True)["datamodule_hyper_parameters"]
+    assert hparams["root"] == str(root) and hparams["crop_shape"] == [64, 96]
+
+
+def test_optical_flow_data_module_batches_sequences_of_different_sizes(data_dir, tmp_path):
+    """Middlebury's benchmark layout with two sequences of different sizes: crop_shape batches them."""
+    from PIL import Image
+
+    source = data_dir / "optical-flow/middlebury-rubberwhale"
+    for name, (h, w) in (("RubberWhale", (388, 584)), ("Small", (120, 160))):
+        frames, flows = tmp_path / "other-data" / name, tmp_path / "other-gt-flow" / name
+        frames.mkdir(parents=True)
+        flows.mkdir(parents=True)
+        for frame in ("frame10.png", "frame11.png"):
+            Image.open(source / frame).crop((0, 0, w, h)).save(frames / frame)
+        write_flo(flows / "flow10.flo", read_flo(source / "flow10.flo")[:h, :w])
+
+    with pytest.raises(ValueError, match=r"different sizes \(388x584 .*120x160 .*set crop_shape"):
+        OpticalFlowDataModule(root=str(tmp_path), batch_size=2).setup()
+    data = OpticalFlowDataModule(root=str(tmp_path), crop_shape=(64, 96), batch_size=2)
+    data.setup()
+    batch = next(iter(data.train_dataloader()))
+    assert batch["patches"].shape == (2, 2, 27, 64, 96) and batch["flow"].shape == (2, 64, 96, 2)
+
+    data = OpticalFlowDataModule(root=str(tmp_path), crop_shape=(128, 96))
+    data.setup()
+    message = r"Small/frame10.png: frames of 120x160 are smaller than crop_shape 128x96"
+    with pytest.raises(ValueError, match=message):
+        [item["flow"] for item in data.ds_valid]
+
+
+def test_optical_flow_data_module_needs_ground_truth(data_dir, tmp_path):
+    sintel = data_dir / "optical-flow/sintel-raft-demo"  # frames only
+    with pytest.raises(ValueError, match="sintel-raft-demo: no frame pairs with ground-truth flow"):
+        OpticalFlowDataModule(root=str(sintel), layout="sintel").setup()
+    with pytest.raises(ValueError, match="not a directory"):
+        OpticalFlowDataModule(root=str(tmp_path / "missing")).setup()
+    with pytest.raises(ValueError, match="layout"):
+        OpticalFlowDataModule(root=str(tmp_path), layout="kitti")
 
 
 def test_flow_color_rendering(data_dir, tmp_path):

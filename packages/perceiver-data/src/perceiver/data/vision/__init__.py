@@ -5,6 +5,7 @@ from perceiver.data.vision.imagenet import ImageFolderDataset, ImageNetDataModul
 from perceiver.data.vision.mnist import MNISTDataModule, read_idx
 from perceiver.data.vision.optical_flow import (
     FramePairDataset,
+    OpticalFlowDataModule,
     extract_patches,
     flow_to_color,
     middlebury_frame_pairs,
@@ -23,6 +24,7 @@ __all__ = [
     "ImageNetDataModule",
     "ImagePreprocessor",
     "MNISTDataModule",
+    "OpticalFlowDataModule",
     "extract_patches",
     "flow_to_color",
     "load_image",

@@ -1,5 +1,5 @@
 """Optical flow data: Middlebury `.flo` files, frame-pair patches for the optical-flow Perceiver,
-flow visualisation, and frame-pair datasets in Sintel and Middlebury layouts.
+flow visualisation, frame-pair datasets in Sintel and Middlebury layouts and a data module over them.
 
 Shapes: t = 2 frames, c = 3 channels, h, w = height, width. Flow is (h, w, 2) float32 (u, v) in pixels.
 """
@@ -16,12 +16,15 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from perceiver.data._hparams import make_plain
+from perceiver.data.vision._datamodule import ImageDataModule
 from perceiver.data.vision.image import load_image
 
 __all__ = [
     "FLO_MAGIC",
     "UNKNOWN_FLOW_THRESHOLD",
     "FramePairDataset",
+    "OpticalFlowDataModule",
     "extract_patches",
     "flow_to_color",
     "middlebury_frame_pairs",
@@ -270,3 +273,107 @@ class FramePairDataset(Dataset):
             item["flow"] = flow
             item["valid"] = (flow.abs() < UNKNOWN_FLOW_THRESHOLD).all(dim=-1)
         return item
+
+
+class _CroppedPairs(Dataset):
+    """`FramePairDataset` items cropped to (h, w): at a random position, or in the centre."""
+
+    def __init__(self, dataset: FramePairDataset, crop_shape: tuple[int, int], random: bool):
+        self.dataset, self.crop_shape, self.random = dataset, crop_shape, random
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        item = self.dataset[index]
+        h, w = self.crop_shape
+        height, width = item["patches"].shape[-2:]
+        if height < h or width < w:
+            raise ValueError(
+                f"{self.dataset.pairs[index][0]}: frames of {height}x{width} are smaller than crop_shape {h}x{w}"
+            )
+        if self.random:
+            top = int(torch.randint(0, height - h + 1, ()))
+            left = int(torch.randint(0, width - w + 1, ()))
+        else:
+            top, left = (height - h) // 2, (width - w) // 2
+        # patches were taken from the whole frames: pixels at the crop's border keep their neighbours
+        return {
+            "patches": item["patches"][..., top : top + h, left : left + w],  # (2, 27, h, w)
+            "flow": item["flow"][top : top + h, left : left + w],  # (h, w, 2)
+            "valid": item["valid"][top : top + h, left : left + w],  # (h, w)
+        }
+
+
+class OpticalFlowDataModule(ImageDataModule):
+    """Frame pairs with ground-truth flow from a local Middlebury or MPI-Sintel folder.
+
+    Batches are what `LitOpticalFlow` (perceiver-lightning) trains on: dicts
+    `{"patches": (b, 2, 27, h, w) float32 in [-1, 1], "flow": (b, h, w, 2) float32, "valid": (b, h, w) bool}`.
+    Pairs without ground-truth flow are skipped.
+
+    Args:
+        root: the dataset folder. Middlebury: a sequence folder (`frame10.png`, `frame11.png`,
+            `flow10.flo`) or the benchmark root (`other-data/<Seq>`, `other-gt-flow/<Seq>`); Sintel:
+            the root holding `training/<pass>/<scene>` and `training/flow/<scene>`.
+        layout: `middlebury` or `sintel`.
+        valid_root: validation folder in the same layout (default: `root`).
+        sintel_pass: `clean` or `final` (Sintel only).
+        crop_shape: (h, w) to crop every pair to, at a random position in training and in the
+            centre in validation; needed to batch frames of different sizes (Middlebury's sequences
+            differ). None: whole frames. `LitOpticalFlow` crops further to its `image_shape`.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        layout: Literal["middlebury", "sintel"] = "middlebury",
+        valid_root: str | None = None,
+        sintel_pass: str = "clean",
+        crop_shape: tuple[int, int] | None = None,
+        batch_size: int = 1,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        shuffle: bool = True,
+    ):
+        super().__init__()
+        if layout not in ("middlebury", "sintel"):
+            raise ValueError(f"layout ({layout!r}) must be 'middlebury' or 'sintel'")
+        if crop_shape is not None and (len(crop_shape) != 2 or min(crop_shape) < 1):
+            raise ValueError(f"crop_shape ({crop_shape!r}) must be two positive sizes (h, w)")
+        self.save_hyperparameters()
+        make_plain(self.hparams)
+        self.ds_train: Dataset | None = None
+        self.ds_valid: Dataset | None = None
+
+    def _dataset(self, root: str, random_crop: bool) -> Dataset:
+        hp = self.hparams
+        if not Path(root).is_dir():
+            raise ValueError(f"{root}: not a directory")
+        if hp.layout == "middlebury":
+            dataset = FramePairDataset.middlebury(root)
+        else:
+            dataset = FramePairDataset.sintel(root, hp.sintel_pass)
+        dataset.pairs = [pair for pair in dataset.pairs if pair[2] is not None]
+        if not dataset.pairs:
+            raise ValueError(f"{root}: no frame pairs with ground-truth flow ({hp.layout} layout)")
+        if hp.crop_shape is not None:
+            return _CroppedPairs(dataset, tuple(hp.crop_shape), random_crop)
+        if hp.batch_size > 1:
+            from PIL import Image
+
+            sizes = {}
+            for frame, _, _ in dataset.pairs:
+                with Image.open(frame) as image:
+                    sizes.setdefault(image.size[::-1], frame)
+            if len(sizes) > 1:
+                found = ", ".join(f"{h}x{w} ({path})" for (h, w), path in sizes.items())
+                raise ValueError(
+                    f"{root}: frames of different sizes ({found}) cannot be batched "
+                    f"(batch_size={hp.batch_size}); set crop_shape"
+                )
+        return dataset
+
+    def setup(self, stage: str | None = None) -> None:
+        self.ds_train = self._dataset(self.hparams.root, random_crop=True)
+        self.ds_valid = self._dataset(self.hparams.valid_root or self.hparams.root, random_crop=False)

@@ -1,7 +1,7 @@
 """Lightning wrapper of the Perceiver IO optical flow model.
 
 Batches are dicts ``{"patches": (b, 2, 27, H, W), "flow": (b, H, W, 2), "valid": (b, H, W)}``
-(perceiver-data's ``FramePairDataset``). Frames larger than the model's ``image_shape`` are
+(perceiver-data's ``OpticalFlowDataModule``). Frames larger than the model's ``image_shape`` are
 cropped: at a random position in training, in the centre in validation. The loss and the
 validation metric are the end-point error (EPE) over valid pixels.
 """
