@@ -27,7 +27,7 @@ def _python_blocks() -> list[str]:
 @pytest.mark.skipif(not DOC.is_file(), reason="docs/training.md is not part of this checkout")
 def test_doc_has_examples():
     blocks = _python_blocks()
-    assert len([code for code in blocks if not code.startswith(SKIP)]) >= 1
+    assert len([code for code in blocks if not code.startswith(SKIP)]) >= 2
 
 
 @pytest.mark.parametrize("index", range(len(_python_blocks())))

@@ -36,6 +36,7 @@ DATA_MODULES = (
     "perceiver.data.text",
     "perceiver.data.vision",
     "perceiver.data.audio",
+    "perceiver.data.multimodal",
 )
 
 

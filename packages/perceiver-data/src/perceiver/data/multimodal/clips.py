@@ -1,0 +1,265 @@
+"""Video + audio + label clips (Kinetics style) for the multimodal Perceiver IO autoencoder.
+
+A clip is one ``.npz`` file (``numpy.savez``) with three arrays:
+
+- ``video``: (T, H, W, 3) RGB frames, uint8 (0-255) or float in [0, 1];
+- ``audio``: (S,) or (S, 1) mono samples, float in [-1, 1] or int16;
+- ``label``: an int class id (a 0-d or one-element array).
+
+:class:`ClipPreprocessor` turns it into the model's input: ``num_frames`` consecutive frames (a
+random window in training, the centre one otherwise), resized to cover (h, w) with their aspect
+ratio kept and cropped to (h, w) (random or centre), channels first; the audio of the same time
+span, linearly resampled to ``num_frames * audio_samples_per_frame`` samples when its rate differs.
+Shapes: t frames, c = 3 channels, h, w height and width, s audio samples.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from perceiver.data._hparams import make_plain
+
+__all__ = ["CLIP_FIELDS", "ClipDataset", "ClipPreprocessor", "MultimodalDataModule", "load_clip"]
+
+CLIP_FIELDS = ("video", "audio", "label")
+
+
+def load_clip(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The ``video``, ``audio`` and ``label`` arrays of a clip file; a ValueError names the file and field."""
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path}: not a readable .npz file ({e})") from e
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: a single array (.npy), not an .npz file with {list(CLIP_FIELDS)}")
+    with npz:
+        missing = [name for name in CLIP_FIELDS if name not in npz.files]
+        if missing:
+            raise ValueError(f"{path}: no {missing} array (the file has {sorted(npz.files)})")
+        clip = {}
+        for name in CLIP_FIELDS:
+            try:
+                clip[name] = npz[name]
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+                raise ValueError(f"{path}: {name!r} cannot be read ({e})") from e
+    return clip
+
+
+class ClipPreprocessor:
+    """A clip's arrays -> ``{"image": (t, 3, h, w) float32 in [0, 1], "audio": (s,) float32, "label": int64}``.
+
+    Args:
+        num_frames: frames per example (the model's ``encoder.num_frames``).
+        image_shape: (c, h, w) of each frame, c = 3 (the model's ``encoder.image_shape``).
+        audio_samples_per_frame: audio samples per frame (the model's ``encoder.audio_samples_per_frame``).
+        num_classes: labels must lie in [0, num_classes).
+    """
+
+    def __init__(
+        self,
+        num_frames: int,
+        image_shape: tuple[int, int, int],
+        audio_samples_per_frame: int,
+        num_classes: int,
+    ):
+        if len(image_shape) != 3 or image_shape[0] != 3 or min(image_shape) < 1:
+            raise ValueError(f"image_shape ({tuple(image_shape)}) must be (3, height, width): RGB frames")
+        for name, value in (
+            ("num_frames", num_frames),
+            ("audio_samples_per_frame", audio_samples_per_frame),
+            ("num_classes", num_classes),
+        ):
+            if value < 1:
+                raise ValueError(f"{name} ({value}) must be positive")
+        self.num_frames = num_frames
+        self.image_shape = tuple(image_shape)
+        self.audio_samples_per_frame = audio_samples_per_frame
+        self.num_classes = num_classes
+
+    def __call__(
+        self, clip: dict[str, np.ndarray], random: bool = False, source: str = "clip"
+    ) -> dict[str, torch.Tensor]:
+        """``random``: a random window and crop (training), else the centre ones. ``source`` names the clip in errors."""
+        video, audio, label = self._checked(clip, source)
+        num_frames, num_video_frames = self.num_frames, video.shape[0]
+        if random:
+            start = int(torch.randint(0, num_video_frames - num_frames + 1, ()))
+        else:
+            start = (num_video_frames - num_frames) // 2
+        return {
+            "image": self._frames(video[start : start + num_frames], random),
+            "audio": self._audio(audio, start, num_video_frames),
+            "label": torch.tensor(label, dtype=torch.int64),
+        }
+
+    def _checked(self, clip: dict[str, np.ndarray], source: str) -> tuple[np.ndarray, np.ndarray, int]:
+        video, audio, label = (np.asarray(clip[name]) for name in CLIP_FIELDS)
+        if video.ndim != 4 or video.shape[-1] != 3 or min(video.shape) < 1:
+            raise ValueError(
+                f"{source}: 'video' must have shape (frames, height, width, 3), got {video.shape}"
+            )
+        if video.dtype != np.uint8:
+            if not np.issubdtype(video.dtype, np.floating):
+                raise ValueError(f"{source}: 'video' must be uint8 or float, got {video.dtype}")
+            if not np.isfinite(video).all() or video.min() < 0.0 or video.max() > 1.0:
+                raise ValueError(f"{source}: float 'video' values must be finite and in [0, 1]")
+        if video.shape[0] < self.num_frames:
+            raise ValueError(
+                f"{source}: 'video' has {video.shape[0]} frames, fewer than num_frames ({self.num_frames})"
+            )
+        if audio.ndim == 2 and audio.shape[1] == 1:
+            audio = audio[:, 0]
+        if audio.ndim != 1 or audio.shape[0] < 1:
+            raise ValueError(
+                f"{source}: 'audio' must have shape (samples,) or (samples, 1), got {audio.shape}"
+            )
+        if audio.dtype == np.int16:
+            audio = audio.astype(np.float32) / 32768.0
+        elif not np.issubdtype(audio.dtype, np.floating):
+            raise ValueError(f"{source}: 'audio' must be float or int16, got {audio.dtype}")
+        elif not np.isfinite(audio).all():
+            raise ValueError(f"{source}: 'audio' has values that are not finite")
+        if label.size != 1 or not np.issubdtype(label.dtype, np.integer):
+            raise ValueError(
+                f"{source}: 'label' must be one integer, got {label.dtype} of shape {label.shape}"
+            )
+        label = int(label.reshape(()))
+        if not 0 <= label < self.num_classes:
+            raise ValueError(f"{source}: 'label' ({label}) must lie in [0, num_classes={self.num_classes})")
+        return video, audio, label
+
+    def _frames(self, frames: np.ndarray, random: bool) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)  # (t, 3, H, W)
+        x = x.float() / 255.0 if x.dtype == torch.uint8 else x.float()
+        _, h, w = self.image_shape
+        height, width = x.shape[-2:]
+        scale = max(h / height, w / width)
+        size = (max(h, round(height * scale)), max(w, round(width * scale)))
+        if size != (height, width):
+            x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+            x = x.clamp(0.0, 1.0)
+        if random:
+            top = int(torch.randint(0, size[0] - h + 1, ()))
+            left = int(torch.randint(0, size[1] - w + 1, ()))
+        else:
+            top, left = (size[0] - h) // 2, (size[1] - w) // 2
+        return x[..., top : top + h, left : left + w].contiguous()  # (t, 3, h, w)
+
+    def _audio(self, audio: np.ndarray, start: int, num_video_frames: int) -> torch.Tensor:
+        """The samples of frames [start, start + num_frames), resampled to num_frames * audio_samples_per_frame."""
+        per_frame = audio.shape[0] / num_video_frames
+        first = round(start * per_frame)
+        last = max(first + 1, round((start + self.num_frames) * per_frame))
+        x = torch.from_numpy(np.ascontiguousarray(audio[first:last], dtype=np.float32))  # (s_clip,)
+        num_samples = self.num_frames * self.audio_samples_per_frame
+        if x.shape[0] != num_samples:
+            x = F.interpolate(x[None, None], size=num_samples, mode="linear", align_corners=False)[0, 0]
+        return x  # (s,)
+
+
+class ClipDataset(Dataset):
+    """The ``.npz`` clips of a folder (sorted by name), preprocessed when read."""
+
+    def __init__(self, folder: str | os.PathLike, preprocessor: ClipPreprocessor, random: bool = False):
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ValueError(f"{folder}: not a directory")
+        self.files = sorted(folder.glob("*.npz"))
+        if not self.files:
+            raise ValueError(f"{folder}: no .npz clips found")
+        self.preprocessor = preprocessor
+        self.random = random
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        path = self.files[index]
+        return self.preprocessor(load_clip(path), random=self.random, source=str(path))
+
+
+class MultimodalDataModule(pl.LightningDataModule):
+    """Video + audio + label clips from ``data_dir/train`` and ``data_dir/valid`` (one ``.npz`` per clip).
+
+    Batches are ``{"image": (b, t, 3, h, w), "audio": (b, s), "label": (b,)}``, the input of the
+    multimodal autoencoder (``LitMultimodalAutoencoder``). The first clip of each split is read in
+    ``setup``, so that a malformed file fails before training; any other fails when it is read,
+    with a ValueError naming the file and the field.
+
+    Args:
+        data_dir: the folder holding ``train/`` and ``valid/``.
+        num_frames, image_shape, audio_samples_per_frame: the model's encoder settings (the
+            official model: 16 frames of (3, 224, 224), 1920 samples per frame, that is 48 kHz
+            audio with 25 fps video).
+        num_classes: labels must lie in [0, num_classes) (Kinetics-700: 700).
+    """
+
+    def __init__(
+        self,
+        data_dir: str,
+        num_frames: int = 16,
+        image_shape: tuple[int, int, int] = (3, 224, 224),
+        audio_samples_per_frame: int = 1920,
+        num_classes: int = 700,
+        batch_size: int = 8,
+        num_workers: int = 2,
+        pin_memory: bool = False,
+        shuffle: bool = True,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        make_plain(self.hparams)
+        self.preprocessor = ClipPreprocessor(
+            num_frames, tuple(image_shape), audio_samples_per_frame, num_classes
+        )
+        self.ds_train: ClipDataset | None = None
+        self.ds_valid: ClipDataset | None = None
+
+    @property
+    def num_frames(self) -> int:
+        return self.preprocessor.num_frames
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return self.preprocessor.image_shape
+
+    @property
+    def audio_samples_per_frame(self) -> int:
+        return self.preprocessor.audio_samples_per_frame
+
+    @property
+    def num_classes(self) -> int:
+        return self.preprocessor.num_classes
+
+    def setup(self, stage: str | None = None) -> None:
+        root = Path(self.hparams.data_dir)
+        self.ds_train = ClipDataset(root / "train", self.preprocessor, random=True)
+        self.ds_valid = ClipDataset(root / "valid", self.preprocessor, random=False)
+        for dataset in (self.ds_train, self.ds_valid):  # fail early on a malformed clip
+            self.preprocessor(load_clip(dataset.files[0]), source=str(dataset.files[0]))
+
+    def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
+        hp = self.hparams
+        return DataLoader(
+            dataset,
+            batch_size=hp.batch_size,
+            shuffle=shuffle,
+            num_workers=hp.num_workers,
+            pin_memory=hp.pin_memory,
+            persistent_workers=hp.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.ds_train, self.hparams.shuffle)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.ds_valid, False)
