@@ -18,14 +18,13 @@ from __future__ import annotations
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
 
 __all__ = ["CLIP_FIELDS", "ClipDataset", "ClipPreprocessor", "MultimodalDataModule", "load_clip"]
@@ -187,7 +186,7 @@ class ClipDataset(Dataset):
         return self.preprocessor(load_clip(path), random=self.random, source=str(path))
 
 
-class MultimodalDataModule(pl.LightningDataModule):
+class MultimodalDataModule(SplitDataModule):
     """Video + audio + label clips from ``data_dir/train`` and ``data_dir/valid`` (one ``.npz`` per clip).
 
     Batches are ``{"image": (b, t, 3, h, w), "audio": (b, s), "label": (b,)}``, the input of the
@@ -246,20 +245,3 @@ class MultimodalDataModule(pl.LightningDataModule):
         self.ds_valid = ClipDataset(root / "valid", self.preprocessor, random=False)
         for dataset in (self.ds_train, self.ds_valid):  # fail early on a malformed clip
             self.preprocessor(load_clip(dataset.files[0]), source=str(dataset.files[0]))
-
-    def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
-        hp = self.hparams
-        return DataLoader(
-            dataset,
-            batch_size=hp.batch_size,
-            shuffle=shuffle,
-            num_workers=hp.num_workers,
-            pin_memory=hp.pin_memory,
-            persistent_workers=hp.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader(self.ds_train, self.hparams.shuffle)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader(self.ds_valid, False)

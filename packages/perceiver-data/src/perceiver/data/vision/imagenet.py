@@ -11,8 +11,8 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
-from perceiver.data.vision._datamodule import ImageDataModule
 from perceiver.data.vision.image import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocessor, load_image
 
 __all__ = ["IMAGE_SUFFIXES", "ImageFolderDataset", "ImageNetDataModule", "scan_image_folder"]
@@ -53,7 +53,7 @@ class ImageFolderDataset(Dataset):
         return {"image": self.preprocessor(load_image(self.paths[index])), "label": self.labels[index]}
 
 
-class ImageNetDataModule(ImageDataModule):
+class ImageNetDataModule(SplitDataModule):
     """ImageNet (or any class-per-folder image dataset) from `data_dir/train` and `data_dir/val`.
 
     Images are resized (shorter side `image_size / crop_fraction`), center cropped to `image_size` and

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
-from perceiver.data.vision._datamodule import ImageDataModule
 from perceiver.data.vision.image import load_image
 from perceiver.data.vision.imagenet import scan_image_folder
 
@@ -94,7 +94,7 @@ def _load_folder(directory: Path) -> tuple[np.ndarray, np.ndarray]:
     return images, np.asarray(labels)
 
 
-class MNISTDataModule(ImageDataModule):
+class MNISTDataModule(SplitDataModule):
     """MNIST handwritten digits.
 
     Args:

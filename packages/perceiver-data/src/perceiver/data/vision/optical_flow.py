@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
-from perceiver.data.vision._datamodule import ImageDataModule
 from perceiver.data.vision.image import load_image
 
 __all__ = [
@@ -305,7 +305,7 @@ class _CroppedPairs(Dataset):
         }
 
 
-class OpticalFlowDataModule(ImageDataModule):
+class OpticalFlowDataModule(SplitDataModule):
     """Frame pairs with ground-truth flow from a local Middlebury or MPI-Sintel folder.
 
     Batches are what `LitOpticalFlow` (perceiver-lightning) trains on: dicts

@@ -1,5 +1,6 @@
-"""What the image data modules share: loaders over ``ds_train`` / ``ds_valid`` from the
-``batch_size``, ``num_workers``, ``pin_memory`` and ``shuffle`` hyperparameters."""
+"""What the image, optical flow and multimodal data modules share: loaders over ``ds_train`` /
+``ds_valid`` from the ``batch_size``, ``num_workers``, ``pin_memory`` and ``shuffle``
+hyperparameters."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Any
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
-__all__ = ["ImageDataModule"]
+__all__ = ["SplitDataModule"]
 
 
-class ImageDataModule(pl.LightningDataModule):
+class SplitDataModule(pl.LightningDataModule):
     ds_train: Any = None
     ds_valid: Any = None
 
