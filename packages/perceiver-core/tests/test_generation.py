@@ -152,3 +152,26 @@ def test_prompt_longer_than_max_seq_len_is_refused():
         model().generate(torch.randint(1, VOCAB, (1, 21)))
     with pytest.raises(ValueError, match="token id 30"):
         model().generate(torch.tensor([[1, 30]]))
+
+
+def test_compiled_decoding_equals_eager_decoding():
+    # one compilation (about 20 s on 2 CPU cores) covers a padded batch, restarts, and sampling
+    m = model()
+    ids, pad_mask = prompts()
+    eager = IncrementalDecoder(m, num_latents=2, max_new_tokens=30)
+    compiled = IncrementalDecoder(m, num_latents=2, max_new_tokens=30, compile=True)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled.start(ids, pad_mask), eager.start(ids, pad_mask))
+        for _ in range(30):  # restarts every 4 tokens (max_latents - num_latents)
+            tokens = torch.randint(1, VOCAB, (3,))
+            torch.testing.assert_close(compiled.step(tokens), eager.step(tokens), rtol=1e-5, atol=1e-5)
+    assert torch.equal(compiled.sequences, eager.sequences)
+
+    g = dict(num_tokens=25, num_latents=3, top_k=5)
+    sampled = m.generate(ids, pad_mask, **g, generator=torch.Generator().manual_seed(0), compile=True)
+    assert torch.equal(sampled, m.generate(ids, pad_mask, **g, generator=torch.Generator().manual_seed(0)))
+
+
+def test_compiled_decoding_needs_the_cache():
+    with pytest.raises(ValueError, match=r"compile=True .* use_cache=True"):
+        model().generate(torch.ones(1, 3, dtype=torch.long), use_cache=False, compile=True)

@@ -49,9 +49,11 @@ class KVCache:
         if self._k is None or self._k.shape[0] != b or self._k.dtype != k.dtype or self._k.device != k.device:
             if start:
                 raise ValueError(f"batch size {b} does not match the cached batch size {self._k.shape[0]}")
-            self._k = k.new_empty(b, h, self.capacity, k.shape[-1])
-            self._v = v.new_empty(b, h, self.capacity, v.shape[-1])
-            self._pad = torch.zeros(b, self.capacity, dtype=torch.bool, device=k.device)
+            # one slot more than the capacity: the views returned below then never span a whole
+            # buffer, so compiled decoding needs no separate code for a full cache
+            self._k = k.new_empty(b, h, self.capacity + 1, k.shape[-1])
+            self._v = v.new_empty(b, h, self.capacity + 1, v.shape[-1])
+            self._pad = torch.zeros(b, self.capacity + 1, dtype=torch.bool, device=k.device)
         self._k[:, :, start:end] = k
         self._v[:, :, start:end] = v
         # the pad buffer is written only once some key is padding; until then it is stale

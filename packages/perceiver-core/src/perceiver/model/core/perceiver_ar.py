@@ -305,6 +305,17 @@ class CausalSequenceModel(nn.Module):
     ) -> torch.Tensor:
         """Logits (b, l, v) for the latent positions of token ids x (b, n)."""
         check_token_ids("input_ids", x, self.vocab_size)
+        return self.logits(x, prefix_len, pad_mask, kv_cache)
+
+    def logits(
+        self,
+        x: torch.Tensor,
+        prefix_len: int,
+        pad_mask: torch.Tensor | None = None,
+        kv_cache: PerceiverARCache | None = None,
+    ) -> torch.Tensor:
+        """:meth:`forward` without the token-id check, which reads the ids back from the device
+        (compiled decoding calls this, its caller having checked the ids)."""
         x_latent = self.perceiver_ar(x, prefix_len, pad_mask, kv_cache)
         return self.output_adapter(self.out_norm(x_latent))
 
