@@ -139,7 +139,8 @@ class _NormMLP(torch.autograd.Function):
         c = x2.shape[-1]
         g2 = g.reshape(-1, g.shape[-1])  # (r, o)
         gw2, gb2 = _linear_grads(g2, F.gelu(a), w2, b2, needs[6], needs[7])  # GELU recomputed
-        ga = _aten.gelu_backward(g2 @ w2, a)
+        ga = g2 @ w2
+        ga = _aten.gelu_backward.grad_input(ga, a, grad_input=ga)  # in place: one (r, 4c) buffer less
         h = torch.native_layer_norm(x2, (c,), norm_w, norm_b, ctx.eps)[0]  # recomputed
         gw1, gb1 = _linear_grads(ga, h, w1, b1, needs[4], needs[5])
         mask = [needs[0], norm_w is not None and needs[1], norm_b is not None and needs[2]]
