@@ -155,7 +155,8 @@ def test_prompt_longer_than_max_seq_len_is_refused():
 
 
 def test_compiled_decoding_equals_eager_decoding():
-    # one compilation (about 20 s on 2 CPU cores) covers a padded batch, restarts, and sampling
+    # a padded batch, restarts every 4 tokens and sampling; one compilation per padding state of
+    # the caches (three here: about 40 s on 2 CPU cores in all)
     m = model()
     ids, pad_mask = prompts()
     eager = IncrementalDecoder(m, num_latents=2, max_new_tokens=30)

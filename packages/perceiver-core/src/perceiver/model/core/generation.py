@@ -68,7 +68,7 @@ class IncrementalDecoder:
         if compile and not use_cache:
             raise ValueError("compile=True compiles the cached decoding step; it needs use_cache=True")
         self.model = model
-        self.compiled_step = _compiled_cached_step() if compile else None
+        self._compiled = _compiled_cached_step() if compile else None
         self.num_latents = num_latents
         self.max_new_tokens = max_new_tokens
         self.cache = model.create_cache() if use_cache else None
@@ -105,9 +105,9 @@ class IncrementalDecoder:
         self.latents += 1
         if self.cache is None:
             return self._full_forward()
-        if self.compiled_step is not None:
+        if self._compiled is not None:
             check_token_ids("tokens", tokens, self.model.vocab_size)  # outside the compiled code
-            return self.compiled_step(self.model, tokens, self.cache)
+            return self._compiled(self.model, tokens, self.cache)
         return self.model(tokens[:, None], prefix_len=0, kv_cache=self.cache)[:, -1]
 
     def append(self, tokens: torch.Tensor) -> None:
