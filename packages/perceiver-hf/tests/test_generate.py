@@ -97,3 +97,14 @@ def test_forward_with_labels_gives_the_shifted_loss():
     logits = m.backend_model(ids, prefix_len=12)
     expected = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), ids[:, 13:])
     torch.testing.assert_close(out.loss, expected)
+
+
+def test_compiled_decoding_through_generate_equals_eager():
+    m = model()
+    ids, attention_mask = prompts()
+    kwargs = dict(
+        attention_mask=attention_mask, max_new_tokens=20, do_sample=False, num_latents=3, pad_token_id=0
+    )
+    out = m.generate(ids, compile_decoding=True, return_dict_in_generate=True, **kwargs)
+    assert out.past_key_values.decoder._compiled is not None  # the steps ran compiled
+    assert torch.equal(out.sequences, m.generate(ids, **kwargs))

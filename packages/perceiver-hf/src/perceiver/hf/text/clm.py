@@ -34,9 +34,9 @@ __all__ = [
 class PerceiverARGenerationCache(Cache):
     """A transformers ``Cache`` holding a Perceiver AR's incremental decoder (and its KV cache)."""
 
-    def __init__(self, model: CausalLanguageModel, num_latents: int) -> None:
+    def __init__(self, model: CausalLanguageModel, num_latents: int, compile: bool = False) -> None:
         super().__init__(layers=[])
-        self.decoder = IncrementalDecoder(model, num_latents=num_latents, max_new_tokens=64)
+        self.decoder = IncrementalDecoder(model, num_latents=num_latents, max_new_tokens=64, compile=compile)
         self.started = False
 
     @property
@@ -74,10 +74,19 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         attention_mask: torch.LongTensor | None = None,
         use_cache: bool = True,
         num_latents: int | None = None,
+        compile_decoding: bool = False,
         **kwargs,
     ) -> dict:
+        """``compile_decoding=True`` (a ``generate()`` argument) compiles the cached decoding step
+        with ``torch.compile``, as perceiver-core's ``generate(compile=True)`` does."""
+        if compile_decoding and not use_cache:
+            raise ValueError(
+                "compile_decoding=True compiles the cached decoding step; it needs use_cache=True"
+            )
         if use_cache and past_key_values is None:
-            past_key_values = PerceiverARGenerationCache(self.backend_model, num_latents or 1)
+            past_key_values = PerceiverARGenerationCache(
+                self.backend_model, num_latents or 1, compile_decoding
+            )
         return {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
