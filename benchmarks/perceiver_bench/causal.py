@@ -5,10 +5,11 @@ cross-entropy on next tokens, backward and an AdamW step; prefix dropout 0.5 as 
 
 Generation: a ``prompt_len`` prompt, greedy decoding with the KV cache and without it
 (``use_cache=False`` recomputes the whole window each step), and with the cached step compiled
-(``generate(compile=True)``; compilation happens before the timed calls and is reported). A streamer callback timestamps
-each token. Window schedule (see ``perceiver.model.core.generation``): the window starts with
-``num_latents`` latents, grows one latent per token and restarts with one full forward pass
-every ``max_latents - num_latents`` tokens.
+(``generate(compile=True)``; compiled before the timed calls, the compilation time reported).
+A streamer callback timestamps each token. Window schedule (see
+``perceiver.model.core.generation``): the window starts with ``num_latents`` latents, grows one
+latent per token and restarts with one full forward pass every ``max_latents - num_latents``
+tokens.
 """
 
 from __future__ import annotations
@@ -248,22 +249,10 @@ def run_generation(settings: Settings) -> WorkloadResult:
                 note=note,
             )
         )
-    result.checks.append(
-        Check(
-            f"{short} tokens: cached == uncached tokens",
-            float(torch.equal(outs[True, False], outs[False, False])),
-            1.0,
-            ">=",
-        )
-    )
-    result.checks.append(
-        Check(
-            f"{short} tokens: compiled == eager cached tokens",
-            float(torch.equal(outs[True, True], outs[True, False])),
-            1.0,
-            ">=",
-        )
-    )
+    for name, a, b in (("cached == uncached", (True, False), (False, False)),
+                       ("compiled == eager cached", (True, True), (True, False))):  # fmt: skip
+        same = float(torch.equal(outs[a], outs[b]))
+        result.checks.append(Check(f"{short} tokens: {name} tokens", same, 1.0, ">="))
 
     # long generation with the cache: time per token early vs late
     totals, early, late, per_token_runs = [], [], [], []
