@@ -92,6 +92,28 @@ def test_prefix_dropout_only_in_training():
     assert not torch.allclose(first, m(x, prefix_len=12))
 
 
+def test_prefix_dropout_hides_half_of_the_prefix_from_each_sequence():
+    # under one seed the same prefix tokens are dropped: changing a dropped token changes
+    # nothing, changing a kept one changes the logits; 12 prefix tokens keep 6 per sequence
+    m = model().train()
+    x = torch.randint(0, VOCAB - 1, (2, 20))
+
+    def logits(tokens):
+        torch.manual_seed(0)
+        return m(tokens, prefix_len=12)
+
+    reference = logits(x)
+    seen = torch.zeros(2, 12, dtype=torch.bool)
+    for i in range(12):
+        changed = x.clone()
+        changed[:, i] += 1
+        seen[:, i] = (logits(changed) - reference).flatten(1).abs().amax(dim=1) > 0
+    assert seen.sum(dim=1).tolist() == [6, 6]
+    changed = x.clone()
+    changed[:, 12:] += 1  # latents always count
+    assert ((logits(changed) - reference).flatten(1).abs().amax(dim=1) > 0).all()
+
+
 def test_activation_checkpointing_gives_the_same_outputs_and_gradients():
     plain = model(cross_attention_dropout=0.0)
     checkpointed = model(cross_attention_dropout=0.0, activation_checkpointing=True)

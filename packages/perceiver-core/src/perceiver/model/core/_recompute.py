@@ -138,9 +138,12 @@ class _NormMLP(torch.autograd.Function):
         needs = ctx.needs_input_grad
         c = x2.shape[-1]
         g2 = g.reshape(-1, g.shape[-1])  # (r, o)
-        gw2, gb2 = _linear_grads(g2, F.gelu(a), w2, b2, needs[6], needs[7])  # GELU recomputed
-        ga = g2 @ w2
-        ga = _aten.gelu_backward.grad_input(ga, a, grad_input=ga)  # in place: one (r, 4c) buffer less
+        act = F.gelu(a)  # recomputed
+        gw2, gb2 = _linear_grads(g2, act, w2, b2, needs[6], needs[7])
+        # act's buffer, no longer needed, takes the gradient into it and then, in place, the
+        # gradient into a: no fresh (r, 4c) buffer, whose pages the first write would fault in
+        ga = torch.mm(g2, w2, out=act)
+        ga = _aten.gelu_backward.grad_input(ga, a, grad_input=ga)
         h = torch.native_layer_norm(x2, (c,), norm_w, norm_b, ctx.eps)[0]  # recomputed
         gw1, gb1 = _linear_grads(ga, h, w1, b1, needs[4], needs[5])
         mask = [needs[0], norm_w is not None and needs[1], norm_b is not None and needs[2]]

@@ -167,15 +167,23 @@ class PerceiverAR(nn.Module):
             )
 
         pos = positions(pad_mask, b, n, x.device)  # (b, n)
-        x_emb = self.input_adapter(x, pos)  # (b, n, c)
-        angles = self.frequency_encoding(pos)  # (b, n, r)
-        x_latent = x_emb[:, prefix_len:]
-        latent_pad = None if pad_mask is None else pad_mask[:, prefix_len:]
-        rot_latent = RotaryPositionEmbedding(angles[:, prefix_len:])
-
-        x_kv, kv_pad, kv_angles = x_emb, pad_mask, angles
         if self.training and self.cross_attention_dropout > 0 and prefix_len > 0 and kv_cache is None:
-            x_kv, kv_pad, kv_angles = self._drop_prefix(x_emb, pad_mask, angles, prefix_len)
+            # prefix dropout: only the kept prefix tokens are embedded; the latents, embedded
+            # once, are both the queries and the last keys of the cross-attention
+            idx = self._kept_positions(b, n, prefix_len, x.device)  # (b, m): m = k kept + l latents
+            k = idx.shape[1] - (n - prefix_len)
+            kv_pos = pos.gather(1, idx)
+            kv_pad = None if pad_mask is None else pad_mask.gather(1, idx)
+            x_latent = self.input_adapter(x[:, prefix_len:], kv_pos[:, k:])  # (b, l, c)
+            x_prefix = self.input_adapter(x.gather(1, idx[:, :k]), kv_pos[:, :k])  # (b, k, c)
+            x_kv = torch.cat([x_prefix, x_latent], dim=1)  # (b, m, c)
+        else:
+            x_kv = self.input_adapter(x, pos)  # (b, n, c)
+            x_latent = x_kv[:, prefix_len:]
+            kv_pos, kv_pad = pos, pad_mask
+        latent_pad = None if pad_mask is None else pad_mask[:, prefix_len:]
+        kv_angles = self.frequency_encoding(kv_pos)  # (b, m, r)
+        rot_latent = RotaryPositionEmbedding(kv_angles[:, kv_angles.shape[1] - x_latent.shape[1] :])
 
         cross_cache = None if kv_cache is None else kv_cache.cross_attention
         self_caches = None if kv_cache is None else kv_cache.self_attention
@@ -216,19 +224,15 @@ class PerceiverAR(nn.Module):
         kv_cache.next_positions = pos[:, -1] + 1
         return x_latent
 
-    def _drop_prefix(
-        self, x: torch.Tensor, pad_mask: torch.Tensor | None, angles: torch.Tensor, prefix_len: int
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """Keep a random subset of prefix tokens (the same count per sequence, in order)."""
-        b = x.shape[0]
-        keep = int(prefix_len * (1.0 - self.cross_attention_dropout))
-        idx = torch.rand(b, prefix_len, device=x.device).topk(keep, dim=1).indices.sort(dim=1).values
-        latent_idx = torch.arange(prefix_len, x.shape[1], device=x.device).expand(b, -1)
-        idx = torch.cat([idx, latent_idx], dim=1)  # (b, keep + l)
-        x = x.gather(1, idx[..., None].expand(-1, -1, x.shape[-1]))
-        angles = angles.gather(1, idx[..., None].expand(-1, -1, angles.shape[-1]))
-        pad_mask = None if pad_mask is None else pad_mask.gather(1, idx)
-        return x, pad_mask, angles
+    def _kept_positions(
+        self, batch_size: int, seq_len: int, prefix_len: int, device: torch.device
+    ) -> torch.Tensor:
+        """Prefix dropout: indices (b, k + l) of a random subset of k prefix positions (the same
+        k for every sequence, in order) followed by the l latent positions."""
+        k = int(prefix_len * (1.0 - self.cross_attention_dropout))
+        kept = torch.rand(batch_size, prefix_len, device=device).topk(k, dim=1).indices.sort(dim=1).values
+        latents = torch.arange(prefix_len, seq_len, device=device).expand(batch_size, -1)
+        return torch.cat([kept, latents], dim=1)
 
 
 class CausalSequenceModel(nn.Module):

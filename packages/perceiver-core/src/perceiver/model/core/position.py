@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from perceiver.model.core._validation import check_positive
@@ -116,7 +117,7 @@ class TrainablePositionEncoding(nn.Module):
             if positions > self.max_seq_len:
                 raise ValueError(f"sequence length {positions} exceeds max_seq_len ({self.max_seq_len})")
             return self.position_embedding[:positions]
-        return self.position_embedding[positions]
+        return F.embedding(positions, self.position_embedding)  # backward: a dense index-add
 
 
 class FrequencyPositionEncoding(nn.Module):
