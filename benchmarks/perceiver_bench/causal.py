@@ -14,8 +14,10 @@ tokens.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -177,22 +179,36 @@ def restart_steps(cfg: ARBenchConfig, num_tokens: int) -> list[int]:
     return restarts
 
 
-def _use_compile_backend(backend: str) -> None:
-    """Compile decoding steps with ``backend`` (the library uses inductor; the smoke test traces
-    with ``aot_eager``, which generates no code)."""
+@contextlib.contextmanager
+def _compile_backend(backend: str) -> Iterator[None]:
+    """Compile decoding steps with ``backend`` inside the block (the library uses inductor; the
+    smoke test traces with ``aot_eager``, which generates no code)."""
     from perceiver.model.core import generation
 
+    saved = generation._compiled_cached_step
     if backend != "inductor":
-        generation._compiled_step = torch.compile(generation._cached_step, dynamic=True, backend=backend)
+        traced = torch.compile(generation._cached_step, dynamic=True, backend=backend)
+        generation._compiled_cached_step = lambda options=None: traced
+    try:
+        yield
+    finally:
+        generation._compiled_cached_step = saved
 
 
 def _generate_timed(
-    model, prompt: torch.Tensor, num_tokens: int, num_latents: int, use_cache: bool, compile: bool = False
+    model,
+    prompt: torch.Tensor,
+    num_tokens: int,
+    num_latents: int,
+    use_cache: bool,
+    compile_options: dict | None = None,
 ):
+    """Generate, timing each token; ``compile_options`` not None: compiled decoding with them."""
     stamps: list[float] = []
     start = time.perf_counter()
     out = model.generate(
-        prompt, num_tokens=num_tokens, num_latents=num_latents, use_cache=use_cache, compile=compile,
+        prompt, num_tokens=num_tokens, num_latents=num_latents, use_cache=use_cache,
+        compile=compile_options is not None, compile_options=compile_options or None,
         streamer=lambda tokens: stamps.append(time.perf_counter()),
     )  # fmt: skip
     total = time.perf_counter() - start
@@ -216,43 +232,46 @@ def run_generation(settings: Settings) -> WorkloadResult:
         },
     )  # fmt: skip
     # short generation: cached (eager and compiled) vs uncached, interleaved; tokens must agree
-    _use_compile_backend(settings.compile_backend)
-    outs = {}
+    variants = {  # name: use_cache, compile options (None: eager)
+        "cached": (True, None),
+        "cached, compiled": (True, {}),
+        "cached, compiled, C++ wrapper": (True, {"cpp_wrapper": True}),
+        "uncached": (False, None),
+    }
+    outs, compile_s = {}, {}
 
-    def gen(use_cache, compile=False):
+    def gen(name):
         def fn():
-            outs[use_cache, compile], _, _ = _generate_timed(
-                model, prompt, short, cfg.num_latents, use_cache, compile
-            )
+            outs[name], _, _ = _generate_timed(model, prompt, short, cfg.num_latents, *variants[name])
 
         return fn
 
-    start = time.perf_counter()
-    gen(True, compile=True)()  # compiles the cached step
-    compile_s = time.perf_counter() - start
-    fns = {"cached": gen(True), "cached, compiled": gen(True, compile=True), "uncached": gen(False)}
-    times = time_interleaved(fns, settings.repeats, settings.warmup)
+    with _compile_backend(settings.compile_backend):
+        for name, (_, options) in variants.items():
+            if options is not None:
+                start = time.perf_counter()
+                gen(name)()  # compiles the cached step
+                compile_s[name] = time.perf_counter() - start
+        times = time_interleaved({name: gen(name) for name in variants}, settings.repeats, settings.warmup)
     for name, t in times.items():
-        extra = {"compile_s": compile_s} if name == "cached, compiled" else {}
+        extra = {"compile_s": compile_s[name]} if name in compile_s else {}
         result.measurements.append(
             Measurement("generation", f"{short} tokens", f"perceiver ({name})", t, extra=extra)
         )
     uncached = statistics.median(times["uncached"])
-    for name in ("cached", "cached, compiled"):
-        note = f"compilation took {compile_s:.0f} s, before the timed calls" if "compiled" in name else ""
-        result.checks.append(
-            Check(
-                f"{short} tokens: {name} speedup over uncached",
-                uncached / statistics.median(times[name]),
-                6.0,
-                ">=",
-                note=note,
-            )
+    for name in variants:
+        if name == "uncached":
+            continue
+        note = (
+            f"compilation took {compile_s[name]:.0f} s, before the timed calls" if name in compile_s else ""
         )
-    for name, a, b in (("cached == uncached", (True, False), (False, False)),
-                       ("compiled == eager cached", (True, True), (True, False))):  # fmt: skip
-        same = float(torch.equal(outs[a], outs[b]))
-        result.checks.append(Check(f"{short} tokens: {name} tokens", same, 1.0, ">="))
+        speedup = uncached / statistics.median(times[name])
+        result.checks.append(
+            Check(f"{short} tokens: {name} speedup over uncached", speedup, 6.0, ">=", note=note)
+        )
+        reference = "uncached" if name == "cached" else "cached"
+        same = float(torch.equal(outs[name], outs[reference]))
+        result.checks.append(Check(f"{short} tokens: {name} == {reference} tokens", same, 1.0, ">="))
 
     # long generation with the cache: time per token early vs late
     totals, early, late, per_token_runs = [], [], [], []

@@ -176,3 +176,31 @@ def test_compiled_decoding_equals_eager_decoding():
 def test_compiled_decoding_needs_the_cache():
     with pytest.raises(ValueError, match=r"compile=True .* use_cache=True"):
         model().generate(torch.ones(1, 3, dtype=torch.long), use_cache=False, compile=True)
+
+
+def test_compiled_decoding_with_a_cpp_wrapper_equals_eager_decoding():
+    # inductor options reach the compiled step: the C++ wrapper, one unpadded batch (one graph)
+    m = model()
+    ids = torch.randint(1, VOCAB, (2, 7))
+    options = {"cpp_wrapper": True}
+    eager = IncrementalDecoder(m, num_latents=2, max_new_tokens=6)
+    compiled = IncrementalDecoder(m, num_latents=2, max_new_tokens=6, compile=True, compile_options=options)
+    assert compiled._compiled is not IncrementalDecoder(m, 2, 6, compile=True)._compiled
+    with torch.no_grad():
+        torch.testing.assert_close(compiled.start(ids), eager.start(ids))
+        for _ in range(6):
+            tokens = torch.randint(1, VOCAB, (2,))
+            torch.testing.assert_close(compiled.step(tokens), eager.step(tokens), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(compile_options={"cpp_wrapper": True}), ValueError, r"compile_options=.* needs compile=True"),
+        (dict(compile=True, compile_options={"cpp_wraper": True}), ValueError, r"unknown inductor option\(s\) \['cpp_wraper'\]"),
+        (dict(compile_options=["cpp_wrapper"]), TypeError, "compile_options must be a mapping"),
+    ],
+)  # fmt: skip
+def test_bad_compile_options_are_named(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        model().generate(torch.ones(1, 3, dtype=torch.long), **kwargs)

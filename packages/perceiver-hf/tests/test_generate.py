@@ -1,5 +1,6 @@
 """transformers' generate() on the Perceiver AR wrappers equals perceiver-core generation."""
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM, PerceiverTokenizer, pipeline
 from transformers.generation.streamers import BaseStreamer
@@ -108,3 +109,18 @@ def test_compiled_decoding_through_generate_equals_eager():
     out = m.generate(ids, compile_decoding=True, return_dict_in_generate=True, **kwargs)
     assert out.past_key_values.decoder._compiled is not None  # the steps ran compiled
     assert torch.equal(out.sequences, m.generate(ids, **kwargs))
+
+
+def test_compile_decoding_options_reach_the_compiled_step():
+    m = model()
+    ids = torch.randint(6, 262, (1, 6))
+    with pytest.raises(ValueError, match=r"compile_decoding_options|compile_options=.* needs compile=True"):
+        m.generate(ids, compile_decoding_options={"cpp_wrapper": True}, max_new_tokens=2, pad_token_id=0)
+    with pytest.raises(ValueError, match=r"unknown inductor option\(s\) \['cpp_wraper'\]"):
+        m.generate(
+            ids,
+            compile_decoding=True,
+            compile_decoding_options={"cpp_wraper": True},
+            max_new_tokens=2,
+            pad_token_id=0,
+        )

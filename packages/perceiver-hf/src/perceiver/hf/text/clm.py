@@ -34,9 +34,21 @@ __all__ = [
 class PerceiverARGenerationCache(Cache):
     """A transformers ``Cache`` holding a Perceiver AR's incremental decoder (and its KV cache)."""
 
-    def __init__(self, model: CausalLanguageModel, num_latents: int, compile: bool = False) -> None:
+    def __init__(
+        self,
+        model: CausalLanguageModel,
+        num_latents: int,
+        compile: bool = False,
+        compile_options: dict | None = None,
+    ) -> None:
         super().__init__(layers=[])
-        self.decoder = IncrementalDecoder(model, num_latents=num_latents, max_new_tokens=64, compile=compile)
+        self.decoder = IncrementalDecoder(
+            model,
+            num_latents=num_latents,
+            max_new_tokens=64,
+            compile=compile,
+            compile_options=compile_options,
+        )
         self.started = False
 
     @property
@@ -75,17 +87,20 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         use_cache: bool = True,
         num_latents: int | None = None,
         compile_decoding: bool = False,
+        compile_decoding_options: dict | None = None,
         **kwargs,
     ) -> dict:
         """``compile_decoding=True`` (a ``generate()`` argument) compiles the cached decoding step
-        with ``torch.compile``, as perceiver-core's ``generate(compile=True)`` does."""
+        with ``torch.compile``, as perceiver-core's ``generate(compile=True)`` does;
+        ``compile_decoding_options`` are its inductor options (perceiver-core's
+        ``compile_options``, e.g. ``{"cpp_wrapper": True}``)."""
         if compile_decoding and not use_cache:
             raise ValueError(
                 "compile_decoding=True compiles the cached decoding step; it needs use_cache=True"
             )
         if use_cache and past_key_values is None:
             past_key_values = PerceiverARGenerationCache(
-                self.backend_model, num_latents or 1, compile_decoding
+                self.backend_model, num_latents or 1, compile_decoding, compile_decoding_options
             )
         return {
             "input_ids": input_ids,
