@@ -167,11 +167,12 @@ class PerceiverAR(nn.Module):
             )
 
         pos = positions(pad_mask, b, n, x.device)  # (b, n)
+        num_latents = n - prefix_len
         if self.training and self.cross_attention_dropout > 0 and prefix_len > 0 and kv_cache is None:
             # prefix dropout: only the kept prefix tokens are embedded; the latents, embedded
             # once, are both the queries and the last keys of the cross-attention
             idx = self._kept_positions(b, n, prefix_len, x.device)  # (b, m): m = k kept + l latents
-            k = idx.shape[1] - (n - prefix_len)
+            k = idx.shape[1] - num_latents
             kv_pos = pos.gather(1, idx)
             kv_pad = None if pad_mask is None else pad_mask.gather(1, idx)
             x_latent = self.input_adapter(x[:, prefix_len:], kv_pos[:, k:])  # (b, l, c)
@@ -183,7 +184,7 @@ class PerceiverAR(nn.Module):
             kv_pos, kv_pad = pos, pad_mask
         latent_pad = None if pad_mask is None else pad_mask[:, prefix_len:]
         kv_angles = self.frequency_encoding(kv_pos)  # (b, m, r)
-        rot_latent = RotaryPositionEmbedding(kv_angles[:, kv_angles.shape[1] - x_latent.shape[1] :])
+        rot_latent = RotaryPositionEmbedding(kv_angles[:, -num_latents:])  # the latents are the last keys
 
         cross_cache = None if kv_cache is None else kv_cache.cross_attention
         self_caches = None if kv_cache is None else kv_cache.self_attention
