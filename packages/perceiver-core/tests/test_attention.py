@@ -42,6 +42,33 @@ def test_fused_attention_equals_eager_reference(causal, padded, rotated):
     assert_close(fused, eager, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("num_queries", [10, 4])
+def test_causal_mask_without_padding_is_left_to_sdpa(monkeypatch, num_queries):
+    import perceiver.model.core.attention as attention
+
+    calls = []
+    sdpa = attention.F.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, is_causal=False, **kwargs):
+        calls.append((attn_mask, is_causal))
+        return sdpa(q, k, v, attn_mask=attn_mask, is_causal=is_causal, **kwargs)
+
+    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", spy)
+    attn = mha(causal_attention=True, num_kv_input_channels=16).train()
+    x_kv = torch.randn(3, 10, 16, requires_grad=True)
+    x_q = x_kv[:, -num_queries:]
+    fused, eager = both(attn, x_q, x_kv)
+    assert_close(fused, eager, atol=1e-5, rtol=1e-5)
+    (g_fused,) = torch.autograd.grad(fused.square().sum(), x_kv)
+    (g_eager,) = torch.autograd.grad(eager.square().sum(), x_kv)
+    assert_close(g_fused, g_eager, atol=1e-5, rtol=1e-5)
+    ((mask, is_causal),) = calls
+    if num_queries == 10:  # queries are the keys: SDPA's own (top-left) causal mask is the same
+        assert mask is None and is_causal
+    else:  # on CPU the bottom-right mask is materialized for the queries that are the last keys
+        assert not is_causal and torch.equal(mask, attend_mask(None, num_queries, 10, causal=True))
+
+
 def test_causal_mask_is_aligned_bottom_right():
     mask = attend_mask(None, num_queries=2, num_keys=5, causal=True)
     expected = torch.tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]], dtype=torch.bool)
@@ -169,3 +196,21 @@ def test_fused_attention_under_bf16_autocast_on_cuda():
         fused, eager = both(attn, x, x)
     assert fused.dtype == torch.bfloat16
     assert_close(fused.float(), eager.float(), atol=2e-2, rtol=2e-2)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("num_queries", [64, 16])
+def test_causal_attention_runs_flash_attention_on_cuda(num_queries):
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    attn = mha(causal_attention=True, num_kv_input_channels=16).cuda().train()
+    x_kv = torch.randn(2, 64, 16, device="cuda", requires_grad=True)
+    x_q = x_kv[:, -num_queries:]
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        with sdpa_kernel(SDPBackend.FLASH_ATTENTION):  # fails if an explicit mask were passed
+            fused = attn(x_q, x_kv)
+            fused.float().square().sum().backward()
+        with eager_attention_reference():
+            eager = attn(x_q, x_kv)
+    assert_close(fused.float(), eager.float(), atol=2e-2, rtol=2e-2)
+    assert torch.isfinite(x_kv.grad).all()

@@ -192,3 +192,16 @@ def test_bf16_autocast_training_step_on_cuda():
         logits = m(x, prefix_len=12)
     logits.float().logsumexp(-1).mean().backward()
     assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
+
+
+@pytest.mark.gpu
+def test_bf16_training_step_runs_flash_attention_on_cuda():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    m = model().cuda().train()
+    x = torch.randint(0, VOCAB, (2, 20), device="cuda")
+    # latent self-attention (queries = keys) and the cross-attention (latents = last keys)
+    with torch.autocast("cuda", dtype=torch.bfloat16), sdpa_kernel(SDPBackend.FLASH_ATTENTION):
+        logits = m(x, prefix_len=12)
+        logits.float().logsumexp(-1).mean().backward()
+    assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)

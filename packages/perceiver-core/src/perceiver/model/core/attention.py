@@ -6,7 +6,10 @@ switches every ``MultiHeadAttention`` to it inside a ``with`` block.
 
 Masks: users pass ``pad_mask`` with True = padding. :func:`attend_mask` turns it, together with a
 causal mask aligned to the bottom right, into SDPA's convention (True = may attend). A query
-whose keys are all masked attends to nothing and returns zeros, never NaN.
+whose keys are all masked attends to nothing and returns zeros, never NaN. A causal mask without
+padding is not materialized: SDPA masks causally itself (``is_causal`` when queries and keys are
+the same positions; on CUDA, ``causal_lower_right`` when the queries are the last of more keys),
+which lets CUDA choose flash attention, which takes no explicit mask.
 
 Shapes: b batch, n queries, m keys, c channels, h heads, d channels per head.
 """
@@ -20,6 +23,7 @@ from collections.abc import Iterator
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.attention.bias import CausalBias, causal_lower_right
 
 from perceiver.model.core._recompute import norm_linears
 from perceiver.model.core._validation import (
@@ -61,9 +65,17 @@ def attend_mask(
 
 
 def eager_attention(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float = 0.0
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout_p: float = 0.0,
+    causal: bool = False,
 ) -> torch.Tensor:
-    """Reference attention: softmax(q k^T / sqrt(d)) v, zeros for queries with no visible key."""
+    """Reference attention: softmax(q k^T / sqrt(d)) v, zeros for queries with no visible key
+    (``causal``: ``mask`` is None and the causal mask is aligned to the bottom right)."""
+    if causal:
+        mask = attend_mask(None, q.shape[-2], k.shape[-2], causal=True, device=q.device)
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (b, h, n, m)
     if mask is not None:
         scores = scores.masked_fill(~mask, float("-inf"))
@@ -72,8 +84,23 @@ def eager_attention(
     return probs @ v
 
 
+def _causal_mask(q: torch.Tensor, k: torch.Tensor) -> tuple[torch.Tensor | CausalBias | None, bool]:
+    """SDPA's ``(attn_mask, is_causal)`` for a causal mask aligned to the bottom right, n <= m."""
+    n, m = q.shape[-2], k.shape[-2]
+    if n == m:  # the top-left alignment of is_causal is the same
+        return None, True
+    if q.is_cuda and not torch.compiler.is_compiling():
+        return causal_lower_right(n, m), False  # dispatched to flash or memory-efficient kernels
+    return attend_mask(None, n, m, causal=True, device=q.device), False
+
+
 def _sdpa(
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout_p: float,
+    causal: bool = False,
 ) -> torch.Tensor:
     # The fused kernels (CPU flash attention among them) need one head size for q, k and v and
     # one batch size; otherwise SDPA falls back to its math path, which materializes the (n, m)
@@ -90,7 +117,12 @@ def _sdpa(
         v = F.pad(v, (0, d - d_v))  # (b, h, m, d)
     if q.shape[0] != k.shape[0]:
         q = q.expand(k.shape[0], -1, -1, -1)  # (b, h, n, d)
-    o = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout_p, scale=scale)
+    is_causal = False
+    if causal:
+        mask, is_causal = _causal_mask(q, k)
+    o = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, dropout_p=dropout_p, is_causal=is_causal, scale=scale
+    )
     return o if d_qk == d_v else o[..., :d_v]  # (b, h, n, d_v)
 
 
@@ -109,16 +141,10 @@ def eager_attention_reference() -> Iterator[None]:
 
 
 def _attend(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    mask: torch.Tensor | None,
-    dropout_p: float,
-    may_be_blind: bool = True,
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None, dropout_p: float
 ) -> torch.Tensor:
-    """Attention under ``mask``; ``may_be_blind=False`` says that every query sees a key (a
-    causal mask alone with at least as many keys as queries), which skips the zeroing."""
-    if mask is None or not may_be_blind:
+    """Attention under ``mask``, where a query may see no key at all."""
+    if mask is None:
         return _attention_fn(q, k, v, mask, dropout_p)
     # queries without any visible key attend to nothing: give them one key, zero the result
     blind = ~mask.any(dim=-1, keepdim=True)  # (b|1, 1, n|1, 1)
@@ -224,10 +250,12 @@ class MultiHeadAttention(nn.Module):
             k, v, pad_mask = kv_cache.append(k, v, pad_mask)
 
         n, m = q.shape[2], k.shape[2]
-        mask = attend_mask(pad_mask, n, m, self.causal_attention, q.device)
         dropout_p = self.dropout if self.training else 0.0
-        # bottom-right causal masking alone leaves every query at least one key when n <= m
-        may_be_blind = pad_mask is not None or n > m
-        o = _attend(q, k, v, mask, dropout_p, may_be_blind)  # (b, h, n, d_v)
+        if self.causal_attention and pad_mask is None and 1 < n <= m:
+            # causal masking alone, which leaves every query at least one key: SDPA's own
+            o = _attention_fn(q, k, v, None, dropout_p, causal=True)  # (b, h, n, d_v)
+        else:
+            mask = attend_mask(pad_mask, n, m, self.causal_attention, q.device)
+            o = _attend(q, k, v, mask, dropout_p)
         o = o.transpose(1, 2).flatten(2)  # (b, n, h * d_v)
         return self.o_proj(o)
