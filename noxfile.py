@@ -160,7 +160,9 @@ def main(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The benchmark suite (benchmarks/, not part of ``nox -t tests``): perceiver-core and
     perceiver-hf against transformers on CPU; writes benchmarks/results/results.json and
-    docs/performance.md with plots. ``nox -s bench -- --quick`` for fewer repetitions and points."""
+    docs/performance.md with plots. ``nox -s bench -- --quick`` for fewer repetitions and points.
+    On a GPU the suite runs with the machine's own CUDA build of torch instead (docs/performance.md,
+    "On a GPU"): this session's constraints install the CPU wheel."""
     _install(
         session,
         "-e",

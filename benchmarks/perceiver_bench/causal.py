@@ -31,6 +31,7 @@ from perceiver_bench.measure import (
     count_flops,
     peak_memory,
     square_matmul,
+    synchronize,
     time_interleaved,
 )
 
@@ -79,11 +80,14 @@ def build_model(cfg: ARBenchConfig, max_seq_len: int | None = None):
     )
 
 
-def train_step_fn(model, batch_size: int, seq_len: int, fused: bool = True):
+def train_step_fn(model, batch_size: int, seq_len: int, fused: bool = True, settings: Settings | None = None):
     """A closure running one training step on random tokens (forward, loss, backward, AdamW;
-    ``fused``: torch's fused AdamW kernel, else its default per-parameter implementation)."""
+    ``fused``: torch's fused AdamW kernel, else its default implementation) on the model's
+    device, under ``settings``' precision (the loss in float32)."""
+    settings = settings or Settings()
     g = torch.Generator().manual_seed(1)
     tokens = torch.randint(0, model.vocab_size, (batch_size, seq_len + 1), generator=g)
+    tokens = tokens.to(next(model.parameters()).device)
     x, y = tokens[:, :-1], tokens[:, 1:]
     prefix_len = seq_len - model.max_latents
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=fused or None)
@@ -91,8 +95,9 @@ def train_step_fn(model, batch_size: int, seq_len: int, fused: bool = True):
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        logits = model(x, prefix_len=prefix_len)  # (b, l, v)
-        loss = F.cross_entropy(logits.transpose(1, 2), y[:, prefix_len:])
+        with settings.autocast():
+            logits = model(x, prefix_len=prefix_len)  # (b, l, v)
+        loss = F.cross_entropy(logits.float().transpose(1, 2), y[:, prefix_len:])
         loss.backward()
         optimizer.step()
         return loss.detach()
@@ -102,11 +107,14 @@ def train_step_fn(model, batch_size: int, seq_len: int, fused: bool = True):
 
 def run_training(settings: Settings) -> WorkloadResult:
     cfg = ARBenchConfig.tiny() if settings.tiny else ARBenchConfig()
-    model = build_model(cfg)
-    step = train_step_fn(model, cfg.batch_size, cfg.max_seq_len)
-    twin = build_model(cfg)  # same initial weights; the default (unfused) AdamW
-    step_unfused = train_step_fn(twin, cfg.batch_size, cfg.max_seq_len, fused=False)
-    matmul, matmul_flops = square_matmul(256 if settings.tiny else 2048)
+    cfg.batch_size = settings.ar_batch_size or cfg.batch_size
+    cuda = settings.device.startswith("cuda")
+    model = settings.to(build_model(cfg))
+    step = train_step_fn(model, cfg.batch_size, cfg.max_seq_len, settings=settings)
+    twin = settings.to(build_model(cfg))  # same initial weights; the default (unfused) AdamW
+    step_unfused = train_step_fn(twin, cfg.batch_size, cfg.max_seq_len, fused=False, settings=settings)
+    n = 256 if settings.tiny else 8192 if cuda else 2048
+    matmul, matmul_flops = square_matmul(n, settings.device, settings.compute_dtype)
     result = WorkloadResult(
         "ar_train",
         "Perceiver AR causal LM training step (seed-sized model)",
@@ -118,11 +126,12 @@ def run_training(settings: Settings) -> WorkloadResult:
             },
             "seq_len": cfg.max_seq_len,
             "optimizer": "AdamW (fused=True)",
+            "precision": settings.precision,
             "num_params": sum(p.numel() for p in model.parameters()),
         },
     )
     flops = count_flops(step)
-    peak = peak_memory(step)
+    peak = peak_memory(step, settings.device)
     fns = {"perceiver": step, "perceiver (AdamW unfused)": step_unfused, "matmul": matmul}
     times = time_interleaved(fns, settings.repeats, settings.warmup)
     side_peak = matmul_flops / statistics.median(times["matmul"])
@@ -133,17 +142,18 @@ def run_training(settings: Settings) -> WorkloadResult:
     )
     result.measurements.append(unfused)
     side_mfu = flops / m.median_s / side_peak
-    n = 256 if settings.tiny else 2048
     result.measurements.append(
         Measurement("ar_train", f"{n}x{n} matmul", "torch.mm (side by side)", times["matmul"], matmul_flops)
     )
+    rate = f"{side_peak / 1e12:.1f} TFLOP/s" if cuda else f"{side_peak / 1e9:.1f} GFLOP/s"
     result.checks.append(
         Check(
             "train step: MFU (of a square matmul timed side by side)",
             side_mfu,
-            0.75,
+            0.40 if cuda else 0.75,  # the issue's targets: 40% on an H100 in bf16, 75% on the CPU
             ">=",
-            note=f"median against median; the {n}x{n} matmul ran at {side_peak / 1e9:.1f} GFLOP/s",
+            note=f"median against median; the {n}x{n} {str(settings.compute_dtype).removeprefix('torch.')} "
+            f"matmul ran at {rate}",
         )
     )
     result.notes.append(
@@ -202,23 +212,35 @@ def _generate_timed(
     num_latents: int,
     use_cache: bool,
     compile_options: dict | None = None,
+    settings: Settings | None = None,
 ):
-    """Generate, timing each token; ``compile_options`` not None: compiled decoding with them."""
+    """Generate, timing each token; ``compile_options`` not None: compiled decoding with them.
+    The streamer sees each token when it is on the host, so timestamps include its kernels."""
+    settings = settings or Settings()
     stamps: list[float] = []
+    synchronize()
     start = time.perf_counter()
-    out = model.generate(
-        prompt, num_tokens=num_tokens, num_latents=num_latents, use_cache=use_cache,
-        compile=compile_options is not None, compile_options=compile_options or None,
-        streamer=lambda tokens: stamps.append(time.perf_counter()),
-    )  # fmt: skip
+    with settings.autocast():
+        out = model.generate(
+            prompt, num_tokens=num_tokens, num_latents=num_latents, use_cache=use_cache,
+            compile=compile_options is not None, compile_options=compile_options or None,
+            streamer=lambda tokens: (tokens.tolist(), stamps.append(time.perf_counter())),
+        )  # fmt: skip
     total = time.perf_counter() - start
     return out, total, [b - a for a, b in zip([start, *stamps[:-1]], stamps, strict=True)]
 
 
+def _common_prefix(a: torch.Tensor, b: torch.Tensor, prompt_len: int) -> int:
+    """Generated tokens before the first position where ``a`` and ``b`` (batch 1) differ."""
+    differ = (a[0, prompt_len:] != b[0, prompt_len:]).nonzero()
+    return a.shape[1] - prompt_len if len(differ) == 0 else int(differ[0])
+
+
 def run_generation(settings: Settings) -> WorkloadResult:
     cfg = ARBenchConfig.tiny() if settings.tiny else ARBenchConfig()
-    model = build_model(cfg).eval()
+    model = settings.to(build_model(cfg).eval())
     prompt = torch.randint(0, cfg.vocab_size, (1, cfg.prompt_len), generator=torch.Generator().manual_seed(2))
+    prompt = settings.to(prompt)
     short, long = cfg.num_tokens
     result = WorkloadResult(
         "generation",
@@ -228,7 +250,7 @@ def run_generation(settings: Settings) -> WorkloadResult:
             "num_channels": cfg.num_channels, "num_heads": cfg.num_heads,
             "num_self_attention_layers": cfg.num_self_attention_layers, "abs_pos_emb": True,
             "prompt_len": cfg.prompt_len, "num_tokens": list(cfg.num_tokens), "num_latents": cfg.num_latents,
-            "batch_size": 1, "restarts_at_tokens": restart_steps(cfg, long),
+            "batch_size": 1, "precision": settings.precision, "restarts_at_tokens": restart_steps(cfg, long),
         },
     )  # fmt: skip
     # short generation: cached (eager and compiled) vs uncached, interleaved; tokens must agree
@@ -242,7 +264,9 @@ def run_generation(settings: Settings) -> WorkloadResult:
 
     def gen(name):
         def fn():
-            outs[name], _, _ = _generate_timed(model, prompt, short, cfg.num_latents, *variants[name])
+            outs[name], _, _ = _generate_timed(
+                model, prompt, short, cfg.num_latents, *variants[name], settings=settings
+            )
 
         return fn
 
@@ -270,13 +294,19 @@ def run_generation(settings: Settings) -> WorkloadResult:
             Check(f"{short} tokens: {name} speedup over uncached", speedup, 6.0, ">=", note=note)
         )
         reference = "uncached" if name == "cached" else "cached"
-        same = float(torch.equal(outs[name], outs[reference]))
-        result.checks.append(Check(f"{short} tokens: {name} == {reference} tokens", same, 1.0, ">="))
+        if settings.precision == "32":
+            same = float(torch.equal(outs[name], outs[reference]))
+            result.checks.append(Check(f"{short} tokens: {name} == {reference} tokens", same, 1.0, ">="))
+        else:  # bfloat16 rounding differs between the paths; greedy decoding diverges at a near-tie
+            result.notes.append(
+                f"{short} tokens, bfloat16: {name} and {reference} agree on the first "
+                f"{_common_prefix(outs[name], outs[reference], cfg.prompt_len)} generated tokens."
+            )
 
     # long generation with the cache: time per token early vs late
     totals, early, late, per_token_runs = [], [], [], []
     for _ in range(max(settings.repeats // 2, 1)):
-        _, total, per_token = _generate_timed(model, prompt, long, cfg.num_latents, True)
+        _, total, per_token = _generate_timed(model, prompt, long, cfg.num_latents, True, settings=settings)
         totals.append(total)
         per_token_runs.append(per_token)
         early.append(statistics.mean(per_token[cfg.early[0] : cfg.early[1]]))
@@ -291,7 +321,8 @@ def run_generation(settings: Settings) -> WorkloadResult:
             # over the tokens before the first restart: the profiler's per-op overhead makes all
             # 1024 steps slow, and the cache's buffers are allocated in full at the start anyway
             peak_bytes=peak_memory(
-                lambda: model.generate(prompt, num_tokens=short, num_latents=cfg.num_latents)
+                lambda: _generate_timed(model, prompt, short, cfg.num_latents, True, settings=settings),
+                settings.device,
             ),
             extra={
                 "per_token_s": median_run,

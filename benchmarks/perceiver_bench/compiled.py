@@ -8,6 +8,7 @@ workload, beside eager cached and uncached generation.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import torch
@@ -19,6 +20,7 @@ from perceiver_bench.measure import (
     Settings,
     WorkloadResult,
     max_abs_diff,
+    max_rel_diff,
     time_interleaved,
 )
 
@@ -44,8 +46,25 @@ def _compare(result: WorkloadResult, settings: Settings, name: str, eager, compi
             f"{name}: torch.compile speedup", speedup, 1.0, ">=", note=f"compilation took {compile_s:.0f} s"
         )
     )
-    diff = max_abs_diff(*outputs())
-    result.checks.append(Check(f"{name}: max |compiled - eager| output", diff, 1e-3, "<="))
+    compiled_out, eager_out = outputs()
+    if settings.precision == "32":
+        diff = max_abs_diff(compiled_out, eager_out)
+        result.checks.append(Check(f"{name}: max |compiled - eager| output", diff, 1e-3, "<="))
+    else:  # bfloat16: relative to the output's scale
+        diff = max_rel_diff(compiled_out, eager_out)
+        result.checks.append(
+            Check(f"{name}: max |compiled - eager| / max |eager| output", diff, settings.tolerance, "<=")
+        )
+
+
+def _inference(settings: Settings, fn):
+    """``fn`` without autograd, under the settings' precision."""
+
+    def call():
+        with torch.no_grad(), settings.autocast():
+            return fn()
+
+    return call
 
 
 def run(settings: Settings) -> WorkloadResult:
@@ -53,26 +72,28 @@ def run(settings: Settings) -> WorkloadResult:
     result = WorkloadResult(
         "compile",
         "torch.compile speedup (inductor, default mode)",
-        {"backend": settings.compile_backend, "mode": "default"},
+        {"backend": settings.compile_backend, "mode": "default", "precision": settings.precision},
     )
 
     # masked LM forward
     mcfg = mlm.MLMBenchConfig.tiny() if settings.tiny else mlm.MLMBenchConfig()
-    _, model = mlm.build_models(mcfg)
+    model = settings.to(mlm.build_models(mcfg)[1])
     compiled_model = torch.compile(model, backend=settings.compile_backend)
     ids = torch.randint(
         0, mcfg.vocab_size, (mcfg.batch_size, mcfg.seq_len), generator=torch.Generator().manual_seed(1)
     )
-    eager = torch.no_grad()(lambda: model(ids))
-    comp = torch.no_grad()(lambda: compiled_model(ids))
-    _compare(result, settings, "mlm forward", eager, comp, lambda: (eager(), comp()))
+    ids = settings.to(ids)
+    eager = _inference(settings, lambda: model(ids))
+    comp = _inference(settings, lambda: compiled_model(ids))
+    _compare(result, settings, "mlm forward", eager, comp, lambda: (comp(), eager()))
 
     # Perceiver AR training step (outputs compared in eval mode: prefix dropout is random)
     acfg = causal.ARBenchConfig.tiny() if settings.tiny else causal.ARBenchConfig()
-    ar = causal.build_model(acfg)
+    acfg.batch_size = settings.ar_batch_size or acfg.batch_size
+    ar = settings.to(causal.build_model(acfg))
     ar_compiled = torch.compile(ar, backend=settings.compile_backend)
-    step_eager = causal.train_step_fn(ar, acfg.batch_size, acfg.max_seq_len)
-    step_comp = causal.train_step_fn(ar_compiled, acfg.batch_size, acfg.max_seq_len)
+    step_eager = causal.train_step_fn(ar, acfg.batch_size, acfg.max_seq_len, settings=settings)
+    step_comp = causal.train_step_fn(ar_compiled, acfg.batch_size, acfg.max_seq_len, settings=settings)
 
     def ar_outputs():
         x = torch.randint(
@@ -81,9 +102,10 @@ def run(settings: Settings) -> WorkloadResult:
             (acfg.batch_size, acfg.max_seq_len),
             generator=torch.Generator().manual_seed(3),
         )
+        x = settings.to(x)
         ar.eval()
-        with torch.no_grad():
-            out = ar(x), ar_compiled(x)
+        with torch.no_grad(), settings.autocast():
+            out = ar_compiled(x), ar(x)
         ar.train()
         return out
 
@@ -92,11 +114,12 @@ def run(settings: Settings) -> WorkloadResult:
     # optical flow forward (full mode only: one forward takes tens of seconds on 2 cores)
     if not settings.quick or settings.tiny:
         fcfg = flow.FlowBenchConfig.tiny() if settings.tiny else flow.FlowBenchConfig()
-        _, fmodel = flow.build_models(fcfg)
+        fmodel = settings.to(flow.build_models(fcfg)[1])
         fcompiled = torch.compile(fmodel, backend=settings.compile_backend)
         x = torch.randn(1, 2, 27, *fcfg.image_shape, generator=torch.Generator().manual_seed(1))
-        feager = torch.no_grad()(lambda: fmodel(x))
-        fcomp = torch.no_grad()(lambda: fcompiled(x))
-        flow_settings = Settings(repeats=min(settings.repeats, 2), warmup=0, tiny=settings.tiny)
-        _compare(result, flow_settings, "flow forward", feager, fcomp, lambda: (feager(), fcomp()))
+        x = settings.to(x)
+        feager = _inference(settings, lambda: fmodel(x))
+        fcomp = _inference(settings, lambda: fcompiled(x))
+        flow_settings = dataclasses.replace(settings, repeats=min(settings.repeats, 2), warmup=0)
+        _compare(result, flow_settings, "flow forward", feager, fcomp, lambda: (fcomp(), feager()))
     return result

@@ -76,23 +76,30 @@ def build_models(cfg: FlowBenchConfig):
 
 def run(settings: Settings) -> WorkloadResult:
     cfg = FlowBenchConfig.tiny() if settings.tiny else FlowBenchConfig()
-    theirs, ours = build_models(cfg)
+    theirs, ours = (settings.to(m) for m in build_models(cfg))
     x = torch.randn(cfg.batch_size, 2, 27, *cfg.image_shape, generator=torch.Generator().manual_seed(1))
+    x = settings.to(x)
     result = WorkloadResult(
         "flow",
         "Optical flow: core OpticalFlow vs transformers PerceiverForOpticalFlow (identical weights)",
-        {**asdict(cfg), "num_params": sum(p.numel() for p in ours.parameters())},
+        {
+            **asdict(cfg),
+            "precision": settings.precision,
+            "num_params": sum(p.numel() for p in ours.parameters()),
+        },
     )
 
     outputs = {}
 
     @torch.no_grad()
     def fwd_ours():
-        outputs["perceiver"] = ours(x)
+        with settings.autocast():
+            outputs["perceiver"] = ours(x)
 
     @torch.no_grad()
     def fwd_theirs():
-        outputs["transformers"] = theirs(inputs=x).logits
+        with settings.autocast():
+            outputs["transformers"] = theirs(inputs=x).logits
 
     fns = {"perceiver": fwd_ours, "transformers": fwd_theirs}
     # one forward each takes tens of seconds on 2 cores: the FLOP-count run is also the
@@ -100,7 +107,7 @@ def run(settings: Settings) -> WorkloadResult:
     flops = {name: count_flops(fn) for name, fn in fns.items()}
     diff = max_rel_diff(outputs["perceiver"], outputs["transformers"])
     outputs.clear()
-    peaks = {name: peak_memory(fn) for name, fn in fns.items()}
+    peaks = {name: peak_memory(fn, settings.device) for name, fn in fns.items()}
     times = time_interleaved(fns, settings.repeats if not settings.quick else 2, warmup=0)
     for name in fns:
         result.measurements.append(
@@ -110,7 +117,7 @@ def run(settings: Settings) -> WorkloadResult:
     result.checks += [
         Check("forward: peak memory vs transformers", ours_m.peak_bytes / theirs_m.peak_bytes, 0.25, "<="),
         Check("forward: time vs transformers", ours_m.median_s / theirs_m.median_s, 1.0, "<="),
-        Check("forward: max |flow difference| / max |flow|", diff, 1e-4, "<="),
+        Check("forward: max |flow difference| / max |flow|", diff, settings.tolerance, "<="),
     ]
     result.notes.append(
         "Warm-up: the FLOP-count run (which also gives the outputs compared) and the memory run."

@@ -1,20 +1,27 @@
 """Timing, peak memory, FLOP counting and the matmul peak, shared by every workload.
 
+- Device and precision (:class:`Settings`): float32 on the CPU by default; ``device="cuda"``
+  and ``precision="bf16-mixed"`` (autocast to bfloat16 over float32 weights, as Lightning's
+  precision of that name) for the GPU run. Workloads move models and inputs with
+  :meth:`Settings.to` and run under :meth:`Settings.autocast`.
 - Time: ``time.perf_counter`` around each call, after warm-up; implementations compared
   side by side are interleaved repetition by repetition, so load from other processes hits
-  both alike. Figures are medians.
+  both alike. Figures are medians. Once CUDA is in use, the device is synchronized before and
+  after each call, so that a call's time includes its kernels.
 - Peak memory: the CPU allocator reports every allocation and free to ``torch.profiler``
   (``profile_memory=True``); the running sum of those events over one call gives the peak of
   tensor memory allocated *during* the call, on top of what was already allocated (weights,
   inputs). ``tracemalloc`` does not see torch's allocations and process RSS mixes in the
-  allocator's caching, so neither is used.
+  allocator's caching, so neither is used. On CUDA, the caching allocator's own peak counter
+  (``torch.cuda.max_memory_allocated``, reset before the call) gives the same quantity.
 - FLOPs: the formulas of ``torch.utils.flop_counter`` (the registry behind ``FlopCounterMode``:
   matmuls, convolutions, attention), applied by a dispatch mode without ``FlopCounterMode``'s
   module tracker (which fails on modules that return a parameter under ``no_grad``). The CPU
   flash-attention kernels, which the registry does not know, are counted like any other SDPA
   kernel (causal attention as full attention, the usual convention).
 - MFU: counted FLOPs / median time / matmul peak, the peak being the best FLOP/s of large
-  float32 matmuls timed in the same run (at its start and at its end). The Perceiver AR
+  matmuls in the compute dtype (float32, or bfloat16 under ``bf16-mixed``) timed in the same
+  run (at its start and at its end). The Perceiver AR
   training target is also checked against a square matmul timed side by side with the
   training step (repetitions interleaved, median against median), which is insensitive to
   the machine's speed drifting between the start of the run and the workload.
@@ -22,6 +29,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import platform
@@ -29,7 +37,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch.profiler import ProfilerActivity, profile
@@ -37,6 +45,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry, sdpa_backward_flop_count, sdpa_flop_count, shape_wrapper
 
 __all__ = [
+    "PRECISIONS",
     "Check",
     "Measurement",
     "Settings",
@@ -48,13 +57,21 @@ __all__ = [
     "max_rel_diff",
     "peak_memory",
     "square_matmul",
+    "synchronize",
     "time_interleaved",
 ]
 
 
+PRECISIONS = ("32", "bf16-mixed")
+_T = TypeVar("_T")
+
+
 @dataclass
 class Settings:
-    """How hard to measure: ``tiny`` configs for the smoke test, ``quick`` for fewer points."""
+    """How hard to measure: ``tiny`` configs for the smoke test, ``quick`` for fewer points;
+    where: ``device`` and ``precision`` (``"32"``: float32; ``"bf16-mixed"``: autocast to
+    bfloat16); ``ar_batch_size`` overrides the Perceiver AR training batch size (a GPU needs
+    more than the CPU's 4 to be busy)."""
 
     repeats: int = 5
     warmup: int = 1
@@ -63,6 +80,38 @@ class Settings:
     threads: int = 2
     compile_backend: str = "inductor"  # the smoke test uses "aot_eager": tracing without codegen
     peak_flops: float = 0.0  # matmul peak FLOP/s, measured by the runner
+    device: str = "cpu"
+    precision: str = "32"
+    ar_batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        device = torch.device(self.device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"device is {self.device!r}, but torch sees no CUDA device")
+        if device.type not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda[:index]', got {self.device!r}")
+        if self.ar_batch_size is not None and self.ar_batch_size < 1:
+            raise ValueError(f"ar_batch_size must be positive, got {self.ar_batch_size}")
+
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        return torch.bfloat16 if self.precision == "bf16-mixed" else torch.float32
+
+    @property
+    def tolerance(self) -> float:
+        """Largest relative difference accepted between implementations (bfloat16 keeps 8 bits)."""
+        return 5e-2 if self.precision == "bf16-mixed" else 1e-4
+
+    def to(self, x: _T) -> _T:
+        """A module or tensor on the device (float32 weights under either precision)."""
+        return x.to(self.device)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "32":
+            return contextlib.nullcontext()
+        return torch.autocast(torch.device(self.device).type, dtype=self.compute_dtype)
 
 
 @dataclass
@@ -136,6 +185,12 @@ class WorkloadResult:
         }
 
 
+def synchronize() -> None:
+    """Wait for queued CUDA kernels, once CUDA is in use (no-op otherwise)."""
+    if torch.cuda.is_initialized():
+        torch.cuda.synchronize()
+
+
 def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: int) -> dict[str, list[float]]:
     """Seconds per call of each function, repetitions interleaved across the functions."""
     for _ in range(warmup):
@@ -145,15 +200,26 @@ def time_interleaved(fns: dict[str, Callable[[], Any]], repeats: int, warmup: in
     for _ in range(max(repeats, 1)):
         for name, fn in fns.items():
             gc.collect()
+            synchronize()
             start = time.perf_counter()
             fn()
+            synchronize()
             times[name].append(time.perf_counter() - start)
     return times
 
 
-def peak_memory(fn: Callable[[], Any]) -> int:
-    """Peak bytes of CPU tensor memory allocated during ``fn()`` beyond what was allocated before."""
+def peak_memory(fn: Callable[[], Any], device: str = "cpu") -> int:
+    """Peak bytes of tensor memory on ``device`` allocated during ``fn()`` beyond what was
+    allocated before."""
     gc.collect()
+    if torch.device(device).type == "cuda":
+        synchronize()
+        torch.cuda.reset_peak_memory_stats(device)
+        before = torch.cuda.memory_allocated(device)
+        result = fn()
+        del result
+        synchronize()
+        return torch.cuda.max_memory_allocated(device) - before
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=False) as prof:
         result = fn()
         del result
@@ -205,15 +271,20 @@ def count_flops(fn: Callable[[], Any]) -> int:
     return counter.total
 
 
-def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 3072), repeats: int = 10) -> dict[str, Any]:
-    """Best FLOP/s of square float32 matmuls (the MFU denominator).
+def matmul_peak(
+    sizes: tuple[int, ...] = (1024, 2048, 3072),
+    repeats: int = 10,
+    device: str = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, Any]:
+    """Best FLOP/s of square matmuls of ``dtype`` on ``device`` (the MFU denominator).
 
     The fastest repetition, not the median: the peak is what the machine can do, and load from
     other processes only ever slows a repetition down.
     """
     best, per_size = 0.0, {}
     for n in sizes:
-        a, b = torch.randn(n, n), torch.randn(n, n)
+        a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
         times = time_interleaved({"mm": lambda a=a, b=b: a @ b}, repeats, warmup=2)["mm"]
         flops = 2 * n**3 / min(times)
         per_size[n] = flops
@@ -221,10 +292,12 @@ def matmul_peak(sizes: tuple[int, ...] = (1024, 2048, 3072), repeats: int = 10) 
     return {"peak_flops": best, "per_size": per_size}
 
 
-def square_matmul(n: int) -> tuple[Callable[[], Any], int]:
-    """A float32 (n x n) @ (n x n) matmul and its FLOPs: timed side by side with a workload, its
-    median FLOP/s is the matmul rate the machine gives at the same moment (see :func:`mfu_side_by_side`)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def square_matmul(
+    n: int, device: str = "cpu", dtype: torch.dtype = torch.float32
+) -> tuple[Callable[[], Any], int]:
+    """An (n x n) @ (n x n) matmul of ``dtype`` on ``device`` and its FLOPs: timed side by side
+    with a workload, its median FLOP/s is the matmul rate the machine gives at the same moment."""
+    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
     return (lambda: a @ b), 2 * n**3
 
 
@@ -237,7 +310,7 @@ def max_rel_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     return max_abs_diff(a, b) / b.detach().double().abs().max().item()
 
 
-def machine_info(threads: int) -> dict[str, Any]:
+def machine_info(threads: int, device: str = "cpu", precision: str = "32") -> dict[str, Any]:
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -257,7 +330,11 @@ def machine_info(threads: int) -> dict[str, Any]:
         "cpu": cpu,
         "logical_cpus": os.cpu_count(),
         "torch_threads": threads,
-        "dtype": "float32",
+        "device": device,
+        "gpu": torch.cuda.get_device_name(device) if torch.device(device).type == "cuda" else None,
+        "cuda": torch.version.cuda if torch.device(device).type == "cuda" else None,
+        "precision": precision,
+        "dtype": "float32" if precision == "32" else "bfloat16 autocast over float32 weights",
         "torch": torch.__version__,
         "transformers": transformers_version,
         "python": platform.python_version(),

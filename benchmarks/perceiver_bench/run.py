@@ -1,7 +1,12 @@
 """Run the benchmark suite: ``python -m perceiver_bench.run [--quick] [--only mlm flow ...]``.
 
 Writes the JSON results (``--json``), the generated section of docs/performance.md
-(``--markdown``) and PNG plots next to it.
+(``--markdown``) and PNG plots next to it. On a GPU::
+
+    python -m perceiver_bench.run --device cuda --precision bf16-mixed --keep-going
+
+writes benchmarks/results/results-cuda.json and the GPU section of docs/performance.md (its
+own markers: the CPU results stay), plots with a ``-cuda`` suffix.
 """
 
 from __future__ import annotations
@@ -12,13 +17,14 @@ import json
 import logging
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
 from perceiver_bench import causal, compiled, flow, mlm, scaling
-from perceiver_bench.measure import Settings, WorkloadResult, machine_info, matmul_peak
+from perceiver_bench.measure import PRECISIONS, Settings, WorkloadResult, machine_info, matmul_peak
 from perceiver_bench.report import markdown, plots, write_markdown
 
 __all__ = ["WORKLOADS", "main", "run_suite"]
@@ -36,29 +42,57 @@ WORKLOADS: dict[str, Callable[[Settings], WorkloadResult]] = {
 logger = logging.getLogger("perceiver_bench")
 
 
+def _peak(settings: Settings) -> dict:
+    if settings.tiny:
+        sizes: tuple[int, ...] = (256, 512)
+    elif settings.device.startswith("cuda"):
+        sizes = (4096, 8192, 16384)
+    else:
+        sizes = (1024, 2048, 3072)
+    return matmul_peak(sizes=sizes, device=settings.device, dtype=settings.compute_dtype)
+
+
 def run_suite(
-    settings: Settings, only: list[str] | None = None, on_result: Callable[[dict], None] | None = None
+    settings: Settings,
+    only: list[str] | None = None,
+    on_result: Callable[[dict], None] | None = None,
+    keep_going: bool = False,
 ) -> dict:
     """Run the workloads (all, or ``only``) and return the results as a JSON-ready dict;
-    ``on_result`` sees the results so far after each workload (a long run writes as it goes)."""
+    ``on_result`` sees the results so far after each workload (a long run writes as it goes).
+    ``keep_going``: a workload that raises is recorded with its error and the next one runs
+    (for a GPU lease, where a rerun costs device time)."""
     torch.set_num_threads(settings.threads)
     start = time.perf_counter()
-    peak = matmul_peak(sizes=(256, 512) if settings.tiny else (1024, 2048, 3072))
+    peak = _peak(settings)
     settings.peak_flops = peak["peak_flops"]
     workloads, results = [], []
     run = {
         "command": " ".join(["python -m perceiver_bench.run", *sys.argv[1:]]),
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "wall_s": 0.0,
-        "machine": machine_info(settings.threads),
-        "settings": {"repeats": settings.repeats, "warmup": settings.warmup, "quick": settings.quick},
+        "machine": machine_info(settings.threads, settings.device, settings.precision),
+        "settings": {
+            "repeats": settings.repeats,
+            "warmup": settings.warmup,
+            "quick": settings.quick,
+            "device": settings.device,
+            "precision": settings.precision,
+            "ar_batch_size": settings.ar_batch_size,
+        },
         "peak_flops": settings.peak_flops,
         "matmul": peak,
         "workloads": workloads,
     }
     for name in only or list(WORKLOADS):
         t0 = time.perf_counter()
-        result = WORKLOADS[name](settings)
+        try:
+            result = WORKLOADS[name](settings)
+        except Exception:
+            if not keep_going:
+                raise
+            logger.exception("%s failed", name)
+            result = WorkloadResult(name, f"{name} (failed)", {}, notes=[traceback.format_exc(limit=-3)])
         logger.info("%s done in %.0f s", name, time.perf_counter() - t0)
         results.append(result)
         workloads.append(result.as_dict(settings.peak_flops))
@@ -66,7 +100,7 @@ def run_suite(
         if on_result is not None:
             on_result(run)
     # the peak again at the end: the larger of the two is the MFU denominator
-    end_peak = matmul_peak(sizes=(256, 512) if settings.tiny else (1024, 2048, 3072))
+    end_peak = _peak(settings)
     if end_peak["peak_flops"] > settings.peak_flops:
         settings.peak_flops = run["peak_flops"] = end_peak["peak_flops"]
         run["matmul"] = end_peak
@@ -85,9 +119,25 @@ def main(argv: list[str] | None = None) -> dict:
         "--quick", action="store_true", help="fewer repetitions and scaling points, no compiled flow"
     )
     parser.add_argument("--repeats", type=int, default=None, help="timed repetitions (default 5, quick 3)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:index]")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=None,
+        help="32 (float32) or bf16-mixed (autocast to bfloat16); default: 32 on the CPU, bf16-mixed on CUDA",
+    )
+    parser.add_argument(
+        "--ar-batch-size",
+        type=int,
+        default=None,
+        help="batch size of the Perceiver AR training step (default 4 on the CPU, 64 on CUDA)",
+    )
+    parser.add_argument("--keep-going", action="store_true", help="record a failing workload and go on")
     parser.add_argument("--only", nargs="+", choices=list(WORKLOADS), default=None)
-    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "results.json")
+    parser.add_argument(
+        "--json", type=Path, default=None, help="default: benchmarks/results/results[-cuda].json"
+    )
     parser.add_argument("--markdown", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--no-plots", action="store_true")
     parser.add_argument(
@@ -96,9 +146,18 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
+    cuda = args.device.startswith("cuda")
     settings = Settings(
-        repeats=args.repeats or (3 if args.quick else 5), warmup=1, quick=args.quick, threads=args.threads
+        repeats=args.repeats or (3 if args.quick else 5),
+        warmup=1,
+        quick=args.quick,
+        threads=args.threads,
+        device=args.device,
+        precision=args.precision or ("bf16-mixed" if cuda else "32"),
+        ar_batch_size=args.ar_batch_size or (64 if cuda else None),
     )
+    suffix = "-cuda" if cuda else ""
+    args.json = args.json or ROOT / "benchmarks" / "results" / f"results{suffix}.json"
 
     previous = json.loads(args.json.read_text()) if args.merge and args.json.exists() else None
 
@@ -107,10 +166,10 @@ def main(argv: list[str] | None = None) -> dict:
             run = _merge(previous, run)
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(run, indent=1))
-        files = [] if args.no_plots else plots(run, args.markdown.parent)
-        write_markdown(args.markdown, markdown(run, files))
+        files = [] if args.no_plots else plots(run, args.markdown.parent, suffix)
+        write_markdown(args.markdown, markdown(run, files), marker=f"bench{suffix}")
 
-    run = run_suite(settings, args.only, on_result=write)
+    run = run_suite(settings, args.only, on_result=write, keep_going=args.keep_going)
     for w in run["workloads"]:
         for c in w["checks"]:
             logger.info(

@@ -65,22 +65,26 @@ def _linearity_checks(result: WorkloadResult, case_prefix: str, lengths: list[in
 
 def run_encoder(settings: Settings) -> WorkloadResult:
     encoder, config = _encoder(settings.tiny)
+    encoder = settings.to(encoder)
     if settings.tiny:
         lengths = [64, 256]
     else:
         lengths = [1024, 4096, 16384] if settings.quick else [1024, 4096, 16384, 65536]
     result = WorkloadResult(
-        "scaling_encoder", "Perceiver IO encoder forward vs input length", {**config, "lengths": lengths}
+        "scaling_encoder",
+        "Perceiver IO encoder forward vs input length",
+        {**config, "lengths": lengths, "precision": settings.precision},
     )
     for n in lengths:
-        x = torch.randn(1, n, config["num_input_channels"])
+        x = settings.to(torch.randn(1, n, config["num_input_channels"]))
 
         @torch.no_grad()
         def fwd(x=x):
-            return encoder(x)
+            with settings.autocast():
+                return encoder(x)
 
         flops = count_flops(fwd)
-        peak = peak_memory(fwd)
+        peak = peak_memory(fwd, settings.device)
         times = time_interleaved({"f": fwd}, max(settings.repeats - 2, 1), settings.warmup)["f"]
         result.measurements.append(
             Measurement("scaling_encoder", f"{n} positions", "perceiver", times, flops, peak, {"length": n})
@@ -95,17 +99,17 @@ def run_ar(settings: Settings) -> WorkloadResult:
         prefixes = [32, 128]
     else:
         prefixes = [1024, 4096] if settings.quick else [1024, 2048, 4096, 8192, 16384]
-    model = build_model(cfg, max_seq_len=prefixes[-1] + cfg.max_latents)
+    model = settings.to(build_model(cfg, max_seq_len=prefixes[-1] + cfg.max_latents))
     result = WorkloadResult(
         "scaling_ar",
         "Perceiver AR training step vs prefix length (seed-sized model, batch 1, prefix dropout 0.5)",
         {"num_channels": cfg.num_channels, "num_latents": cfg.max_latents, "num_self_attention_layers": cfg.num_self_attention_layers,
-         "num_heads": cfg.num_heads, "batch_size": 1, "prefix_lengths": prefixes, "cross_attention_dropout": cfg.cross_attention_dropout},
+         "num_heads": cfg.num_heads, "batch_size": 1, "prefix_lengths": prefixes, "cross_attention_dropout": cfg.cross_attention_dropout, "precision": settings.precision},
     )  # fmt: skip
     for p in prefixes:
-        step = train_step_fn(model, 1, p + cfg.max_latents)
+        step = train_step_fn(model, 1, p + cfg.max_latents, settings=settings)
         flops = count_flops(step)
-        peak = peak_memory(step)
+        peak = peak_memory(step, settings.device)
         times = time_interleaved({"s": step}, max(settings.repeats - 2, 1), settings.warmup)["s"]
         result.measurements.append(
             Measurement("scaling_ar", f"prefix {p}", "perceiver", times, flops, peak, {"length": p})

@@ -77,3 +77,59 @@ def test_report_is_written(suite, tmp_path):
     assert content.startswith("# Performance\n\nhand-written text")
     assert content.count("### Targets") == 1
     assert "| mlm |" in content
+
+
+def test_bf16_mixed_precision_runs_and_is_reported(tmp_path):
+    """The GPU run's precision (autocast to bfloat16), here on the CPU: the same code path but
+    for the device, so that the suite is ready when a session has a GPU."""
+    import torch
+
+    threads = torch.get_num_threads()
+    settings = Settings(
+        repeats=1, warmup=0, tiny=True, compile_backend="aot_eager", precision="bf16-mixed", ar_batch_size=3
+    )
+    try:
+        run = run_suite(settings, only=["mlm", "ar_train", "generation"])
+    finally:
+        torch.set_num_threads(threads)
+    assert run["machine"]["precision"] == "bf16-mixed" and run["settings"]["ar_batch_size"] == 3
+    by_name = {w["workload"]: w for w in run["workloads"]}
+    assert by_name["ar_train"]["config"]["batch_size"] == 3
+    for c in by_name["mlm"]["checks"]:
+        if "difference" in c["name"]:
+            assert c["passed"] and c["target"] == settings.tolerance, c
+    # greedy tokens are compared by their common prefix in bfloat16, not required to be equal
+    assert any("agree on the first" in note for note in by_name["generation"]["notes"])
+    path = tmp_path / "performance.md"
+    write_markdown(path, markdown(run, []), marker="bench-cuda")
+    write_markdown(path, "CPU results")  # the CPU section beside it
+    content = path.read_text()
+    assert "bfloat16 autocast" in content and "CPU results" in content
+    assert content.count("<!-- bench-cuda:begin") == 1 and content.count("<!-- bench:begin") == 1
+
+
+def test_settings_name_bad_values():
+    import torch
+
+    with pytest.raises(ValueError, match=r"precision must be one of .*got 'fp8'"):
+        Settings(precision="fp8")
+    with pytest.raises(ValueError, match="ar_batch_size must be positive, got 0"):
+        Settings(ar_batch_size=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device is 'cuda', but torch sees no CUDA device"):
+            Settings(device="cuda")
+
+
+def test_keep_going_records_a_failing_workload(monkeypatch):
+    def broken(settings):
+        raise RuntimeError("out of memory (simulated)")
+
+    monkeypatch.setitem(WORKLOADS, "scaling_ar", broken)
+    settings = Settings(repeats=1, warmup=0, tiny=True)
+    with pytest.raises(RuntimeError, match="simulated"):
+        run_suite(settings, only=["scaling_ar"])
+    run = run_suite(settings, only=["scaling_ar"], keep_going=True)
+    (failed,) = run["workloads"]
+    assert failed["title"] == "scaling_ar (failed)" and not failed["measurements"]
+    assert "out of memory (simulated)" in failed["notes"][0]
+    assert "scaling_ar (failed)" in markdown(run, [])
