@@ -33,6 +33,28 @@ def test_logits_at_position_t_do_not_see_later_tokens(abs_pos_emb):
         assert_close(m(changed, prefix_len=12)[:, : t + 1], logits[:, : t + 1], atol=1e-5, rtol=1e-5)
 
 
+def test_pad_mask_without_padding_leaves_causal_masking_to_sdpa(monkeypatch):
+    import perceiver.model.core.attention as attention
+
+    calls = []
+    sdpa = attention.F.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, is_causal=False, **kwargs):
+        calls.append((q.shape[-2], k.shape[-2], attn_mask, is_causal))
+        return sdpa(q, k, v, attn_mask=attn_mask, is_causal=is_causal, **kwargs)
+
+    m = model().train()  # with prefix dropout
+    x = torch.randint(0, VOCAB, (2, 20))
+    torch.manual_seed(1)
+    expected = m(x, prefix_len=12)
+    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", spy)
+    torch.manual_seed(1)
+    assert torch.equal(m(x, prefix_len=12, pad_mask=torch.zeros(2, 20, dtype=torch.bool)), expected)
+    cross, *self_attention = calls
+    assert all(mask is None and is_causal for _, _, mask, is_causal in self_attention)
+    assert cross[:2] == (8, 6 + 8) and not cross[3]  # latents = the last keys: a bottom-right mask on the CPU
+
+
 def test_left_padded_sequence_gives_the_logits_of_the_unpadded_one():
     m = model()
     x = torch.randint(0, VOCAB, (1, 14))

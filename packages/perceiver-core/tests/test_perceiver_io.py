@@ -61,6 +61,29 @@ def test_padding_with_pad_mask_does_not_change_the_result():
     assert_close(model(padded, pad_mask=pad_mask), model(x), atol=1e-5, rtol=1e-5)
 
 
+def test_pad_mask_without_padding_runs_attention_unmasked(monkeypatch):
+    import perceiver.model.core.attention as attention
+
+    masks = []
+    sdpa = attention.F.scaled_dot_product_attention
+
+    def spy(q, k, v, attn_mask=None, **kwargs):
+        masks.append(attn_mask)
+        return sdpa(q, k, v, attn_mask=attn_mask, **kwargs)
+
+    model = perceiver_io()
+    x = torch.randn(2, 12, 5)
+    expected = model(x)
+    monkeypatch.setattr(attention.F, "scaled_dot_product_attention", spy)
+    assert torch.equal(model(x, pad_mask=torch.zeros(2, 12, dtype=torch.bool)), expected)
+    assert masks and all(mask is None for mask in masks)  # no mask: flash attention on CUDA
+    masks.clear()
+    pad_mask = torch.zeros(2, 12, dtype=torch.bool)
+    pad_mask[0, -1] = True
+    model(x, pad_mask=pad_mask)
+    assert masks[0] is not None  # the cross-attention over the inputs
+
+
 def test_chunked_decoding_equals_decoding_all_queries_at_once():
     model = perceiver_io(num_queries=10)
     x = torch.randn(2, 12, 5)

@@ -64,6 +64,19 @@ def attend_mask(
     return mask
 
 
+def effective_pad_mask(pad_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """``pad_mask``, or None where it marks no padding at all.
+
+    Tokenizers and collators hand an all-False mask for a batch without padding; without a
+    mask, attention runs unmasked (or with SDPA's own causal masking), which on CUDA lets SDPA
+    choose flash attention. Models call this once per forward pass: it reads one bool from the
+    device. While compiling, the mask is kept (the result is the same either way).
+    """
+    if pad_mask is None or torch.compiler.is_compiling() or bool(pad_mask.any()):
+        return pad_mask
+    return None
+
+
 def eager_attention(
     q: torch.Tensor,
     k: torch.Tensor,

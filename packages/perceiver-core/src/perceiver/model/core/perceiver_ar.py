@@ -28,6 +28,7 @@ from perceiver.model.core._validation import (
     check_token_ids,
 )
 from perceiver.model.core.adapter import RotarySupport, TiedTokenOutputAdapter, TokenInputAdapter
+from perceiver.model.core.attention import effective_pad_mask
 from perceiver.model.core.cache import KVCache
 from perceiver.model.core.generation import generate
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, init_parameters, run_layer
@@ -166,6 +167,7 @@ class PerceiverAR(nn.Module):
                 f"({self.max_latents}); use prefix_len >= {n - self.max_latents}"
             )
 
+        pad_mask = effective_pad_mask(pad_mask)
         pos = positions(pad_mask, b, n, x.device)  # (b, n)
         num_latents = n - prefix_len
         if self.training and self.cross_attention_dropout > 0 and prefix_len > 0 and kv_cache is None:

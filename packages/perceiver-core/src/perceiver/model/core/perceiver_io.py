@@ -13,6 +13,7 @@ from torch import nn
 
 from perceiver.model.core._validation import check_pad_mask, check_positive
 from perceiver.model.core.adapter import InputAdapter, OutputAdapter, QueryProvider, TrainableQueryProvider
+from perceiver.model.core.attention import effective_pad_mask
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, run_layer
 
 __all__ = ["PerceiverDecoder", "PerceiverEncoder", "PerceiverIO"]
@@ -110,6 +111,7 @@ class PerceiverEncoder(nn.Module):
         """Latents (b, n_lat, c_lat) of an already adapted input (b, m, c_in)."""
         b, m, _ = x_adapted.shape
         check_pad_mask(pad_mask, (b, m))
+        pad_mask = effective_pad_mask(pad_mask)
         x_latent = self.latent_provider()  # (1, n_lat, c_lat), broadcast over the batch
         checkpointed = self.activation_checkpointing
         for i in range(self.num_self_attention_blocks):
