@@ -98,6 +98,7 @@ def train_step_fn(model, batch_size: int, seq_len: int, fused: bool = True, sett
         with settings.autocast():
             logits = model(x, prefix_len=prefix_len)  # (b, l, v)
         loss = F.cross_entropy(logits.float().transpose(1, 2), y[:, prefix_len:])
+        del logits  # not kept alive through the backward pass (peak memory)
         loss.backward()
         optimizer.step()
         return loss.detach()
