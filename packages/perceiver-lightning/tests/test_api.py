@@ -203,3 +203,34 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
         atomic_torch_save({"step": 3}, path)
     assert torch.load(path, weights_only=True) == {"step": 2}  # the old checkpoint is intact
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temp file left behind
+
+
+def test_a_batch_without_padding_is_moved_without_its_pad_mask():
+    """(labels, input_ids, pad_mask) batches drop an all-False mask on the host, so that on CUDA
+    attention runs unmasked or with SDPA's causal masking (flash attention), without a sync."""
+    clm = LitCausalLanguageModel.create(
+        CausalLanguageModelConfig(vocab_size=262, max_seq_len=16, max_latents=4, num_channels=16, num_heads=2)
+    )
+    mlm = LitMaskedLanguageModel.create(
+        MaskedLanguageModelConfig(
+            encoder=TextEncoderConfig(vocab_size=262, max_seq_len=16, num_input_channels=16),
+            decoder=TextDecoderConfig(vocab_size=262, max_seq_len=16),
+            num_latents=4,
+            num_latent_channels=16,
+        )
+    )
+    labels, ids = torch.randint(0, 262, (2, 16)), torch.randint(6, 262, (2, 16))
+    for lit in (clm, mlm):
+        no_padding = torch.zeros(2, 16, dtype=torch.bool)
+        moved = lit.on_before_batch_transfer((labels, ids, no_padding), 0)
+        assert moved[0] is labels and moved[1] is ids and moved[2] is None
+        padded = no_padding.clone()
+        padded[0, :3] = True
+        assert lit.on_before_batch_transfer((labels, ids, padded), 0)[2] is padded
+    # the loss does not change
+    clm.eval()
+    expected = clm.step((labels, ids, torch.zeros(2, 16, dtype=torch.bool)))[2]
+    torch.testing.assert_close(
+        clm.step(clm.on_before_batch_transfer((labels, ids, torch.zeros(2, 16, dtype=torch.bool)), 0))[2],
+        expected,
+    )

@@ -27,7 +27,7 @@ from perceiver.model.core.config import ConfigBase
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LitModel", "read_checkpoint_task"]
+__all__ = ["LitModel", "TokenBatches", "read_checkpoint_task"]
 
 TASK_KEY = "perceiver_task"
 
@@ -212,3 +212,21 @@ def _load_model_dir(path: Path) -> dict[str, torch.Tensor]:
     except ImportError as e:  # pragma: no cover - safetensors comes with transformers
         raise ImportError(f"loading {weights} needs the safetensors package: pip install safetensors") from e
     return load_file(str(weights))
+
+
+class TokenBatches:
+    """Mixin of the wrappers whose batches are ``(labels, input_ids, pad_mask)``.
+
+    A batch without any padding gets ``pad_mask=None`` while it is still on the host (free
+    there): the core model then runs attention without a mask, or with SDPA's own causal
+    masking, which on CUDA lets SDPA choose flash attention. Checked on the device, in the
+    forward pass, the same would make the host wait for the device every step.
+    """
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        batch = super().on_before_batch_transfer(batch, dataloader_idx)
+        if isinstance(batch, tuple | list) and len(batch) == 3:
+            labels, input_ids, pad_mask = batch
+            if isinstance(pad_mask, torch.Tensor) and pad_mask.device.type == "cpu" and not pad_mask.any():
+                return labels, input_ids, None
+        return batch

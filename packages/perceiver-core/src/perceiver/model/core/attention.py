@@ -65,16 +65,18 @@ def attend_mask(
 
 
 def effective_pad_mask(pad_mask: torch.Tensor | None) -> torch.Tensor | None:
-    """``pad_mask``, or None where it marks no padding at all.
+    """``pad_mask``, or None where it is a CPU tensor that marks no padding at all.
 
     Tokenizers and collators hand an all-False mask for a batch without padding; without a
-    mask, attention runs unmasked (or with SDPA's own causal masking), which on CUDA lets SDPA
-    choose flash attention. Models call this once per forward pass: it reads one bool from the
-    device. While compiling, the mask is kept (the result is the same either way).
+    mask, attention runs unmasked (or with SDPA's own causal masking) and skips the handling
+    of queries without keys. Models call this once per forward pass. A mask on an accelerator
+    is kept as it is: reading it would make the host wait for the device in every forward pass
+    (drop it before moving the batch, as the Lightning wrappers do, so that CUDA can choose
+    flash attention). While compiling, the mask is kept too; the result is the same either way.
     """
-    if pad_mask is None or torch.compiler.is_compiling() or bool(pad_mask.any()):
+    if pad_mask is None or pad_mask.device.type != "cpu" or torch.compiler.is_compiling():
         return pad_mask
-    return None
+    return pad_mask if bool(pad_mask.any()) else None
 
 
 def eager_attention(

@@ -17,7 +17,7 @@ from pytorch_lightning.strategies import FSDPStrategy
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from perceiver.lightning._base import LitModel
+from perceiver.lightning._base import LitModel, TokenBatches
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ __all__ = ["LitCausalSequenceModel"]
 IGNORE_INDEX = -100
 
 
-class LitCausalSequenceModel(LitModel):
+class LitCausalSequenceModel(TokenBatches, LitModel):
     """Base of the Perceiver AR wrappers: loss, perplexity, bits per token, token accuracy."""
 
     extra_hparams = (

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from perceiver.lightning._base import TokenBatches
 from perceiver.lightning._io import LitClassifier
 from perceiver.model.core import ClassificationDecoderConfig
 from perceiver.model.text.classifier import TextClassifier, TextClassifierConfig
@@ -24,7 +25,7 @@ __all__ = [
 ]
 
 
-class LitTextClassifier(LitClassifier):
+class LitTextClassifier(TokenBatches, LitClassifier):
     """Args are the fields of ``TextClassifierConfig``, plus:
 
     Args:

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from perceiver.lightning._base import TokenBatches
 from perceiver.lightning._io import LitPerceiverIO
 from perceiver.model.text.mlm import (
     MaskedLanguageModel,
@@ -31,7 +32,7 @@ __all__ = [
 IGNORE_INDEX = -100
 
 
-class LitMaskedLanguageModel(LitPerceiverIO):
+class LitMaskedLanguageModel(TokenBatches, LitPerceiverIO):
     """Args are the fields of ``MaskedLanguageModelConfig`` plus ``params`` (initial weights)."""
 
     task = "text.mlm"
