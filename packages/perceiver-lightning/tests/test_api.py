@@ -205,9 +205,9 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]  # no temp file left behind
 
 
-def test_a_batch_without_padding_is_moved_without_its_pad_mask():
-    """(labels, input_ids, pad_mask) batches drop an all-False mask on the host, so that on CUDA
-    attention runs unmasked or with SDPA's causal masking (flash attention), without a sync."""
+def test_a_batch_without_padding_reaches_the_model_without_its_pad_mask(monkeypatch):
+    """The text wrappers pass pad_mask=None for a batch without padding, so that on CUDA
+    attention runs unmasked or with SDPA's causal masking (flash attention)."""
     clm = LitCausalLanguageModel.create(
         CausalLanguageModelConfig(vocab_size=262, max_seq_len=16, max_latents=4, num_channels=16, num_heads=2)
     )
@@ -220,17 +220,19 @@ def test_a_batch_without_padding_is_moved_without_its_pad_mask():
         )
     )
     labels, ids = torch.randint(0, 262, (2, 16)), torch.randint(6, 262, (2, 16))
-    for lit in (clm, mlm):
-        no_padding = torch.zeros(2, 16, dtype=torch.bool)
-        moved = lit.on_before_batch_transfer((labels, ids, no_padding), 0)
-        assert moved[0] is labels and moved[1] is ids and moved[2] is None
-        padded = no_padding.clone()
-        padded[0, :3] = True
-        assert lit.on_before_batch_transfer((labels, ids, padded), 0)[2] is padded
-    # the loss does not change
-    clm.eval()
-    expected = clm.step((labels, ids, torch.zeros(2, 16, dtype=torch.bool)))[2]
-    torch.testing.assert_close(
-        clm.step(clm.on_before_batch_transfer((labels, ids, torch.zeros(2, 16, dtype=torch.bool)), 0))[2],
-        expected,
-    )
+    no_padding = torch.zeros(2, 16, dtype=torch.bool)
+    padded = no_padding.clone()
+    padded[0, :3] = True
+    for lit in (clm.eval(), mlm.eval()):
+        seen = []
+        forward = lit.backend_model.forward
+
+        def spy(*args, pad_mask=None, forward=forward, seen=seen, **kwargs):
+            seen.append(pad_mask)
+            return forward(*args, pad_mask=pad_mask, **kwargs)
+
+        expected = lit.step((labels, ids, no_padding))[-1]  # before the spy: the mask as given
+        monkeypatch.setattr(lit.backend_model, "forward", spy)
+        torch.testing.assert_close(lit.step((labels, ids, no_padding))[-1], expected)
+        lit.step((labels, ids, padded))
+        assert seen[0] is None and seen[1] is padded

@@ -27,7 +27,7 @@ from perceiver.model.core.config import ConfigBase
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LitModel", "TokenBatches", "read_checkpoint_task"]
+__all__ = ["LitModel", "read_checkpoint_task", "unpadded_as_none"]
 
 TASK_KEY = "perceiver_task"
 
@@ -214,19 +214,14 @@ def _load_model_dir(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(weights))
 
 
-class TokenBatches:
-    """Mixin of the wrappers whose batches are ``(labels, input_ids, pad_mask)``.
+def unpadded_as_none(pad_mask: torch.Tensor | None) -> torch.Tensor | None:
+    """None for a batch's pad mask without any padding, else the mask.
 
-    A batch without any padding gets ``pad_mask=None`` while it is still on the host (free
-    there): the core model then runs attention without a mask, or with SDPA's own causal
-    masking, which on CUDA lets SDPA choose flash attention. Checked on the device, in the
-    forward pass, the same would make the host wait for the device every step.
+    The core model then runs attention without a mask, or with SDPA's own causal masking,
+    which on CUDA lets SDPA choose flash attention. On an accelerator this reads one bool from
+    the device, once per step (Lightning's default progress bar reads each step's loss from the
+    device anyway).
     """
-
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        batch = super().on_before_batch_transfer(batch, dataloader_idx)
-        if isinstance(batch, tuple | list) and len(batch) == 3:
-            labels, input_ids, pad_mask = batch
-            if isinstance(pad_mask, torch.Tensor) and pad_mask.device.type == "cpu" and not pad_mask.any():
-                return labels, input_ids, None
-        return batch
+    if pad_mask is None or pad_mask.any():
+        return pad_mask
+    return None

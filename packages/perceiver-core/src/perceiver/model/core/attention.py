@@ -71,8 +71,8 @@ def effective_pad_mask(pad_mask: torch.Tensor | None) -> torch.Tensor | None:
     mask, attention runs unmasked (or with SDPA's own causal masking) and skips the handling
     of queries without keys. Models call this once per forward pass. A mask on an accelerator
     is kept as it is: reading it would make the host wait for the device in every forward pass
-    (drop it before moving the batch, as the Lightning wrappers do, so that CUDA can choose
-    flash attention). While compiling, the mask is kept too; the result is the same either way.
+    (callers pass None for an unpadded batch instead, as the Lightning text wrappers do, so that
+    CUDA can choose flash attention). While compiling, the mask is kept too; the result is the same either way.
     """
     if pad_mask is None or pad_mask.device.type != "cpu" or torch.compiler.is_compiling():
         return pad_mask

@@ -17,7 +17,7 @@ from pytorch_lightning.strategies import FSDPStrategy
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from perceiver.lightning._base import LitModel, TokenBatches
+from perceiver.lightning._base import LitModel, unpadded_as_none
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ __all__ = ["LitCausalSequenceModel"]
 IGNORE_INDEX = -100
 
 
-class LitCausalSequenceModel(TokenBatches, LitModel):
+class LitCausalSequenceModel(LitModel):
     """Base of the Perceiver AR wrappers: loss, perplexity, bits per token, token accuracy."""
 
     extra_hparams = (
@@ -52,6 +52,7 @@ class LitCausalSequenceModel(TokenBatches, LitModel):
     def step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """Logits (b, l, v), labels (b, l) and the mean loss over the labelled latent positions."""
         labels, input_ids, pad_mask = batch
+        pad_mask = unpadded_as_none(pad_mask)
         n = input_ids.shape[1]
         num_latents = min(n, self.hparams.max_latents)
         logits = self.backend_model(input_ids, prefix_len=n - num_latents, pad_mask=pad_mask)

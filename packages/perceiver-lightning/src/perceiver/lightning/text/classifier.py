@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from perceiver.lightning._base import TokenBatches
+from perceiver.lightning._base import unpadded_as_none
 from perceiver.lightning._io import LitClassifier
 from perceiver.model.core import ClassificationDecoderConfig
 from perceiver.model.text.classifier import TextClassifier, TextClassifierConfig
@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-class LitTextClassifier(TokenBatches, LitClassifier):
+class LitTextClassifier(LitClassifier):
     """Args are the fields of ``TextClassifierConfig``, plus:
 
     Args:
@@ -76,4 +76,4 @@ class LitTextClassifier(TokenBatches, LitClassifier):
 
     def unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         labels, input_ids, pad_mask = batch
-        return labels, input_ids, pad_mask
+        return labels, input_ids, unpadded_as_none(pad_mask)

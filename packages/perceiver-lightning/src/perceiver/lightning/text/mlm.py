@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from perceiver.lightning._base import TokenBatches
+from perceiver.lightning._base import unpadded_as_none
 from perceiver.lightning._io import LitPerceiverIO
 from perceiver.model.text.mlm import (
     MaskedLanguageModel,
@@ -32,7 +32,7 @@ __all__ = [
 IGNORE_INDEX = -100
 
 
-class LitMaskedLanguageModel(TokenBatches, LitPerceiverIO):
+class LitMaskedLanguageModel(LitPerceiverIO):
     """Args are the fields of ``MaskedLanguageModelConfig`` plus ``params`` (initial weights)."""
 
     task = "text.mlm"
@@ -60,6 +60,7 @@ class LitMaskedLanguageModel(TokenBatches, LitPerceiverIO):
 
     def step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         labels, input_ids, pad_mask = batch
+        pad_mask = unpadded_as_none(pad_mask)
         logits = self.backend_model(input_ids, pad_mask=pad_mask)  # (b, n, v)
         loss = F.cross_entropy(logits.permute(0, 2, 1), labels, ignore_index=IGNORE_INDEX)
         return logits, labels, loss
