@@ -27,7 +27,7 @@ from perceiver.model.core.config import ConfigBase
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LitModel", "read_checkpoint_task", "unpadded_as_none"]
+__all__ = ["LitModel", "read_checkpoint_task"]
 
 TASK_KEY = "perceiver_task"
 
@@ -212,16 +212,3 @@ def _load_model_dir(path: Path) -> dict[str, torch.Tensor]:
     except ImportError as e:  # pragma: no cover - safetensors comes with transformers
         raise ImportError(f"loading {weights} needs the safetensors package: pip install safetensors") from e
     return load_file(str(weights))
-
-
-def unpadded_as_none(pad_mask: torch.Tensor | None) -> torch.Tensor | None:
-    """None for a batch's pad mask without any padding, else the mask.
-
-    The core model then runs attention without a mask, or with SDPA's own causal masking,
-    which on CUDA lets SDPA choose flash attention. On an accelerator this reads one bool from
-    the device, once per step (Lightning's default progress bar reads each step's loss from the
-    device anyway).
-    """
-    if pad_mask is None or pad_mask.any():
-        return pad_mask
-    return None

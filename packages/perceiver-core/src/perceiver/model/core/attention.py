@@ -64,17 +64,20 @@ def attend_mask(
     return mask
 
 
-def effective_pad_mask(pad_mask: torch.Tensor | None) -> torch.Tensor | None:
-    """``pad_mask``, or None where it is a CPU tensor that marks no padding at all.
+def effective_pad_mask(pad_mask: torch.Tensor | None, read_device: bool = False) -> torch.Tensor | None:
+    """``pad_mask``, or None where it marks no padding at all.
 
     Tokenizers and collators hand an all-False mask for a batch without padding; without a
-    mask, attention runs unmasked (or with SDPA's own causal masking) and skips the handling
-    of queries without keys. Models call this once per forward pass. A mask on an accelerator
-    is kept as it is: reading it would make the host wait for the device in every forward pass
-    (callers pass None for an unpadded batch instead, as the Lightning text wrappers do, so that
-    CUDA can choose flash attention). While compiling, the mask is kept too; the result is the same either way.
+    mask, attention runs unmasked (or with SDPA's own causal masking, which on CUDA lets SDPA
+    choose flash attention) and skips the handling of queries without keys. Models call this
+    once per forward pass, where a mask on an accelerator is kept as it is: reading it would
+    make the host wait for the device. Callers for which one wait per step is small next to
+    the step pass ``read_device=True``, as the Lightning text wrappers do in training and
+    validation. While compiling, the mask is kept; the result is the same either way.
     """
-    if pad_mask is None or pad_mask.device.type != "cpu" or torch.compiler.is_compiling():
+    if pad_mask is None or torch.compiler.is_compiling():
+        return pad_mask
+    if pad_mask.device.type != "cpu" and not read_device:
         return pad_mask
     return pad_mask if bool(pad_mask.any()) else None
 

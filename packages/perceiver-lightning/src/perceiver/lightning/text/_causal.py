@@ -17,7 +17,8 @@ from pytorch_lightning.strategies import FSDPStrategy
 from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
-from perceiver.lightning._base import LitModel, unpadded_as_none
+from perceiver.lightning._base import LitModel
+from perceiver.model.core.attention import effective_pad_mask
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class LitCausalSequenceModel(LitModel):
     def step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """Logits (b, l, v), labels (b, l) and the mean loss over the labelled latent positions."""
         labels, input_ids, pad_mask = batch
-        pad_mask = unpadded_as_none(pad_mask)
+        pad_mask = effective_pad_mask(pad_mask, read_device=True)
         n = input_ids.shape[1]
         num_latents = min(n, self.hparams.max_latents)
         logits = self.backend_model(input_ids, prefix_len=n - num_latents, pad_mask=pad_mask)

@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from perceiver.lightning._base import unpadded_as_none
 from perceiver.lightning._io import LitClassifier
 from perceiver.model.core import ClassificationDecoderConfig
+from perceiver.model.core.attention import effective_pad_mask
 from perceiver.model.text.classifier import TextClassifier, TextClassifierConfig
 from perceiver.model.text.mlm import TextEncoderConfig
 
@@ -76,4 +76,4 @@ class LitTextClassifier(LitClassifier):
 
     def unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         labels, input_ids, pad_mask = batch
-        return labels, input_ids, unpadded_as_none(pad_mask)
+        return labels, input_ids, effective_pad_mask(pad_mask, read_device=True)

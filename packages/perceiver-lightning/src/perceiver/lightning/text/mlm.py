@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
-from perceiver.lightning._base import unpadded_as_none
 from perceiver.lightning._io import LitPerceiverIO
+from perceiver.model.core.attention import effective_pad_mask
 from perceiver.model.text.mlm import (
     MaskedLanguageModel,
     MaskedLanguageModelConfig,
@@ -60,7 +60,7 @@ class LitMaskedLanguageModel(LitPerceiverIO):
 
     def step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         labels, input_ids, pad_mask = batch
-        pad_mask = unpadded_as_none(pad_mask)
+        pad_mask = effective_pad_mask(pad_mask, read_device=True)
         logits = self.backend_model(input_ids, pad_mask=pad_mask)  # (b, n, v)
         loss = F.cross_entropy(logits.permute(0, 2, 1), labels, ignore_index=IGNORE_INDEX)
         return logits, labels, loss
