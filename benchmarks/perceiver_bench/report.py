@@ -105,7 +105,7 @@ def markdown(run: dict[str, Any], plot_files: list[str]) -> str:
                 f"{_fmt(mfu, '.1f')}{'%' if mfu is not None else ''} | {_mib(r['peak_bytes'])} |"
             )
         for r in w["measurements"]:
-            extra = {k: v for k, v in r["extra"].items() if k != "per_token_s"}
+            extra = {k: v for k, v in r["extra"].items() if k not in ("per_token_s", "breakdown")}
             if extra:
                 lines.append(
                     f"\n{r['case']} / {r['impl']}: "
@@ -115,10 +115,36 @@ def markdown(run: dict[str, Any], plot_files: list[str]) -> str:
                 )
         for note in w["notes"]:
             lines.append(f"\n{note}")
+        for r in w["measurements"]:
+            if "breakdown" in r["extra"]:
+                lines += ["", *_breakdown_table(r)]
         lines.append("")
     if plot_files:
         lines += ["### Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plot_files] + [""]
     return "\n".join(lines)
+
+
+def _breakdown_table(r: dict[str, Any]) -> list[str]:
+    """Where a CPU measurement's time went (``extra["breakdown"]``, from ``measure.op_breakdown``)."""
+    median = r["median_s"]
+    lines = [
+        f"Where the time of {r['case']} / {r['impl']} goes (operators timed as they are dispatched, "
+        "averaged over repeated calls; the last row is what they leave of the median: Python, "
+        "autograd's engine, dispatch):",
+        "",
+        "| part | s | share of the median | calls | GFLOP/s |",
+        "|---|---|---|---|---|",
+    ]
+    total = 0.0
+    for part, b in r["extra"]["breakdown"].items():
+        total += b["s"]
+        rate = b["flops"] / b["s"] / 1e9 if b["flops"] and b["s"] else None
+        lines.append(
+            f"| {part} | {b['s']:.4f} | {b['s'] / median:.1%} | {b['calls']} | {_fmt(rate, '.1f')} |"
+        )
+    rest = median - total
+    lines.append(f"| outside operators | {rest:.4f} | {rest / median:.1%} |  |  |")
+    return lines
 
 
 def write_markdown(path: Path, text: str, marker: str = "bench") -> None:

@@ -59,6 +59,21 @@ def test_flops_and_memory_are_measured(suite):
         assert rows[case, "perceiver"]["flops"] == pytest.approx(rows[case, "transformers"]["flops"], rel=0.2)
 
 
+def test_the_training_step_is_broken_down_by_operator(suite):
+    (ar,) = [w for w in suite["workloads"] if w["workload"] == "ar_train"]
+    row = next(r for r in ar["measurements"] if r["impl"] == "perceiver")
+    parts = row["extra"]["breakdown"]
+    assert list(parts) == ["matmul", "attention", "norm", "optimizer", "other ops"]
+    assert all(p["s"] > 0 and p["calls"] > 0 for p in parts.values()), parts
+    # the FLOPs of the categories add up to the step's count, almost all of it in matmuls
+    assert sum(p["flops"] for p in parts.values()) == row["flops"]
+    assert parts["matmul"]["flops"] > 0.5 * row["flops"] and parts["attention"]["flops"] > 0
+    assert parts["norm"]["flops"] == parts["optimizer"]["flops"] == 0
+    assert parts["optimizer"]["calls"] >= 1  # the fused AdamW kernel
+    text = markdown(json.loads(json.dumps(suite)), [])
+    assert "| outside operators |" in text and "its matmuls alone took" in text
+
+
 def test_outputs_agree(suite):
     checks = [(w["workload"], c) for w in suite["workloads"] for c in w["checks"]]
     agreement = [(name, c) for name, c in checks if any(key in c["name"] for key in AGREEMENT)]
