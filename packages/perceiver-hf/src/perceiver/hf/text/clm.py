@@ -9,6 +9,7 @@ and the other ``generate`` options work as for any 🤗 causal LM.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import torch
@@ -22,6 +23,12 @@ from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.tokenizer import load_tokenizer
 from perceiver.model.core import IncrementalDecoder
 from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
+
+# the name of generation's cache, as an argument of prepare_inputs_for_generation and forward
+# and as a field of the output: ``cache`` from transformers 5.24, ``past_key_values`` before
+_CACHE_ARGUMENT = (
+    "cache" if "cache" in {f.name for f in dataclasses.fields(CausalLMOutputWithPast)} else "past_key_values"
+)
 
 __all__ = [
     "PerceiverARGenerationCache",
@@ -88,24 +95,27 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         num_latents: int | None = None,
         compile_decoding: bool = False,
         compile_decoding_options: dict | None = None,
+        cache: Cache | None = None,
         **kwargs,
     ) -> dict:
         """``compile_decoding=True`` (a ``generate()`` argument) compiles the cached decoding step
         with ``torch.compile``, as perceiver-core's ``generate(compile=True)`` does;
         ``compile_decoding_options`` are its inductor options (perceiver-core's
-        ``compile_options``, e.g. ``{"cpp_wrapper": True}``)."""
+        ``compile_options``, e.g. ``{"cpp_wrapper": True}``). The cache arrives as ``cache``
+        (transformers 5.24 and later) or ``past_key_values`` (earlier 5.x)."""
         if compile_decoding and not use_cache:
             raise ValueError(
                 "compile_decoding=True compiles the cached decoding step; it needs use_cache=True"
             )
-        if use_cache and past_key_values is None:
-            past_key_values = PerceiverARGenerationCache(
+        cache = cache if cache is not None else past_key_values
+        if use_cache and cache is None:
+            cache = PerceiverARGenerationCache(
                 self.backend_model, num_latents or 1, compile_decoding, compile_decoding_options
             )
         return {
             "input_ids": input_ids,
             "attention_mask": attention_mask,
-            "past_key_values": past_key_values if use_cache else None,
+            _CACHE_ARGUMENT: cache if use_cache else None,
             "num_latents": num_latents,
         }
 
@@ -118,6 +128,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         num_latents: int | None = None,
         prefix_len: int | None = None,
         return_dict: bool | None = None,
+        cache: PerceiverARGenerationCache | None = None,
         **kwargs,
     ) -> CausalLMOutputWithPast:
         """Next-token logits for the latent positions, the last ``n - prefix_len`` tokens.
@@ -125,20 +136,22 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         Args:
             attention_mask: 1 = token, 0 = (left) padding.
             labels: the input ids (shifted inside, as for any 🤗 causal LM); -100 = ignore.
-            past_key_values: a generation cache; then ``input_ids`` is the whole sequence so far
-                and only its last token is new.
+            past_key_values, cache: a generation cache (``cache`` is its name from transformers
+                5.24); then ``input_ids`` is the whole sequence so far and only its last token
+                is new. The output carries it under the same name.
             num_latents: latents of an uncached forward (default ``max_latents``, at most n);
                 during cached generation, the latents the window (re)starts with.
         """
         pad_mask = pad_mask_of(attention_mask)
-        if isinstance(past_key_values, PerceiverARGenerationCache):
-            decoder = past_key_values.decoder
-            if not past_key_values.started:
+        cache = cache if cache is not None else past_key_values
+        if isinstance(cache, PerceiverARGenerationCache):
+            decoder = cache.decoder
+            if not cache.started:
                 logits = decoder.start(input_ids, pad_mask)
-                past_key_values.started = True
+                cache.started = True
             else:
                 logits = decoder.step(input_ids[:, -1])
-            return CausalLMOutputWithPast(logits=logits[:, None], past_key_values=past_key_values)
+            return CausalLMOutputWithPast(logits=logits[:, None], **{_CACHE_ARGUMENT: cache})
 
         model = self.backend_model
         n = input_ids.shape[1]
