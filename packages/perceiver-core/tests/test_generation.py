@@ -40,6 +40,18 @@ def test_cached_greedy_generation_equals_uncached_far_beyond_the_window(num_late
     assert torch.equal(cached[:, :9], ids)
 
 
+def test_generation_runs_in_inference_mode_and_returns_an_ordinary_tensor():
+    m = model().train()
+    seen = []
+    out = m.generate(torch.randint(1, VOCAB, (2, 5)), num_tokens=4, streamer=seen.append)
+    assert all(t.is_inference() for t in seen)  # no autograd bookkeeping while decoding
+    assert not out.is_inference() and not out.requires_grad
+    out[:, -1] = 0  # the caller may update the result in place
+    assert m.training  # the model's mode is restored
+    m(out).logsumexp(-1).mean().backward()  # and train on it
+    assert all(p.grad is not None for p in m.parameters() if p.requires_grad)
+
+
 def test_each_sequence_of_a_batch_generates_what_it_generates_alone():
     m = model()
     ids, pad_mask = prompts()

@@ -212,7 +212,6 @@ def sample_next_token(
     return torch.multinomial(probs, num_samples=1, generator=generator).squeeze(-1)
 
 
-@torch.no_grad()
 def generate(
     model,
     prompt: torch.Tensor,
@@ -251,6 +250,11 @@ def generate(
             ``options``). On CPU ``{"cpp_wrapper": True}`` gives the generated code a C++
             wrapper instead of a Python one: steps about 6% faster, for a compilation about
             twice as long.
+
+    Decoding runs under ``torch.inference_mode`` (no autograd bookkeeping at all, which makes
+    a cached step about 4% faster than under ``no_grad``). The tokens a streamer receives are
+    therefore inference tensors (read them, or clone them to modify them in place); the
+    returned sequences are an ordinary tensor.
     """
     if prompt.dim() != 2:
         raise ValueError(f"prompt must have shape (batch, length), got {tuple(prompt.shape)}")
@@ -272,30 +276,28 @@ def generate(
     was_training = model.training
     model.eval()
     try:
-        decoder = IncrementalDecoder(
-            model,
-            num_latents,
-            num_tokens,
-            use_cache=use_cache,
-            compile=compile,
-            compile_options=compile_options,
-        )
-        logits = decoder.start(prompt, pad_mask)
-        finished = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
-        put = getattr(streamer, "put", streamer)
-        for i in range(num_tokens):
-            tokens = sample_next_token(logits, do_sample, temperature, top_k, top_p, generator)
-            tokens = tokens.masked_fill(finished, pad_token_id)
-            if put is not None:
-                put(tokens)
-            if eos_token_id is not None:
-                finished |= tokens == eos_token_id
-            if i == num_tokens - 1 or (eos_token_id is not None and bool(finished.all())):
-                decoder.append(tokens)
-                break
-            logits = decoder.step(tokens)
-        if streamer is not None and hasattr(streamer, "end"):
-            streamer.end()
-        return decoder.sequences
+        with torch.inference_mode():
+            decoder = IncrementalDecoder(
+                model, num_latents, num_tokens, use_cache=use_cache, compile=compile,
+                compile_options=compile_options,
+            )  # fmt: skip
+            logits = decoder.start(prompt, pad_mask)
+            finished = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
+            put = getattr(streamer, "put", streamer)
+            for i in range(num_tokens):
+                tokens = sample_next_token(logits, do_sample, temperature, top_k, top_p, generator)
+                tokens = tokens.masked_fill(finished, pad_token_id)
+                if put is not None:
+                    put(tokens)
+                if eos_token_id is not None:
+                    finished |= tokens == eos_token_id
+                if i == num_tokens - 1 or (eos_token_id is not None and bool(finished.all())):
+                    decoder.append(tokens)
+                    break
+                logits = decoder.step(tokens)
+            if streamer is not None and hasattr(streamer, "end"):
+                streamer.end()
+        # copied outside inference mode: an ordinary tensor, which the caller may update in place
+        return decoder.sequences.clone()
     finally:
         model.train(was_training)
