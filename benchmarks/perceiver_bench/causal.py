@@ -180,11 +180,11 @@ def run_training(settings: Settings) -> WorkloadResult:
         "(the table's MFU column divides by the run's best single matmul repetition instead)."
     )
     if "breakdown" in m.extra:
-        matmul = m.extra["breakdown"]["matmul"]
+        matmul = m.extra["breakdown"]["parts"]["matmul"]
         result.notes.append(
             f"At the target ({0.75:.0%} of the side-by-side matmul's rate) the step would take "
-            f"{flops / (0.75 * side_peak):.3f} s; its matmuls alone took {matmul['s']:.3f} s of its "
-            f"{m.median_s:.3f} s, at {rate(matmul['flops'] / matmul['s'])} against the square matmul's "
+            f"{flops / (0.75 * side_peak):.3f} s (it took {m.median_s:.3f} s); its matmuls alone took "
+            f"{matmul['s']:.3f} s, at {rate(matmul['flops'] / matmul['s'])} against the square matmul's "
             f"{rate(side_peak)} (breakdown below)."
         )
     return result

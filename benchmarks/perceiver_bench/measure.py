@@ -316,23 +316,26 @@ class _OpTimer(TorchDispatchMode):
         return out
 
 
-def op_breakdown(fn: Callable[[], Any], repeats: int = 3) -> dict[str, dict[str, float]]:
-    """Where the time of ``fn()`` goes, on the CPU: seconds per call spent in each category of
-    ATen operators (:data:`OP_CATEGORIES`), their FLOPs and calls, averaged over ``repeats``
+def op_breakdown(fn: Callable[[], Any], repeats: int = 3) -> dict[str, Any]:
+    """Where the time of ``fn()`` goes, on the CPU: ``{"wall_s": mean seconds per call,
+    "parts": {category: {"s", "flops", "calls"}}}``, the seconds, FLOPs and calls of each
+    category of ATen operators (:data:`OP_CATEGORIES`) per call, averaged over ``repeats``
     calls.
 
     Each operator is timed where it is dispatched (``time.perf_counter`` around the kernel
     call), which on the CPU is synchronous. Unlike ``torch.profiler``, whose bookkeeping
     inflated short elementwise kernels 3-5x in the Perceiver AR training step (a GELU of
-    1024 x 2048 floats: 5 ms under the profiler, 1-1.6 ms timed alone), this adds nothing
-    inside the timed region; what the categories leave of a call's plain time (timed
-    separately) is Python, autograd's engine and dispatch.
+    1024 x 2048 floats: 5 ms under the profiler, 1-1.6 ms without it), this adds nothing inside
+    the timed region. What the operators leave of the wall time is Python, autograd's engine
+    and dispatch, plus this timer's own Python (a few microseconds per operator).
     """
     timer = _OpTimer()
+    start = time.perf_counter()
     with timer:
         for _ in range(repeats):
             fn()
-    return {
+    wall = (time.perf_counter() - start) / repeats
+    parts = {
         c: {
             "s": timer.seconds[c] / repeats,
             "flops": timer.flops[c] // repeats,
@@ -340,6 +343,7 @@ def op_breakdown(fn: Callable[[], Any], repeats: int = 3) -> dict[str, dict[str,
         }
         for c in OP_CATEGORIES
     }
+    return {"wall_s": wall, "parts": parts}
 
 
 def matmul_peak(
@@ -355,8 +359,8 @@ def matmul_peak(
     """
     best, per_size = 0.0, {}
     for n in sizes:
-        a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-        times = time_interleaved({"mm": lambda a=a, b=b: a @ b}, repeats, warmup=2)["mm"]
+        mm, _ = square_matmul(n, device, dtype)
+        times = time_interleaved({"mm": mm}, repeats, warmup=2)["mm"]
         flops = 2 * n**3 / min(times)
         per_size[n] = flops
         best = max(best, flops)
@@ -367,9 +371,14 @@ def square_matmul(
     n: int, device: str = "cpu", dtype: torch.dtype = torch.float32
 ) -> tuple[Callable[[], Any], int]:
     """An (n x n) @ (n x n) matmul of ``dtype`` on ``device`` and its FLOPs: timed side by side
-    with a workload, its median FLOP/s is the matmul rate the machine gives at the same moment."""
-    a, b = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(2))
-    return (lambda: a @ b), 2 * n**3
+    with a workload, its median FLOP/s is the matmul rate the machine gives at the same moment.
+
+    The product is written into one preallocated output. A fresh output each call would time
+    the allocator too: interleaved with Perceiver AR training steps, the 16 MiB output of a
+    2048 x 2048 float32 product came back as fresh pages in some repetitions (4,096 page
+    faults each), which slowed the matmul and so inflated the MFU measured against it."""
+    a, b, out = (torch.randn(n, n, device=device, dtype=dtype) for _ in range(3))
+    return (lambda: torch.mm(a, b, out=out)), 2 * n**3
 
 
 def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:

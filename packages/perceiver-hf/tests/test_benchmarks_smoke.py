@@ -62,8 +62,10 @@ def test_flops_and_memory_are_measured(suite):
 def test_the_training_step_is_broken_down_by_operator(suite):
     (ar,) = [w for w in suite["workloads"] if w["workload"] == "ar_train"]
     row = next(r for r in ar["measurements"] if r["impl"] == "perceiver")
-    parts = row["extra"]["breakdown"]
+    breakdown = row["extra"]["breakdown"]
+    parts = breakdown["parts"]
     assert list(parts) == ["matmul", "attention", "norm", "optimizer", "other ops"]
+    assert breakdown["wall_s"] > sum(p["s"] for p in parts.values())
     assert all(p["s"] > 0 and p["calls"] > 0 for p in parts.values()), parts
     # the FLOPs of the categories add up to the step's count, almost all of it in matmuls
     assert sum(p["flops"] for p in parts.values()) == row["flops"]
