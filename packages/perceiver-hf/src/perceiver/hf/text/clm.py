@@ -138,7 +138,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
             labels: the input ids (shifted inside, as for any 🤗 causal LM); -100 = ignore.
             past_key_values, cache: a generation cache (``cache`` is its name from transformers
                 5.24); then ``input_ids`` is the whole sequence so far and only its last token
-                is new. The output carries it under the same name.
+                is new. The output carries it under the installed transformers' name for it.
             num_latents: latents of an uncached forward (default ``max_latents``, at most n);
                 during cached generation, the latents the window (re)starts with.
         """
