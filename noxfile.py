@@ -12,6 +12,7 @@ DAG (../shared/DESIGN.md) fails here rather than on a user's machine.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,11 +114,17 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(name="core-wheel", tags=["tests"])
 def core_wheel(session: nox.Session) -> None:
-    """Build all four wheels, install perceiver-core's wheel alone and prove torch is its only dependency."""
+    """Build the four wheels and sdists and check them for a release (license, metadata, version,
+    py.typed: tools/check_release.py), then install perceiver-core's wheel alone and prove torch is
+    its only dependency."""
     dist = Path(session.create_tmp()) / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
     session.install("build>=1.2")
     for package in PACKAGES:
-        session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), _package_path(package))
+        session.run(
+            "python", "-m", "build", "--wheel", "--sdist", "--outdir", str(dist), _package_path(package)
+        )
+    session.run("python", str(ROOT / "tools" / "check_release.py"), str(dist))
     wheels = sorted(dist.glob("perceiver_core-*.whl"))
     if len(wheels) != 1:
         session.error(f"expected one perceiver-core wheel in {dist}, found {wheels}")

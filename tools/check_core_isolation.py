@@ -56,7 +56,12 @@ def main() -> None:
     if loaded:
         sys.exit(f"importing perceiver.model loaded {loaded}")
 
-    print(f"perceiver-core: {len(modules)} modules import with only {declared} installed")
+    if perceiver.model.__version__ != md.version("perceiver-core"):
+        sys.exit(f"perceiver.model.__version__ is {perceiver.model.__version__}, not the installed version")
+
+    print(
+        f"perceiver-core {perceiver.model.__version__}: {len(modules)} modules import with only {declared} installed"
+    )
 
 
 if __name__ == "__main__":

@@ -4,3 +4,7 @@
 ``perceiver.model.text``, ``perceiver.model.vision``, ``perceiver.model.audio`` and
 ``perceiver.model.multimodal``. Importing this package loads torch and nothing else.
 """
+
+from importlib.metadata import version as _version
+
+__version__ = _version("perceiver-core")  # the installed distribution's version, set in its pyproject.toml

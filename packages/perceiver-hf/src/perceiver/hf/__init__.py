@@ -6,11 +6,15 @@ every custom pipeline (``optical-flow``, ``multimodal-autoencoding``,
 ``pipeline(task, model=...)`` work for saved models.
 """
 
+from importlib.metadata import version as _version
+
 from perceiver.hf import multimodal, tokenizer, vision
 from perceiver.hf.audio import pipeline as audio_pipeline
 from perceiver.hf.audio import symbolic
 from perceiver.hf.text import classifier, clm, mlm
 from perceiver.hf.tokenizer import load_tokenizer
+
+__version__ = _version("perceiver-hf")  # the installed distribution's version, set in its pyproject.toml
 
 __all__ = [
     "audio_pipeline",
