@@ -47,7 +47,10 @@ def load_local_dataset(files: str | os.PathLike | list, text_column: str = "text
         if not path.exists():
             raise ValueError(f"{path}: no such file or directory")
     if len(paths) == 1 and _is_saved_dataset(paths[0]):
-        return datasets.load_from_disk(str(paths[0]))
+        try:
+            return datasets.load_from_disk(str(paths[0]))
+        except Exception as e:  # a damaged directory: missing arrow files, bad json ...
+            raise ValueError(f"{paths[0]}: cannot load the saved datasets directory ({e})") from e
 
     suffixes = {p.suffix.lower() for p in paths}
     if len(suffixes) > 1:
