@@ -606,6 +606,47 @@ def test_damaged_saved_dataset_directory(tmp_path):
         dm.prepare_data()
 
 
+def test_gzipped_local_files_are_read_and_broken_ones_named(tmp_path):
+    from perceiver.data.text._sources import load_local_dataset
+
+    (tmp_path / "a.jsonl.gz").write_bytes(gzip.compress(b'{"text": "hello"}\n{"text": "world"}\n'))
+    (tmp_path / "b.txt.gz").write_bytes(gzip.compress(b"hello\nworld\n"))
+    assert load_local_dataset(str(tmp_path / "a.jsonl.gz"))["text"][:] == ["hello", "world"]
+    assert load_local_dataset(str(tmp_path / "b.txt.gz"))["text"][:] == ["hello\n", "world\n"]
+    (tmp_path / "c.txt.gz").write_bytes(gzip.compress(b"hello\nworld\n")[:12])
+    with pytest.raises(ValueError, match=r"c\.txt\.gz: not a readable gzip file"):
+        load_local_dataset(str(tmp_path / "c.txt.gz"))
+    (tmp_path / "d.jsonl").write_text('{"text": "a"}\nnot json\n')
+    with pytest.raises(ValueError, match=r"cannot read .*d\.jsonl as json: .*JSON parse error"):
+        load_local_dataset(str(tmp_path / "d.jsonl"))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, r"train files not found: .*c4\.jsonl"),
+        (
+            '{"text": "abcdefgh"}\nnot json\n',
+            r"c4\.jsonl: cannot read the stream \(ArrowInvalid: JSON parse error",
+        ),
+        ('{"text": "abcdefgh"}\n{"text": null}\n', r"c4\.jsonl: a document's 'text' is NoneType, not text"),
+    ],
+    ids=["missing", "malformed", "null-text"],
+)
+def test_streamed_local_files(tmp_path, content, message):
+    from perceiver.data.text import C4DataModule
+
+    path = tmp_path / "c4.jsonl"
+    if content is not None:
+        path.write_text(content)
+    dm = C4DataModule(
+        task="clm", max_seq_len=4, train_files=str(path), valid_files=str(path), batch_size=2, num_workers=0
+    )
+    with pytest.raises(ValueError, match=message):
+        dm.setup()
+        list(dm.train_dataloader())
+
+
 # ------------------------------------------------------------------ optical-flow utilities
 
 
