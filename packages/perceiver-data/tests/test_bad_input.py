@@ -647,6 +647,24 @@ def test_streamed_local_files(tmp_path, content, message):
         list(dm.train_dataloader())
 
 
+def test_damaged_cache_entry_names_the_directory(text_slices, tmp_path):
+    kwargs = dict(
+        task="clm", max_seq_len=16, train_files=str(text_slices["shakespeare"]), dataset_dir=str(tmp_path)
+    )
+    entry = TextDataModule(**kwargs).preprocessed_dir()
+    for arrow in (entry / "data" / "train").glob("*.arrow"):
+        arrow.unlink()
+    with pytest.raises(ValueError, match=r"the preprocessed data cannot be loaded .* delete this directory"):
+        TextDataModule(**kwargs).setup()
+
+
+def test_dataloader_before_setup(tmp_path):
+    with pytest.raises(
+        RuntimeError, match=r"call ImageNetDataModule.setup\(\) before requesting a dataloader"
+    ):
+        ImageNetDataModule(str(tmp_path)).train_dataloader()
+
+
 # ------------------------------------------------------------------ optical-flow utilities
 
 

@@ -413,7 +413,14 @@ class TextDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         import datasets
 
-        dataset = datasets.load_from_disk(str(self.preprocessed_dir() / "data"))
+        entry = self.preprocessed_dir()
+        try:
+            dataset = datasets.load_from_disk(str(entry / "data"))
+        except Exception as e:  # complete when written: damaged or edited since
+            raise ValueError(
+                f"{entry}: the preprocessed data cannot be loaded ({type(e).__name__}: {e}); "
+                "delete this directory to preprocess again"
+            ) from e
         self.ds_train = dataset["train"]
         self.ds_valid = dataset["valid"]
         if self.task == Task.clm and self.hparams.random_train_shift:
