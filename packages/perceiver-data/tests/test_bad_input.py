@@ -233,6 +233,15 @@ def test_mnist_float_idx_images_are_refused(tmp_path):
         MNISTDataModule(data_dir=str(tmp_path), valid_size=1).load_arrays()
 
 
+def test_mnist_images_without_labels_are_refused(tmp_path):
+    _write_idx(tmp_path / "train-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8), 0x08)
+    _write_idx(tmp_path / "t10k-images-idx3-ubyte", np.zeros((2, 28, 28), np.uint8), 0x08)
+    _write_idx(tmp_path / "t10k-labels-idx1-ubyte", np.array([1, 2], np.uint8), 0x08)
+    # not silently the test split alone: the training labels are missing
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte: found, but no train labels IDX file"):
+        MNISTDataModule(data_dir=str(tmp_path), valid_size=1).load_arrays()
+
+
 def test_mnist_digit_folders_keep_their_digit_as_label(tmp_path):
     for digit in ("3", "7"):  # folders 0-2, 4-6, 8-9 are missing
         (tmp_path / "test" / digit).mkdir(parents=True)

@@ -165,6 +165,9 @@ class MNISTDataModule(SplitDataModule):
         splits = {}
         for split, prefix in (("train", "train"), ("valid", "t10k")):
             images, labels = _find_idx(directory, prefix, "images"), _find_idx(directory, prefix, "labels")
+            if (images is None) != (labels is None):
+                found, kind = (images, "labels") if labels is None else (labels, "images")
+                raise ValueError(f"{found}: found, but no {prefix} {kind} IDX file next to it in {directory}")
             if images is not None and labels is not None:
                 source = f"{images} and {labels}"
                 splits[split] = _checked_split(read_idx(images), read_idx(labels), source)
