@@ -375,6 +375,16 @@ def test_flo_that_does_not_match_its_frames_is_refused(tmp_path):
         next(iter(data.train_dataloader()))  # an empty batch before
 
 
+def test_unknown_flow_pixels_are_marked_invalid(tmp_path):
+    for name in ("frame10.png", "frame11.png"):
+        Image.fromarray(np.zeros((2, 3, 3), np.uint8)).save(tmp_path / name)
+    flow = np.zeros((2, 3, 2), np.float32)
+    flow[0, 0, 0], flow[0, 1, 1], flow[1, 2, 0] = np.nan, np.inf, 1e10  # the conventions for "unknown"
+    write_flo(tmp_path / "flow10.flo", flow)
+    item = FramePairDataset.middlebury(tmp_path)[0]
+    assert item["valid"].tolist() == [[False, False, True], [True, True, False]]
+
+
 def test_write_flo_refuses_an_empty_flow(tmp_path):
     with pytest.raises(ValueError, match=r"flow must have shape \(h, w, 2\) with h, w >= 1, got \(0, 3, 2\)"):
         write_flo(tmp_path / "empty.flo", np.zeros((0, 3, 2), np.float32))
