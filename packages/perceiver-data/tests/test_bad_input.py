@@ -268,6 +268,9 @@ def test_float_images_in_0_1_give_the_uint8_result():
     plain = ImagePreprocessor(crop_size=16)  # no resize: exact
     torch.testing.assert_close(plain(as_float), plain(image), rtol=0, atol=1e-6)
     torch.testing.assert_close(plain(torch.from_numpy(as_float)), plain(image), rtol=0, atol=1e-6)
+    half = torch.from_numpy(as_float).bfloat16()  # numpy has no bfloat16: converted, not a TypeError
+    raw = ImagePreprocessor(crop_size=16, mean=None, std=None)
+    torch.testing.assert_close(raw(half), raw(image), rtol=0, atol=2**-8)  # bfloat16 rounding in [0, 1]
     resized = ImagePreprocessor(size=12, crop_size=10, mean=None, std=None)  # PIL rounds uint8 results
     torch.testing.assert_close(resized(as_float), resized(image), rtol=0, atol=1.0 / 255)
     assert 0.1 < float(resized(as_float).mean()) < 0.9  # not zeros

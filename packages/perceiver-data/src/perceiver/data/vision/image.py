@@ -63,7 +63,10 @@ def image_array(image: Any, name: str = "image") -> np.ndarray:
             )
         array = np.asarray(image)
     elif isinstance(image, torch.Tensor):
-        array = image.detach().cpu().numpy()
+        tensor = image.detach().cpu()
+        array = (
+            tensor.float() if tensor.dtype == torch.bfloat16 else tensor
+        ).numpy()  # numpy has no bfloat16
     elif isinstance(image, np.ndarray):
         array = image
     else:
