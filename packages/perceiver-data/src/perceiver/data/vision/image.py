@@ -34,7 +34,7 @@ def load_image(path: str | os.PathLike, mode: str = "RGB") -> Any:
         raise ValueError(f"{path}: cannot decode image ({e})") from e
 
 
-_COLOR_MODES = {"RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "La", "RGBa"}
+_COLOR_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV"}
 _GRAY_MODES = {"1", "L", "LA"}
 
 
@@ -64,9 +64,9 @@ def image_array(image: Any, name: str = "image") -> np.ndarray:
         array = np.asarray(image)
     elif isinstance(image, torch.Tensor):
         tensor = image.detach().cpu()
-        array = (
-            tensor.float() if tensor.dtype == torch.bfloat16 else tensor
-        ).numpy()  # numpy has no bfloat16
+        if tensor.dtype == torch.bfloat16:
+            tensor = tensor.float()  # numpy has no bfloat16
+        array = tensor.numpy()
     elif isinstance(image, np.ndarray):
         array = image
     else:
