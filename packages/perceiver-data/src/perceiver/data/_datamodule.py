@@ -17,6 +17,8 @@ class SplitDataModule(pl.LightningDataModule):
     ds_valid: Any = None
 
     def _loader(self, dataset: Any, shuffle: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError(f"call {type(self).__name__}.setup() before requesting a dataloader")
         hp = self.hparams
         return DataLoader(
             dataset,

@@ -15,6 +15,7 @@ Shapes: t frames, c = 3 channels, h, w height and width, s audio samples.
 
 from __future__ import annotations
 
+import numbers
 import os
 import zipfile
 from pathlib import Path
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from perceiver.data._checks import check_int, check_loader_args
 from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
 
@@ -70,15 +72,19 @@ class ClipPreprocessor:
         audio_samples_per_frame: int,
         num_classes: int,
     ):
-        if len(image_shape) != 3 or image_shape[0] != 3 or min(image_shape) < 1:
-            raise ValueError(f"image_shape ({tuple(image_shape)}) must be (3, height, width): RGB frames")
+        if (
+            isinstance(image_shape, str)
+            or len(image_shape) != 3
+            or image_shape[0] != 3
+            or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1 for v in image_shape)
+        ):
+            raise ValueError(f"image_shape ({image_shape!r}) must be (3, height, width): RGB frames")
         for name, value in (
             ("num_frames", num_frames),
             ("audio_samples_per_frame", audio_samples_per_frame),
             ("num_classes", num_classes),
         ):
-            if value < 1:
-                raise ValueError(f"{name} ({value}) must be positive")
+            check_int(name, value, 1)
         self.num_frames = num_frames
         self.image_shape = tuple(image_shape)
         self.audio_samples_per_frame = audio_samples_per_frame
@@ -127,6 +133,11 @@ class ClipPreprocessor:
             raise ValueError(f"{source}: 'audio' must be float or int16, got {audio.dtype}")
         elif not np.isfinite(audio).all():
             raise ValueError(f"{source}: 'audio' has values that are not finite")
+        elif np.abs(audio).max() > 1.0:
+            raise ValueError(
+                f"{source}: float 'audio' must lie in [-1, 1], got peak {float(np.abs(audio).max())} "
+                "(store integer PCM samples as int16)"
+            )
         if label.size != 1 or not np.issubdtype(label.dtype, np.integer):
             raise ValueError(
                 f"{source}: 'label' must be one integer, got {label.dtype} of shape {label.shape}"
@@ -215,6 +226,7 @@ class MultimodalDataModule(SplitDataModule):
         shuffle: bool = True,
     ):
         super().__init__()
+        check_loader_args(batch_size, num_workers)
         self.save_hyperparameters()
         make_plain(self.hparams)
         self.preprocessor = ClipPreprocessor(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TEXT_SUFFIXES", "load_local_dataset", "normalize_splits", "read_text_file"]
+__all__ = ["TEXT_SUFFIXES", "format_suffix", "load_local_dataset", "normalize_splits", "read_text_file"]
 
 TEXT_SUFFIXES = {".txt", ".text", ".raw", ".tokens", ".xml", ".md", ""}
 JSON_SUFFIXES = {".json", ".jsonl"}
@@ -14,10 +16,24 @@ PARQUET_SUFFIXES = {".parquet"}
 VALID_SPLIT_NAMES = ("valid", "validation", "test")
 
 
+def format_suffix(path: str | os.PathLike) -> str:
+    """The suffix that names a file's format, looking through `.gz` (`a.jsonl.gz` -> `.jsonl`)."""
+    path = Path(path)
+    if path.suffix.lower() == ".gz":
+        path = path.with_suffix("")
+    return path.suffix.lower()
+
+
 def read_text_file(path: str | os.PathLike) -> str:
-    """Reads a UTF-8 text file. Raises ValueError naming the file if it is empty or not UTF-8."""
+    """Reads a UTF-8 text file (gzipped if its name ends with `.gz`). Raises ValueError naming the file
+    if it is empty, not UTF-8 or a broken gzip file."""
     path = Path(path)
     data = path.read_bytes()
+    if path.suffix.lower() == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            raise ValueError(f"{path}: not a readable gzip file ({e})") from e
     if not data.strip():
         raise ValueError(f"{path}: file is empty")
     try:
@@ -36,7 +52,7 @@ def load_local_dataset(files: str | os.PathLike | list, text_column: str = "text
     """Loads local files into a `datasets.Dataset` (or a `DatasetDict` for a saved datasets directory).
 
     Text files give one row per line (line breaks kept, so concatenation restores the file); JSON Lines
-    and Parquet files are read with the `datasets` builders.
+    and Parquet files are read with the `datasets` builders. Text and JSON files may be gzipped (`.gz`).
     """
     import datasets
 
@@ -47,9 +63,12 @@ def load_local_dataset(files: str | os.PathLike | list, text_column: str = "text
         if not path.exists():
             raise ValueError(f"{path}: no such file or directory")
     if len(paths) == 1 and _is_saved_dataset(paths[0]):
-        return datasets.load_from_disk(str(paths[0]))
+        try:
+            return datasets.load_from_disk(str(paths[0]))
+        except Exception as e:  # a damaged directory: missing arrow files, bad json ...
+            raise ValueError(f"{paths[0]}: cannot load the saved datasets directory ({e})") from e
 
-    suffixes = {p.suffix.lower() for p in paths}
+    suffixes = {format_suffix(p) for p in paths}
     if len(suffixes) > 1:
         raise ValueError(f"files of one split must share one format, got suffixes {sorted(suffixes)}")
     suffix = suffixes.pop()
@@ -64,7 +83,8 @@ def load_local_dataset(files: str | os.PathLike | list, text_column: str = "text
         try:
             return datasets.load_dataset(builder, data_files=[str(p) for p in paths], split="train")
         except Exception as e:
-            raise ValueError(f"cannot read {', '.join(map(str, paths))} as {builder}: {e}") from e
+            cause = f" ({e.__cause__})" if e.__cause__ is not None else ""
+            raise ValueError(f"cannot read {', '.join(map(str, paths))} as {builder}: {e}{cause}") from e
     # anything else is read as UTF-8 text (enwik8 has no suffix, WikiText uses .tokens)
     lines: list[str] = []
     for path in paths:

@@ -23,7 +23,10 @@ __all__ = ["C4DataModule", "StreamingTextDataset", "Task"]
 class StreamingTextDataset(IterableDataset):
     """Tokenizes a streamed text dataset on the fly and yields examples of `chunk_len` tokens."""
 
-    def __init__(self, dataset: Any, data_module: TextDataModule, rank: int, world_size: int):
+    def __init__(
+        self, dataset: Any, data_module: TextDataModule, rank: int, world_size: int, split: str = "train"
+    ):
+        self.split = split
         self.dataset = dataset
         self.data_module = data_module
         self.rank = rank
@@ -40,12 +43,29 @@ class StreamingTextDataset(IterableDataset):
             return iter(dataset.shard(num_shards=worker.num_workers, index=worker.id))
         return itertools.islice(iter(dataset), worker.id, None, worker.num_workers)
 
+    def _checked_documents(self) -> Iterator[dict[str, Any]]:
+        source = self.data_module.stream_source(self.split)
+        documents = self._documents()
+        while True:
+            try:
+                document = next(documents)
+            except StopIteration:
+                return
+            except Exception as e:  # a malformed file surfaces only when the stream reaches it
+                raise ValueError(f"{source}: cannot read the stream ({type(e).__name__}: {e})") from e
+            text = document.get(self.data_module.text_column)
+            if not isinstance(text, str):
+                raise ValueError(
+                    f"{source}: a document's {self.data_module.text_column!r} is {type(text).__name__}, not text"
+                )
+            yield document
+
     def __iter__(self) -> Iterator[dict[str, list[int]]]:
         dm = self.data_module
         text_column = dm.text_column
         batch: list[str] = []
         buffer: dict[str, list[int]] = {}
-        for document in itertools.chain(self._documents(), [None]):
+        for document in itertools.chain(self._checked_documents(), [None]):
             if document is not None:
                 batch.append(document[text_column])
                 if len(batch) < 16:
@@ -99,6 +119,9 @@ class C4DataModule(TextDataModule):
             if files is None:
                 raise ValueError("streamed data needs valid_files as well as train_files")
             files = [files] if isinstance(files, str | os.PathLike) else list(files)
+            missing = [str(f) for f in files if not Path(f).is_file()]
+            if missing:
+                raise ValueError(f"{split} files not found: {', '.join(missing)}")
             suffix = "".join(Path(files[0]).suffixes[-2:]).lower()
             builder = "parquet" if suffix.endswith(".parquet") else "json" if ".json" in suffix else "text"
             return datasets.load_dataset(
@@ -115,6 +138,14 @@ class C4DataModule(TextDataModule):
             return trainer.global_rank, trainer.world_size
         return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
+    def stream_source(self, split: str) -> str:
+        """What a split streams from, for error messages."""
+        hp = self.hparams
+        files = hp.train_files if split == "train" else hp.valid_files
+        if files is None:
+            return f"{self.hub_path} ({split})"
+        return files if isinstance(files, str | os.PathLike) else ", ".join(map(str, files))
+
     def streaming_dataset(self, split: str, rank: int | None = None, world_size: int | None = None) -> Any:
         default_rank, default_world_size = self._rank_and_world_size()
         return StreamingTextDataset(
@@ -122,6 +153,7 @@ class C4DataModule(TextDataModule):
             self,
             default_rank if rank is None else rank,
             default_world_size if world_size is None else world_size,
+            split,
         )
 
     def prepare_data(self) -> None:

@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 import torch
 
+from perceiver.data._checks import check_int, check_label, check_probability
+
 __all__ = [
     "IGNORE_INDEX",
     "CausalCollator",
@@ -27,10 +29,33 @@ IGNORE_INDEX = -100
 PaddingSide = Literal["left", "right"]
 
 
+def _check_padding(pad_token_id: Any, padding_side: Any) -> None:
+    check_int("pad_token_id", pad_token_id, 0)
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side ({padding_side!r}) must be 'left' or 'right'")
+
+
+def _check_examples(examples: Sequence[dict[str, Any]], min_tokens: int = 1) -> None:
+    """Per batch, on the host: the examples are a non-empty list of dicts with enough input_ids."""
+    if len(examples) == 0:
+        raise ValueError("examples is empty: a batch needs at least one example")
+    for i, example in enumerate(examples):
+        if not isinstance(example, dict) or "input_ids" not in example:
+            raise ValueError(f"examples[{i}] must be a dict with 'input_ids', got {type(example).__name__}")
+        if len(example["input_ids"]) < min_tokens:
+            raise ValueError(
+                f"examples[{i}] has {len(example['input_ids'])} input_ids, fewer than {min_tokens}"
+            )
+
+
 def pad_sequences(
     sequences: Sequence[Sequence[int] | torch.Tensor], pad_value: int, padding_side: PaddingSide
 ) -> torch.Tensor:
     """Pads 1-d integer sequences to the longest one: (b, n) int64."""
+    if padding_side not in ("left", "right"):
+        raise ValueError(f"padding_side ({padding_side!r}) must be 'left' or 'right'")
+    if len(sequences) == 0:
+        raise ValueError("sequences is empty")
     length = max(len(s) for s in sequences)
     out = torch.full((len(sequences), length), pad_value, dtype=torch.long)
     for i, seq in enumerate(sequences):
@@ -91,14 +116,21 @@ class DefaultCollator:
     """Pads `input_ids` (and statically masked `labels`, if present) of MLM examples."""
 
     def __init__(self, pad_token_id: int, padding_side: PaddingSide = "right"):
+        _check_padding(pad_token_id, padding_side)
         self.pad_token_id = pad_token_id
         self.padding_side = padding_side
 
     def __call__(self, examples: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        _check_examples(examples)
         ids = [e["input_ids"] for e in examples]
         input_ids = pad_sequences(ids, self.pad_token_id, self.padding_side)
         pad_mask = _pad_mask(ids, self.padding_side)
         if "labels" in examples[0]:
+            for i, e in enumerate(examples):
+                if len(e["labels"]) != len(e["input_ids"]):
+                    raise ValueError(
+                        f"examples[{i}] has {len(e['labels'])} labels for {len(e['input_ids'])} input_ids"
+                    )
             labels = pad_sequences([e["labels"] for e in examples], IGNORE_INDEX, self.padding_side)
         else:
             labels = input_ids.masked_fill(pad_mask, IGNORE_INDEX)
@@ -109,10 +141,12 @@ class CausalCollator:
     """Examples hold n + 1 tokens; inputs are the first n, labels the last n (shifted by one)."""
 
     def __init__(self, pad_token_id: int, padding_side: PaddingSide = "left"):
+        _check_padding(pad_token_id, padding_side)
         self.pad_token_id = pad_token_id
         self.padding_side = padding_side
 
     def __call__(self, examples: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        _check_examples(examples, min_tokens=2)  # n + 1 tokens: inputs and shifted labels
         inputs = [list(e["input_ids"][:-1]) for e in examples]
         targets = [list(e["input_ids"][1:]) for e in examples]
         input_ids = pad_sequences(inputs, self.pad_token_id, self.padding_side)
@@ -121,15 +155,25 @@ class CausalCollator:
 
 
 class ClassificationCollator:
-    """Examples hold `input_ids` and an integer `label`; labels are (b,)."""
+    """Examples hold `input_ids` and an integer `label` (in [0, num_classes) if given); labels are (b,)."""
 
-    def __init__(self, pad_token_id: int, padding_side: PaddingSide = "right"):
+    def __init__(
+        self, pad_token_id: int, padding_side: PaddingSide = "right", num_classes: int | None = None
+    ):
+        _check_padding(pad_token_id, padding_side)
+        if num_classes is not None:
+            check_int("num_classes", num_classes, 1)
         self.pad_token_id = pad_token_id
         self.padding_side = padding_side
+        self.num_classes = num_classes
 
     def __call__(self, examples: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        _check_examples(examples)
         ids = [e["input_ids"] for e in examples]
-        labels = torch.tensor([int(e["label"]) for e in examples], dtype=torch.long)
+        labels = [
+            check_label(e.get("label"), self.num_classes, f"examples[{i}]") for i, e in enumerate(examples)
+        ]
+        labels = torch.tensor(labels, dtype=torch.long)
         return (
             labels,
             pad_sequences(ids, self.pad_token_id, self.padding_side),
@@ -147,8 +191,9 @@ class TokenMaskingCollator:
         padding_side: PaddingSide = "right",
         generator: torch.Generator | None = None,
     ):
-        if not 0.0 < mask_prob < 1.0:
-            raise ValueError(f"mask_prob ({mask_prob}) must be in (0, 1)")
+        check_probability("mask_prob", mask_prob)
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side ({padding_side!r}) must be 'left' or 'right'")
         self.info = _TokenizerInfo(tokenizer)
         self.mask_prob = mask_prob
         self.padding_side = padding_side
@@ -162,6 +207,7 @@ class TokenMaskingCollator:
         return (probs < self.mask_prob) & self._candidates(input_ids, pad_mask)
 
     def __call__(self, examples: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        _check_examples(examples)
         ids = [e["input_ids"] for e in examples]
         input_ids = pad_sequences(ids, self.info.pad_token_id, self.padding_side)
         pad_mask = _pad_mask(ids, self.padding_side)
@@ -177,8 +223,13 @@ class WordMaskingCollator(TokenMaskingCollator):
     tokens are then corrupted (80/10/10 per token). Examples need `word_ids` (-1 = not part of a word)."""
 
     def _select(self, examples: list[dict[str, Any]], input_ids: torch.Tensor, pad_mask: torch.Tensor):
-        if "word_ids" not in examples[0]:
-            raise ValueError("whole word masking needs examples with 'word_ids'")
+        for i, e in enumerate(examples):
+            if "word_ids" not in e:
+                raise ValueError(f"examples[{i}] has no 'word_ids', needed for whole word masking")
+            if len(e["word_ids"]) != len(e["input_ids"]):
+                raise ValueError(
+                    f"examples[{i}] has {len(e['word_ids'])} word_ids for {len(e['input_ids'])} input_ids"
+                )
         word_ids = pad_sequences([e["word_ids"] for e in examples], -1, self.padding_side)  # (b, n)
         selected = torch.zeros_like(input_ids, dtype=torch.bool)
         for i in range(len(examples)):

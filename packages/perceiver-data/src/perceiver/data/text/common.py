@@ -19,6 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from perceiver.data._cache import default_cache_dir, files_fingerprint, load_or_build
+from perceiver.data._checks import check_int, check_label, check_loader_args, check_probability
 from perceiver.data._hparams import make_plain
 from perceiver.data.text._sources import load_local_dataset, normalize_splits
 from perceiver.data.text._tokenizer import load_tokenizer, tokenizer_name
@@ -125,9 +126,20 @@ class TextDataModule(pl.LightningDataModule):
         hub_revision: str | None = None,
     ):
         super().__init__()
+        if task not in {t.value for t in Task}:
+            raise ValueError(f"task ({task!r}) must be one of {[t.value for t in Task]}")
         task = Task(task)
-        if max_seq_len < 2:
-            raise ValueError(f"max_seq_len ({max_seq_len}) must be at least 2")
+        check_int("max_seq_len", max_seq_len, 2)
+        check_loader_args(batch_size, num_workers)
+        for name, value, minimum in (
+            ("valid_batch_size", valid_batch_size, 1),
+            ("preproc_batch_size", preproc_batch_size, 1),
+            ("preproc_workers", preproc_workers, 0),
+        ):
+            if value is not None:
+                check_int(name, value, minimum)
+        if task == Task.mlm:
+            check_probability("mask_prob", mask_prob)
         if padding_side not in (None, "left", "right"):
             raise ValueError(f"padding_side ({padding_side!r}) must be 'left' or 'right'")
         if random_train_shift and task != Task.clm:
@@ -298,6 +310,38 @@ class TextDataModule(pl.LightningDataModule):
             key: [values[i * n : (i + 1) * n] for i in range(num_chunks)] for key, values in tokens.items()
         }
 
+    def _split_source(self, split: str) -> str:
+        files = self.hparams.train_files if split == "train" else self.hparams.valid_files
+        if files is None and self.hparams.train_files is not None:
+            files = self.hparams.train_files  # validation rows split off the training files
+        if files is None:
+            return f"{split} split of {self.hub_path}"
+        return (
+            f"{split} split ({files if isinstance(files, str | os.PathLike) else ', '.join(map(str, files))})"
+        )
+
+    def _check_source(self, dataset: Any) -> None:
+        """Refuses a raw dataset whose text column is not text (or holds nulls), or, for task clf, whose
+        labels are not integer class ids in [0, num_classes): a ValueError names the split, row and value."""
+        for split, ds in dataset.items():
+            feature = ds.features.get(self.text_column)
+            if getattr(feature, "dtype", None) not in ("string", "large_string"):
+                raise ValueError(
+                    f"{self._split_source(split)}: column {self.text_column!r} must hold text, got {feature}"
+                )
+            nulls = ds.data.column(self.text_column).null_count
+            if nulls:
+                raise ValueError(
+                    f"{self._split_source(split)}: column {self.text_column!r} has {nulls} missing (null) texts"
+                )
+            if self.task == Task.clf:
+                num_classes = self.num_classes
+                names = getattr(ds.features.get(self.label_column), "names", None)  # a ClassLabel feature
+                if num_classes is None and names is not None:
+                    num_classes = len(names)
+                for row, value in enumerate(ds[self.label_column]):
+                    check_label(value, num_classes, f"{self._split_source(split)}, row {row}")
+
     def _tokenize_clf(self, batch: dict[str, list]) -> dict[str, list]:
         encoding = self.tokenizer(
             batch[self.text_column],
@@ -331,6 +375,7 @@ class TextDataModule(pl.LightningDataModule):
 
         hp = self.hparams
         num_proc = hp.preproc_workers if hp.preproc_workers and hp.preproc_workers > 1 else None
+        self._check_source(dataset)
         result = {}
         for split, ds in dataset.items():
             if len(ds) == 0:
@@ -368,7 +413,14 @@ class TextDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         import datasets
 
-        dataset = datasets.load_from_disk(str(self.preprocessed_dir() / "data"))
+        entry = self.preprocessed_dir()
+        try:
+            dataset = datasets.load_from_disk(str(entry / "data"))
+        except Exception as e:  # complete when written: damaged or edited since
+            raise ValueError(
+                f"{entry}: the preprocessed data cannot be loaded ({type(e).__name__}: {e}); "
+                "delete this directory to preprocess again"
+            ) from e
         self.ds_train = dataset["train"]
         self.ds_valid = dataset["valid"]
         if self.task == Task.clm and self.hparams.random_train_shift:
@@ -385,7 +437,7 @@ class TextDataModule(pl.LightningDataModule):
         if self.task == Task.clm:
             return CausalCollator(pad, self.padding_side)
         if self.task == Task.clf:
-            return ClassificationCollator(pad, self.padding_side)
+            return ClassificationCollator(pad, self.padding_side, self.num_classes)
         if self.hparams.static_masking:
             return DefaultCollator(pad, self.padding_side)
         return self._masking_collator()

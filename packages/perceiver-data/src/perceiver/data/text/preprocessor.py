@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
+from perceiver.data._checks import check_int
 from perceiver.data.text._tokenizer import load_tokenizer
 
 if TYPE_CHECKING:
@@ -31,8 +32,7 @@ class TextPreprocessor:
         add_special_tokens: bool = False,
         padding_side: Literal["left", "right"] | None = None,
     ):
-        if max_seq_len < 1:
-            raise ValueError(f"max_seq_len ({max_seq_len}) must be positive")
+        check_int("max_seq_len", max_seq_len, 1)
         if padding_side not in (None, "left", "right"):
             raise ValueError(f"padding_side ({padding_side!r}) must be 'left' or 'right'")
         self.tokenizer = load_tokenizer(tokenizer)
@@ -47,6 +47,8 @@ class TextPreprocessor:
 
     def preprocess(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns `input_ids` (n,) int64 and `pad_mask` (n,) bool."""
+        if not isinstance(text, str):
+            raise ValueError(f"text must be a string, got {type(text).__name__}")
         input_ids, pad_mask = self.preprocess_batch([text])
         return input_ids[0], pad_mask[0]
 
@@ -54,6 +56,12 @@ class TextPreprocessor:
         """Returns `input_ids` (b, n) int64 and `pad_mask` (b, n) bool, padded to the longest text."""
         if isinstance(text_batch, str):
             raise TypeError("preprocess_batch expects a list of strings; use preprocess for one string")
+        text_batch = list(text_batch)
+        if not text_batch:
+            raise ValueError("text_batch is empty")
+        for i, text in enumerate(text_batch):
+            if not isinstance(text, str):
+                raise ValueError(f"text_batch[{i}] must be a string, got {type(text).__name__}")
         result = self.tokenizer(
             list(text_batch),
             padding=True,
@@ -64,4 +72,11 @@ class TextPreprocessor:
             return_attention_mask=True,
             return_tensors="pt",
         )
-        return result["input_ids"].long(), ~result["attention_mask"].bool()
+        pad_mask = ~result["attention_mask"].bool()
+        empty = pad_mask.all(dim=-1) if pad_mask.shape[-1] else torch.ones(len(text_batch), dtype=torch.bool)
+        if empty.any():
+            i = int(empty.nonzero()[0])
+            raise ValueError(
+                f"text_batch[{i}] ({text_batch[i]!r}) gives no tokens: a model input needs at least one"
+            )
+        return result["input_ids"].long(), pad_mask

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from perceiver.data._checks import check_int, check_loader_args
 from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
 from perceiver.data.vision.image import load_image
@@ -46,6 +47,10 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"{path}: not an IDX file (bad magic number)")
     dtype = np.dtype(_IDX_DTYPES[data[2]]).newbyteorder(">")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise ValueError(
+            f"{path}: truncated IDX header ({len(data)} bytes; {ndim} dimensions need {4 + 4 * ndim})"
+        )
     shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     count = int(np.prod(shape))
     body = data[4 + 4 * ndim :]
@@ -89,9 +94,32 @@ def _find_idx(directory: Path, prefix: str, kind: str) -> Path | None:
 
 
 def _load_folder(directory: Path) -> tuple[np.ndarray, np.ndarray]:
-    paths, labels, _ = scan_image_folder(directory)
-    images = np.stack([np.asarray(load_image(p, mode="L")) for p in paths])
-    return images, np.asarray(labels)
+    # folder names are the digits: label 7 is folder "7" even where another digit has no folder
+    paths, labels, _ = scan_image_folder(directory, classes=[str(i) for i in range(10)])
+    images = []
+    for path in paths:
+        image = np.asarray(load_image(path, mode="L"))
+        if image.shape != (28, 28):
+            raise ValueError(f"{path}: MNIST images are 28x28, this one is {image.shape[0]}x{image.shape[1]}")
+        images.append(image)
+    return np.stack(images), np.asarray(labels)
+
+
+def _checked_split(images: np.ndarray, labels: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """uint8 images (n, 28, 28) and int64 labels (n,) in [0, 10), or a ValueError naming `source`."""
+    if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
+        raise ValueError(f"{source}: images must be uint8 (n, 28, 28), got {images.dtype} {images.shape}")
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{source}: labels must be integers (n,), got {labels.dtype} {labels.shape}")
+    if len(images) != len(labels):
+        raise ValueError(f"{source}: {len(images)} images but {len(labels)} labels")
+    bad = np.flatnonzero((labels < 0) | (labels >= MNISTDataModule.num_classes))
+    if len(bad):
+        raise ValueError(
+            f"{source}: label {int(labels[bad[0]])} at index {int(bad[0])} is out of range "
+            f"(class ids must be in [0, {MNISTDataModule.num_classes}))"
+        )
+    return images, labels.astype(np.int64)
 
 
 class MNISTDataModule(SplitDataModule):
@@ -120,6 +148,8 @@ class MNISTDataModule(SplitDataModule):
         shuffle: bool = True,
     ):
         super().__init__()
+        check_int("valid_size", valid_size, 1)
+        check_loader_args(batch_size, num_workers)
         self.save_hyperparameters()
         make_plain(self.hparams)
         self.ds_train: Any = None
@@ -130,14 +160,20 @@ class MNISTDataModule(SplitDataModule):
         return (28, 28, 1) if self.hparams.channels_last else (1, 28, 28)
 
     def _load_local(self, directory: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        if not directory.is_dir():
+            raise ValueError(f"data_dir ({directory}) is not a directory")
         splits = {}
         for split, prefix in (("train", "train"), ("valid", "t10k")):
             images, labels = _find_idx(directory, prefix, "images"), _find_idx(directory, prefix, "labels")
+            if (images is None) != (labels is None):
+                found, kind = (images, "labels") if labels is None else (labels, "images")
+                raise ValueError(f"{found}: found, but no {prefix} {kind} IDX file next to it in {directory}")
             if images is not None and labels is not None:
-                splits[split] = (read_idx(images), read_idx(labels))
+                source = f"{images} and {labels}"
+                splits[split] = _checked_split(read_idx(images), read_idx(labels), source)
         for split, name in (("train", "train"), ("valid", "test")):
             if split not in splits and (directory / name).is_dir():
-                splits[split] = _load_folder(directory / name)
+                splits[split] = _checked_split(*_load_folder(directory / name), str(directory / name))
         if not splits:
             raise ValueError(f"{directory}: no MNIST IDX files and no train/ or test/ image folders found")
         return splits
@@ -149,7 +185,8 @@ class MNISTDataModule(SplitDataModule):
         splits = {}
         for split, name in (("train", "train"), ("valid", "test")):
             ds = dataset[name]
-            splits[split] = (np.stack([np.asarray(image) for image in ds["image"]]), np.asarray(ds["label"]))
+            images = np.stack([np.asarray(image) for image in ds["image"]])
+            splits[split] = _checked_split(images, np.asarray(ds["label"]), f"{self.hparams.hub_path} {name}")
         return splits
 
     def load_arrays(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:

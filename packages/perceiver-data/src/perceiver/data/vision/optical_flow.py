@@ -6,6 +6,7 @@ Shapes: t = 2 frames, c = 3 channels, h, w = height, width. Flow is (h, w, 2) fl
 
 from __future__ import annotations
 
+import numbers
 import os
 import re
 from pathlib import Path
@@ -16,9 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from perceiver.data._checks import check_int, check_loader_args
 from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
-from perceiver.data.vision.image import load_image
+from perceiver.data.vision.image import image_array
 
 __all__ = [
     "FLO_MAGIC",
@@ -61,8 +63,8 @@ def read_flo(path: str | os.PathLike) -> np.ndarray:
 def write_flo(path: str | os.PathLike, flow: np.ndarray | torch.Tensor) -> None:
     """Writes (h, w, 2) flow as a Middlebury `.flo` file (exact float32 round trip with `read_flo`)."""
     flow = np.asarray(flow, dtype=np.float32)
-    if flow.ndim != 3 or flow.shape[2] != 2:
-        raise ValueError(f"flow must have shape (h, w, 2), got {flow.shape}")
+    if flow.ndim != 3 or flow.shape[2] != 2 or min(flow.shape) < 1:
+        raise ValueError(f"flow must have shape (h, w, 2) with h, w >= 1, got {flow.shape}")
     h, w = flow.shape[:2]
     with open(path, "wb") as f:
         f.write(b"PIEH")
@@ -82,8 +84,13 @@ def extract_patches(
     `extract_patches` and transformers' `space_to_depth` do, and as the official optical-flow
     Perceiver (`deepmind/optical-flow-perceiver`) was trained. `"chw"` gives `F.unfold`'s (c, kh, kw).
     """
-    if frames.ndim != 4:
-        raise ValueError(f"frames must have shape (t, c, h, w), got {tuple(frames.shape)}")
+    if not isinstance(frames, torch.Tensor) or frames.ndim != 4:
+        raise ValueError(
+            f"frames must be a tensor of shape (t, c, h, w), got {getattr(frames, 'shape', frames)!r}"
+        )
+    if not frames.is_floating_point():
+        raise ValueError(f"frames must be a float tensor, got {frames.dtype}")
+    check_int("kernel_size", kernel_size, 1)
     if kernel_size % 2 != 1:
         raise ValueError(f"kernel_size ({kernel_size}) must be odd")
     t, c, h, w = frames.shape
@@ -97,20 +104,22 @@ def extract_patches(
     return patches.reshape(t, k * k * c, h, w)
 
 
-def _frame_tensor(frame: Any) -> torch.Tensor:
+def _frame_tensor(frame: Any, name: str) -> torch.Tensor:
     if isinstance(frame, str | os.PathLike):
-        frame = load_image(frame)
-    array = np.asarray(frame)
-    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
-        raise ValueError(f"frames must be RGB uint8 (h, w, 3), got {array.dtype} {array.shape}")
-    return torch.from_numpy(array.copy()).permute(2, 0, 1).float() / 255.0 * 2.0 - 1.0  # (c, h, w) in [-1, 1]
+        name = str(frame)
+    array = image_array(frame, name)  # (h, w, c): uint8, or float32 in [0, 1]
+    if array.shape[2] != 3:
+        raise ValueError(f"{name}: frames must be RGB (h, w, 3), got shape {array.shape}")
+    x = torch.from_numpy(np.array(array)).permute(2, 0, 1).float()  # (c, h, w), a writable copy
+    return (x / 255.0 if array.dtype == np.uint8 else x) * 2.0 - 1.0  # in [-1, 1]
 
 
 def preprocess_frame_pair(
     frame1: Any, frame2: Any, channel_order: Literal["hwc", "chw"] = "hwc"
 ) -> torch.Tensor:
-    """Two RGB frames (paths, PIL images or uint8 (h, w, 3) arrays) -> patches (2, 27, h, w) in [-1, 1]."""
-    a, b = _frame_tensor(frame1), _frame_tensor(frame2)
+    """Two RGB frames (paths, PIL images, or (h, w, 3) arrays of uint8 or float in [0, 1]) -> patches
+    (2, 27, h, w) in [-1, 1]."""
+    a, b = _frame_tensor(frame1, "frame1"), _frame_tensor(frame2, "frame2")
     if a.shape != b.shape:
         raise ValueError(f"frames differ in size: {tuple(a.shape)} and {tuple(b.shape)}")
     return extract_patches(torch.stack([a, b]), 3, channel_order)  # (2, 27, h, w)
@@ -150,6 +159,8 @@ def flow_to_color(flow: np.ndarray | torch.Tensor, max_flow: float | None = None
     flow = np.asarray(flow, dtype=np.float64)
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise ValueError(f"flow must have shape (h, w, 2), got {flow.shape}")
+    if max_flow is not None and not (isinstance(max_flow, numbers.Real) and 0 < max_flow < float("inf")):
+        raise ValueError(f"max_flow ({max_flow!r}) must be a positive finite number or None")
     u, v = flow[..., 0].copy(), flow[..., 1].copy()
     unknown = (
         ~np.isfinite(u)
@@ -208,12 +219,19 @@ def _consecutive_pairs(
     return pairs
 
 
+def _directory(root: str | os.PathLike) -> Path:
+    root = Path(root)
+    if not root.is_dir():
+        raise ValueError(f"{root}: not a directory")
+    return root
+
+
 def sintel_frame_pairs(
     root: str | os.PathLike, pass_name: str = "clean", split: str = "training"
 ) -> list[FramePair]:
     """Consecutive frame pairs of MPI-Sintel: `root/<split>/<pass_name>/<scene>/frame_0001.png` with ground truth
     in `root/<split>/flow/<scene>/frame_0001.flo`, or a single folder of `frame_XXXX.png` files."""
-    root = Path(root)
+    root = _directory(root)
     pass_dir = root / split / pass_name
     frame_re, flow_name = r"frame_(\d+)\.png", "frame_{index}.flo"
     if pass_dir.is_dir():
@@ -230,7 +248,7 @@ def sintel_frame_pairs(
 def middlebury_frame_pairs(root: str | os.PathLike) -> list[FramePair]:
     """Frame pairs of the Middlebury benchmark: `root/other-data/<Seq>/frame10.png` with ground truth in
     `root/other-gt-flow/<Seq>/flow10.flo`, or a single sequence folder (`frame10.png`, `frame11.png`, `flow10.flo`)."""
-    root = Path(root)
+    root = _directory(root)
     frame_re, flow_name = r"frame(\d+)\.png", "flow{index}.flo"
     data_dirs = [root / d for d in ("other-data", "eval-data") if (root / d).is_dir()]
     pairs = []
@@ -249,6 +267,8 @@ class FramePairDataset(Dataset):
     """Items `{"patches": (2, 27, h, w), "flow": (h, w, 2) (if ground truth exists), "valid": (h, w) bool}`."""
 
     def __init__(self, pairs: list[FramePair], channel_order: Literal["hwc", "chw"] = "hwc"):
+        if channel_order not in ("hwc", "chw"):
+            raise ValueError(f"channel_order ({channel_order!r}) must be 'hwc' or 'chw'")
         self.pairs = pairs
         self.channel_order = channel_order
 
@@ -270,6 +290,12 @@ class FramePairDataset(Dataset):
         item = {"patches": preprocess_frame_pair(frame1, frame2, self.channel_order)}
         if flow_path is not None:
             flow = torch.from_numpy(read_flo(flow_path))
+            frame_size = tuple(item["patches"].shape[-2:])
+            if tuple(flow.shape[:2]) != frame_size:
+                raise ValueError(
+                    f"{flow_path}: flow of {flow.shape[0]}x{flow.shape[1]} does not match its frames "
+                    f"({frame1}: {frame_size[0]}x{frame_size[1]})"
+                )
             item["flow"] = flow
             item["valid"] = (flow.abs() < UNKNOWN_FLOW_THRESHOLD).all(dim=-1)
         return item
@@ -339,8 +365,15 @@ class OpticalFlowDataModule(SplitDataModule):
         super().__init__()
         if layout not in ("middlebury", "sintel"):
             raise ValueError(f"layout ({layout!r}) must be 'middlebury' or 'sintel'")
-        if crop_shape is not None and (len(crop_shape) != 2 or min(crop_shape) < 1):
+        if sintel_pass not in ("clean", "final"):
+            raise ValueError(f"sintel_pass ({sintel_pass!r}) must be 'clean' or 'final'")
+        if crop_shape is not None and (
+            isinstance(crop_shape, str)
+            or len(crop_shape) != 2
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in crop_shape)
+        ):
             raise ValueError(f"crop_shape ({crop_shape!r}) must be two positive sizes (h, w)")
+        check_loader_args(batch_size, num_workers)
         self.save_hyperparameters()
         make_plain(self.hparams)
         self.ds_train: Dataset | None = None
