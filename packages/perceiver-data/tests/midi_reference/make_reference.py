@@ -9,6 +9,9 @@ in a separate virtual environment with the pretty-midi version our tests use:
     /tmp/ref/venv/bin/python make_reference.py --processor_dir /tmp/ref --data_dir <shared data>
 
 The archive holds, per file, its token ids (int16) and the SHA-256 of the MIDI file they came from.
+It also writes `synthetic/*.mid`: small random files (written with pretty-midi, fixed seed) full of
+the cases where the old encoder has quirks: sustain pedals and other control changes, repeated and
+zero-length notes of one pitch, drums, several instruments. Their tokens are in the archive too.
 """
 
 from __future__ import annotations
@@ -35,6 +38,39 @@ FILES = [
 ]
 
 
+NUM_SYNTHETIC = 24
+
+
+def write_synthetic_files(folder: Path) -> list[Path]:
+    import random
+
+    import pretty_midi
+
+    folder.mkdir(exist_ok=True)
+    rng = random.Random(1)
+    paths = []
+    for k in range(NUM_SYNTHETIC):
+        midi = pretty_midi.PrettyMIDI()
+        for _ in range(rng.randint(1, 3)):
+            instrument = pretty_midi.Instrument(rng.randint(0, 5), is_drum=rng.random() < 0.2)
+            t = 0.0
+            for _ in range(rng.randint(0, 40)):
+                t += rng.choice([0, 0, 0.005, 0.013, 0.1, 0.25, 1.7, 3.0])
+                duration = rng.choice([0, 0.004, 0.01, 0.2, 0.5, 2.5])
+                pitch = rng.choice([60, 62, 64, 65])
+                instrument.notes.append(pretty_midi.Note(rng.randint(1, 127), pitch, t, t + duration))
+            t = 0.0
+            for _ in range(rng.randint(0, 12)):
+                t += rng.choice([0, 0.05, 0.3, 1.0, 2.0])
+                number, value = rng.choice([64, 64, 7]), rng.choice([0, 30, 64, 127])
+                instrument.control_changes.append(pretty_midi.ControlChange(number, value, t))
+            midi.instruments.append(instrument)
+        path = folder / f"random_{k:02d}.mid"
+        midi.write(str(path))
+        paths.append(path)
+    return paths
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -48,9 +84,11 @@ def main() -> None:
     processor = importlib.import_module("midi_processor")
     import pretty_midi
 
+    synthetic = write_synthetic_files(Path(args.output).with_name("synthetic"))
+    sources = [(name, Path(args.data_dir) / "midi" / name) for name in FILES]
+    sources += [(f"synthetic/{path.name}", path) for path in synthetic]
     arrays = {}
-    for name in FILES:
-        path = Path(args.data_dir) / "midi" / name
+    for name, path in sources:
         ids = processor.encode_midi(pretty_midi.PrettyMIDI(str(path)))
         key = name.replace("/", "__")
         arrays[f"{key}.tokens"] = np.asarray(ids, dtype=np.int16)
