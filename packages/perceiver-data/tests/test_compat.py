@@ -39,13 +39,30 @@ def test_random_shift_of_mlm_train_and_valid_sequences(text_slices, tmp_path):
             stream = list(base[i]["input_ids"]) + list(base[i + 1]["input_ids"])
             offset = next(o for o in range(64) if stream[o : o + 64] == window["input_ids"])
             offsets.add(offset)
-            # word ids of the following chunk never merge with those of this chunk
-            first = [w for w in window["word_ids"][: 64 - offset] if w >= 0]
-            second = [w for w in window["word_ids"][64 - offset :] if w >= 0]
-            assert not set(first) & set(second)
+            # word ids run on across the chunk boundary (a word cut by it keeps one id)
+            words = [w for w in window["word_ids"] if w >= 0]
+            assert words == sorted(words)
         assert len(offsets) > 1
     labels, input_ids, _ = next(iter(dm.train_dataloader()))
     assert input_ids.shape == (4, 64) and (labels != IGNORE_INDEX).any()
+
+
+def test_shifted_word_ids_of_chunks_from_different_preprocessing_batches_stay_apart():
+    from perceiver.data.text.common import RandomShiftDataset
+
+    chunks = [
+        {"input_ids": [1, 2, 3, 4], "word_ids": [7, 7, -1, 8]},
+        {"input_ids": [5, 6, 7, 8], "word_ids": [8, 9, -1, 10]},  # same batch: word 8 continues
+        {"input_ids": [9, 9, 9, 9], "word_ids": [0, 0, -1, 1]},  # next batch counts from 0 again
+    ]
+    shifted = RandomShiftDataset(chunks, 4)
+    torch.manual_seed(0)
+    windows = {tuple(shifted[0]["word_ids"]) for _ in range(30)} | {
+        tuple(shifted[1]["word_ids"]) for _ in range(30)
+    }
+    assert (7, -1, 8, 8) in windows  # the word cut by the boundary keeps its id
+    assert (-1, 10, 11, 11) in windows  # the next batch's words 0 and 1 become 11 and 12
+    assert (10, 11, 11, -1) in windows
 
 
 def test_random_truncation_of_train_batches(text_slices, tmp_path):

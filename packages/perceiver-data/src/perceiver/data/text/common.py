@@ -45,11 +45,21 @@ class Task(str, Enum):
         return self.value
 
 
+def _continue_word_ids(before: list[int], after: list[int]) -> list[int]:
+    """Word ids of chunk i + 1 as a continuation of chunk i's. Within one preprocessing batch they
+    already continue (a word cut by the chunk boundary keeps its id); chunks of different batches
+    both count from 0, so chunk i + 1's ids are then moved past chunk i's to keep words apart."""
+    last = max(before, default=-1)
+    first = min((w for w in after if w >= 0), default=last)
+    if first >= last:
+        return after
+    return [w + last + 1 if w >= 0 else w for w in after]
+
+
 class RandomShiftDataset(Dataset):
     """Each item is a window of `length` tokens starting at a random offset in chunk i (spilling into
     chunk i + 1), so that every epoch sees differently aligned sequences. Every list-valued field
-    (`input_ids`, and `word_ids`/`labels` where present) is shifted alike; the word ids of chunk i + 1
-    are offset so that they never merge with a word of chunk i."""
+    (`input_ids`, and `word_ids`/`labels` where present) is shifted alike."""
 
     def __init__(self, dataset: Any, length: int):
         self.dataset = dataset
@@ -68,8 +78,7 @@ class RandomShiftDataset(Dataset):
         for key, values in item.items():
             after = list(following[key])
             if key == "word_ids":
-                base = max(values, default=-1) + 1
-                after = [w + base if w >= 0 else w for w in after]
+                after = _continue_word_ids(values, after)
             result[key] = (values + after)[offset : offset + self.length]
         return result
 
