@@ -28,7 +28,7 @@ PACKAGES = ("core", "data", "lightning", "hf")
 # perceiver siblings each package is tested with: its dependencies and optional extras
 SIBLINGS = {
     "core": [],
-    "data": [],
+    "data": ["core"],
     "lightning": ["core", "data"],
     "hf": ["core", "data"],
 }
@@ -88,7 +88,7 @@ def tests_core(session: nox.Session) -> None:
 
 @nox.session(name="tests-data", tags=["tests"])
 def tests_data(session: nox.Session) -> None:
-    """perceiver-data alone (it does not depend on perceiver-core)."""
+    """perceiver-data with perceiver-core (the contracts they share, e.g. tokenizer names)."""
     _run_tests(session, "data")
 
 

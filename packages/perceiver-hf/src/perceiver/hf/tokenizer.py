@@ -1,39 +1,63 @@
-"""Tokenizers by name, with the UTF-8 bytes tokenizer available offline.
+"""Tokenizers by name, resolved through perceiver-core's one table of tokenizer names
+(`perceiver.model.text.tokenizer_names`).
 
-``deepmind/language-perceiver`` (and the perceiver models converted from it) tokenize text
-into UTF-8 bytes with transformers' ``PerceiverTokenizer``, which needs no files. When the Hub
-cannot be reached (or ``HF_HUB_OFFLINE`` is set), those names resolve to a locally built
-``PerceiverTokenizer`` instead of failing.
+``deepmind/language-perceiver`` and the perceiver-io models built on it tokenize text into UTF-8
+bytes with transformers' ``PerceiverTokenizer``, which needs no files: those names are built
+locally, online or offline. ``krasserm/perceiver-ar-clm-base`` was trained with the XLNet
+SentencePiece tokenizer, which needs files: from the local Hub cache, or from the Hub; when the Hub
+cannot be used (``HF_HUB_OFFLINE`` or no network) loading fails at once with a
+``TokenizerUnavailableError`` (an ``OSError``) instead of retrying the network.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 from transformers import AutoTokenizer, PerceiverTokenizer, PreTrainedTokenizerBase
 
-__all__ = ["UTF8_BYTES_TOKENIZER_NAMES", "load_tokenizer"]
+from perceiver.model.text.tokenizer_names import (
+    UTF8_BYTES_TOKENIZER,
+    TokenizerUnavailableError,
+    hub_unavailable_reason,
+    tokenizer_candidates,
+)
+
+__all__ = ["TokenizerUnavailableError", "load_tokenizer"]
 
 logger = logging.getLogger(__name__)
 
-UTF8_BYTES_TOKENIZER_NAMES = frozenset(
-    {
-        "deepmind/language-perceiver",
-        "krasserm/perceiver-io-mlm",
-        "krasserm/perceiver-io-mlm-imdb",
-        "krasserm/perceiver-io-txt-clf-imdb",
-        "krasserm/perceiver-ar-clm-base",
-        "krasserm/perceiver-ar-utf8-clm",
-    }
-)
-
 
 def load_tokenizer(name_or_path: str, **kwargs) -> PreTrainedTokenizerBase:
-    """``AutoTokenizer.from_pretrained``, falling back to ``PerceiverTokenizer`` for the UTF-8 bytes names."""
-    try:
-        return AutoTokenizer.from_pretrained(name_or_path, **kwargs)
-    except (OSError, ValueError) as error:
-        if name_or_path not in UTF8_BYTES_TOKENIZER_NAMES:
-            raise
-        logger.info("%s not reachable (%s); using a locally built PerceiverTokenizer", name_or_path, error)
+    """The tokenizer of a model name, Hub id or local directory; `kwargs` go to `from_pretrained`
+    (or to ``PerceiverTokenizer`` for the UTF-8 bytes names).
+
+    Raises:
+        TokenizerUnavailableError: the tokenizer needs Hub files that are not cached while the Hub
+            cannot be used.
+        OSError: transformers cannot load it (a bad path or a name that does not exist).
+    """
+    candidates = tokenizer_candidates(name_or_path)
+    if candidates[0] == UTF8_BYTES_TOKENIZER:
         return PerceiverTokenizer(**kwargs)
+    if Path(name_or_path).is_dir():
+        return AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+    try:
+        validate_repo_id(candidates[0])
+    except HFValidationError as e:
+        raise OSError(
+            f"cannot load tokenizer {name_or_path!r}: not a directory and not a Hub id ({e})"
+        ) from e
+    for candidate in candidates:
+        try:
+            return AutoTokenizer.from_pretrained(candidate, **{**kwargs, "local_files_only": True})
+        except (OSError, ValueError):
+            logger.debug("tokenizer %s is not in the local cache", candidate)
+    reason = hub_unavailable_reason()
+    if reason is not None:
+        raise TokenizerUnavailableError(
+            f"tokenizer {name_or_path!r} needs files from the Hub ({candidates[0]!r}), which are not in the "
+            f"local cache, and the Hub cannot be used: {reason}"
+        )
+    return AutoTokenizer.from_pretrained(candidates[0], **kwargs)

@@ -16,9 +16,9 @@ from torch.utils.data import DataLoader
 
 from perceiver.data._cache import default_cache_dir, files_fingerprint, load_or_build
 from perceiver.data._hparams import make_plain
-from perceiver.data.audio.midi import PAD_TOKEN_ID, VOCAB_SIZE, MidiProcessor
+from perceiver.data.audio.midi import DEFAULT_MAX_DURATION, PAD_TOKEN_ID, VOCAB_SIZE, MidiProcessor
 from perceiver.data.text.collator import CausalCollator
-from perceiver.data.text.common import RandomShiftDataset
+from perceiver.data.text.common import RandomLengthDataset, RandomShiftDataset
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +27,27 @@ __all__ = ["GiantMidiPianoDataModule", "MaestroV3DataModule", "MidiDataModule"]
 MIDI_SUFFIXES = {".mid", ".midi"}
 
 
-class MidiDataModule(pl.LightningDataModule):
-    """MIDI files of a local folder (searched recursively). Unreadable files are skipped with a warning.
+def _encode_or_error(processor: MidiProcessor, path: Path) -> list[int] | str:
+    """Token ids of a file, or why it cannot be used (module level, so that worker processes can run it)."""
+    try:
+        return processor.encode(path)
+    except ValueError as e:
+        return str(e)
 
-    Without explicit `valid_files`, the last `valid_fraction` of the sorted files (at least one) are
-    the validation split.
+
+class MidiDataModule(pl.LightningDataModule):
+    """MIDI files of a local folder (searched recursively). Unreadable files, and files whose notes last
+    longer than `max_duration` seconds, are skipped with a warning naming them.
+
+    The last `valid_fraction` of the sorted files (at least one) are the validation split.
+
+    Args:
+        min_seq_len: if set, each training example is cut to n + 1 tokens, n drawn uniformly from
+            [min_seq_len, max_seq_len] (the collator pads the batch), as in krasserm/perceiver-io.
+        include_drums: tokenize drum tracks too (krasserm/perceiver-io did).
+        max_duration: longest accepted file, in seconds of music (None: no limit).
+        preproc_workers: processes that tokenize the files (default 1: in this process).
+        dataset_uri: not supported: this module reads `data_dir` and downloads nothing.
     """
 
     name = "midi"
@@ -41,23 +57,38 @@ class MidiDataModule(pl.LightningDataModule):
         self,
         data_dir: str | None = None,
         max_seq_len: int = 1024,
+        min_seq_len: int | None = None,
         dataset_dir: str | None = None,
         valid_fraction: float = 0.1,
-        include_drums: bool = False,
+        include_drums: bool = True,
+        max_duration: float | None = DEFAULT_MAX_DURATION,
         padding_side: str = "left",
         random_train_shift: bool = False,
         batch_size: int = 16,
         valid_batch_size: int | None = None,
         num_workers: int = 2,
+        preproc_workers: int | None = None,
         pin_memory: bool = False,
         shuffle: bool = True,
+        dataset_uri: str | None = None,
     ):
         super().__init__()
         if max_seq_len < 2:
             raise ValueError(f"max_seq_len ({max_seq_len}) must be at least 2")
-        self.save_hyperparameters()
+        if min_seq_len is not None and not 0 < min_seq_len < max_seq_len:
+            raise ValueError(f"min_seq_len ({min_seq_len}) must be in (0, max_seq_len ({max_seq_len}))")
+        if padding_side not in ("left", "right"):
+            raise ValueError(f"padding_side ({padding_side!r}) must be 'left' or 'right'")
+        if preproc_workers is not None and preproc_workers < 1:
+            raise ValueError(f"preproc_workers ({preproc_workers}) must be at least 1")
+        if dataset_uri is not None:
+            raise ValueError(
+                f"dataset_uri ({dataset_uri!r}) is not supported: download and unpack the dataset yourself "
+                f"and pass its folder as data_dir. {self.download_hint}"
+            )
+        self.save_hyperparameters(ignore=["dataset_uri"])
         make_plain(self.hparams)
-        self.processor = MidiProcessor(include_drums)
+        self.processor = MidiProcessor(include_drums, max_duration)
         self.dataset_dir = Path(dataset_dir) if dataset_dir is not None else default_cache_dir(self.name)
         self.ds_train: Any = None
         self.ds_valid: Any = None
@@ -91,11 +122,19 @@ class MidiDataModule(pl.LightningDataModule):
         import datasets
 
         tokens: list[int] = []
-        for path in files:
-            try:
-                tokens += self.processor.encode(path)
-            except ValueError as e:
-                warnings.warn(f"skipping {path}: {e}", stacklevel=2)
+        workers = self.hparams.preproc_workers or 1
+        if workers > 1 and len(files) > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(min(workers, len(files))) as pool:
+                encoded = list(pool.map(_encode_or_error, [self.processor] * len(files), files, chunksize=8))
+        else:
+            encoded = [_encode_or_error(self.processor, path) for path in files]
+        for path, result in zip(files, encoded):
+            if isinstance(result, str):
+                warnings.warn(f"skipping {path}: {result}", stacklevel=2)
+            else:
+                tokens += result
         n = self.max_seq_len + 1
         if len(tokens) < n:
             raise ValueError(
@@ -120,6 +159,8 @@ class MidiDataModule(pl.LightningDataModule):
             "files": {split: files_fingerprint(files) for split, files in splits.items()},
             "max_seq_len": self.max_seq_len,
             "include_drums": self.hparams.include_drums,
+            "max_duration": self.hparams.max_duration,
+            "tokenization": "perceiver-io-0.11",  # cache entries of earlier tokenizations are not reused
             "vocab_size": VOCAB_SIZE,
         }
         return load_or_build(self.dataset_dir, spec, self.preprocess)
@@ -134,6 +175,8 @@ class MidiDataModule(pl.LightningDataModule):
         self.ds_train, self.ds_valid = dataset["train"], dataset["valid"]
         if self.hparams.random_train_shift:
             self.ds_train = RandomShiftDataset(self.ds_train, self.max_seq_len + 1)
+        if self.hparams.min_seq_len is not None:
+            self.ds_train = RandomLengthDataset(self.ds_train, self.hparams.min_seq_len, self.max_seq_len)
 
     def _loader(self, dataset: Any, train: bool) -> DataLoader:
         hp = self.hparams

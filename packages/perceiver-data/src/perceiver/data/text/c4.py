@@ -24,13 +24,20 @@ class StreamingTextDataset(IterableDataset):
     """Tokenizes a streamed text dataset on the fly and yields examples of `chunk_len` tokens."""
 
     def __init__(
-        self, dataset: Any, data_module: TextDataModule, rank: int, world_size: int, split: str = "train"
+        self,
+        dataset: Any,
+        data_module: TextDataModule,
+        rank: int,
+        world_size: int,
+        split: str = "train",
+        min_seq_len: int | None = None,
     ):
         self.split = split
         self.dataset = dataset
         self.data_module = data_module
         self.rank = rank
         self.world_size = world_size
+        self.min_seq_len = min_seq_len
 
     def _documents(self) -> Iterator[dict[str, Any]]:
         from datasets.distributed import split_dataset_by_node
@@ -72,7 +79,7 @@ class StreamingTextDataset(IterableDataset):
                     continue
             if not batch:
                 break
-            chunks = dm._tokenize_and_chunk_stream({text_column: batch}, buffer)
+            chunks = dm._tokenize_and_chunk_stream({text_column: batch}, buffer, self.min_seq_len)
             batch = []
             for i in range(len(chunks["input_ids"])):
                 yield {key: values[i] for key, values in chunks.items()}
@@ -82,32 +89,71 @@ class C4DataModule(TextDataModule):
     """C4 (Hub `allenai/c4`, config `en`), streamed. Tasks clm and mlm.
 
     Local `train_files`/`valid_files` (jsonl, json.gz, txt or parquet) are streamed the same way.
+
+    Args:
+        add_eos_token: end each document with the tokenizer's eos token (default True, as
+            krasserm/perceiver-io's C4DataModule always did).
+        min_seq_len: if set, training examples hold n (+ 1 for clm) consecutive tokens of the stream,
+            n drawn uniformly from [min_seq_len, max_seq_len] for each example (validation examples
+            keep max_seq_len), as krasserm/perceiver-io's C4DataModule did.
+        num_train_workers, num_valid_workers: dataloader workers of the training (validation) stream;
+            default `num_workers`.
+        (other arguments: see `TextDataModule`)
     """
 
     name = "c4"
     default_hub_path = "allenai/c4"
     default_hub_config = "en"
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        *args: Any,
+        add_eos_token: bool = True,
+        min_seq_len: int | None = None,
+        num_train_workers: int | None = None,
+        num_valid_workers: int | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(*args, add_eos_token=add_eos_token, **kwargs)
         if self.task == Task.clf:
             raise ValueError("C4DataModule supports tasks clm and mlm, not clf")
-        if self.hparams.random_train_shift:
-            raise ValueError("random_train_shift is not supported for streamed data")
+        for option in ("random_train_shift", "random_valid_shift"):
+            if self.hparams[option]:
+                raise ValueError(f"{option} is not supported for streamed data")
+        if min_seq_len is not None and not 0 < min_seq_len < self.max_seq_len:
+            raise ValueError(f"min_seq_len ({min_seq_len}) must be in (0, max_seq_len ({self.max_seq_len}))")
+        for option, value in (
+            ("num_train_workers", num_train_workers),
+            ("num_valid_workers", num_valid_workers),
+        ):
+            if value is not None and value < 0:
+                raise ValueError(f"{option} ({value}) must be >= 0")
+        self.min_seq_len = min_seq_len
+        self.num_train_workers = num_train_workers
+        self.num_valid_workers = num_valid_workers
 
     def _tokenize_and_chunk_stream(
-        self, batch: dict[str, list], buffer: dict[str, list[int]]
+        self, batch: dict[str, list], buffer: dict[str, list[int]], min_seq_len: int | None = None
     ) -> dict[str, list]:
-        """Tokenizes and chunks a batch, carrying the remainder over to the next batch in `buffer`."""
-        n = self.chunk_len
+        """Tokenizes and chunks a batch, carrying the remainder over to the next batch in `buffer`.
+        With `min_seq_len`, each chunk's length is drawn anew (see the class docstring)."""
         for key, values in self._flat_tokens(batch).items():
             buffer[key] = buffer.get(key, []) + values
-        num_chunks = len(buffer["input_ids"]) // n
-        result = {
-            key: [values[i * n : (i + 1) * n] for i in range(num_chunks)] for key, values in buffer.items()
-        }
+        extra = self.chunk_len - self.max_seq_len  # the clm label token
+        result: dict[str, list] = {key: [] for key in buffer}
+        start = 0
+        while True:
+            if min_seq_len is None:
+                n = self.chunk_len
+            else:
+                n = int(torch.randint(min_seq_len, self.max_seq_len + 1, ()).item()) + extra
+            if start + n > len(buffer["input_ids"]):
+                break
+            for key, values in buffer.items():
+                result[key].append(values[start : start + n])
+            start += n
         for key in list(buffer):
-            buffer[key] = buffer[key][num_chunks * n :]
+            buffer[key] = buffer[key][start:]
         return result
 
     def _split_stream(self, split: str) -> Any:
@@ -154,6 +200,7 @@ class C4DataModule(TextDataModule):
             default_rank if rank is None else rank,
             default_world_size if world_size is None else world_size,
             split,
+            min_seq_len=self.min_seq_len if split == "train" else None,
         )
 
     def prepare_data(self) -> None:
@@ -165,11 +212,12 @@ class C4DataModule(TextDataModule):
 
     def _loader(self, dataset: Any, train: bool) -> DataLoader:
         hp = self.hparams
+        workers = self.num_train_workers if train else self.num_valid_workers
         return DataLoader(
             dataset,
             batch_size=hp.batch_size if train else (hp.valid_batch_size or hp.batch_size),
-            collate_fn=self.collator(train),
-            num_workers=hp.num_workers,
+            collate_fn=self._batch_collator(train),
+            num_workers=hp.num_workers if workers is None else workers,
             pin_memory=hp.pin_memory,
             generator=torch.Generator().manual_seed(hp.seed),
         )

@@ -34,7 +34,7 @@ from perceiver.data.text.preprocessor import TextPreprocessor
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RandomShiftDataset", "Task", "TextDataModule"]
+__all__ = ["RandomLengthDataset", "RandomShiftDataset", "RandomTruncateCollator", "Task", "TextDataModule"]
 
 
 class Task(str, Enum):
@@ -46,9 +46,21 @@ class Task(str, Enum):
         return self.value
 
 
+def _continue_word_ids(before: list[int], after: list[int]) -> list[int]:
+    """Word ids of chunk i + 1 as a continuation of chunk i's. Within one preprocessing batch they
+    already continue (a word cut by the chunk boundary keeps its id); chunks of different batches
+    both count from 0, so chunk i + 1's ids are then moved past chunk i's to keep words apart."""
+    last = max(before, default=-1)
+    first = min((w for w in after if w >= 0), default=last)
+    if first >= last:
+        return after
+    return [w + last + 1 if w >= 0 else w for w in after]
+
+
 class RandomShiftDataset(Dataset):
     """Each item is a window of `length` tokens starting at a random offset in chunk i (spilling into
-    chunk i + 1), so that every epoch sees differently aligned sequences."""
+    chunk i + 1), so that every epoch sees differently aligned sequences. Every list-valued field
+    (`input_ids`, and `word_ids`/`labels` where present) is shifted alike."""
 
     def __init__(self, dataset: Any, length: int):
         self.dataset = dataset
@@ -58,13 +70,55 @@ class RandomShiftDataset(Dataset):
         return len(self.dataset)
 
     def __getitem__(self, index: int) -> dict[str, list[int]]:
-        ids = list(self.dataset[index]["input_ids"])
-        if index + 1 < len(self.dataset):
-            ids += list(self.dataset[index + 1]["input_ids"])
-            offset = int(torch.randint(0, self.length, ()).item())
-        else:
-            offset = 0
-        return {"input_ids": ids[offset : offset + self.length]}
+        item = {key: list(values) for key, values in self.dataset[index].items()}
+        if index + 1 >= len(self.dataset):
+            return {key: values[: self.length] for key, values in item.items()}
+        offset = int(torch.randint(0, self.length, ()).item())
+        following = self.dataset[index + 1]
+        result = {}
+        for key, values in item.items():
+            after = list(following[key])
+            if key == "word_ids":
+                after = _continue_word_ids(values, after)
+            result[key] = (values + after)[offset : offset + self.length]
+        return result
+
+
+class RandomLengthDataset(Dataset):
+    """Cuts each item to its first `n + 1` tokens, n drawn uniformly from [min_seq_len, max_seq_len]
+    (for causal LM examples of max_seq_len + 1 tokens; the collator pads the batch). Items already
+    shorter are left as they are."""
+
+    def __init__(self, dataset: Any, min_seq_len: int, max_seq_len: int):
+        self.dataset = dataset
+        self.min_seq_len = min_seq_len
+        self.max_seq_len = max_seq_len
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> dict[str, list[int]]:
+        item = self.dataset[index]
+        n = int(torch.randint(self.min_seq_len, self.max_seq_len + 1, ()).item())
+        return {key: list(values)[: n + 1] for key, values in item.items()}
+
+
+class RandomTruncateCollator:
+    """Wraps a collator and drops the last k positions of each batch (labels, input_ids and pad_mask
+    alike), k drawn uniformly so that between `min_seq_len` and the full length remain; batches of at
+    most `min_seq_len` positions pass unchanged (krasserm/perceiver-io's random truncation)."""
+
+    def __init__(self, collator: Any, min_seq_len: int):
+        self.collator = collator
+        self.min_seq_len = min_seq_len
+
+    def __call__(self, examples: list[dict[str, Any]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        labels, input_ids, pad_mask = self.collator(examples)
+        n = input_ids.shape[1]
+        if n <= self.min_seq_len:
+            return labels, input_ids, pad_mask
+        keep = n - int(torch.randint(1, n - self.min_seq_len + 1, ()).item())
+        return labels[:, :keep], input_ids[:, :keep], pad_mask[:, :keep]
 
 
 class TextDataModule(pl.LightningDataModule):
@@ -80,9 +134,13 @@ class TextDataModule(pl.LightningDataModule):
             used instead of the Hub dataset. Without `valid_files` the last `valid_fraction` of
             the training rows (or the Hub dataset's validation/test split) is used.
         add_special_tokens: let the tokenizer add its special tokens to each text.
-        add_eos_token: append the tokenizer's eos (or sep) token to each text before chunking (clm/mlm).
+        add_eos_token: append the tokenizer's eos (or sep) token to each text: before chunking (clm,
+            mlm), or as the last token of each (truncated) example (clf).
         padding_side: `left` or `right`; default left for clm, right otherwise.
-        random_train_shift: clm only, random offsets of training sequences in each epoch.
+        random_train_shift, random_valid_shift: clm and mlm, random offsets of training (validation)
+            sequences in each epoch.
+        random_train_truncation, random_valid_truncation: clm and mlm, cut each training (validation)
+            batch to a random length between `random_min_seq_len` and its full length.
         hub_path, hub_config, hub_revision: override the class's Hub dataset.
         mask_prob, mask_words, static_masking: mlm masking rate, whole word masking, and masking
             once at preprocessing time instead of per batch.
@@ -110,6 +168,10 @@ class TextDataModule(pl.LightningDataModule):
         add_eos_token: bool = False,
         padding_side: Literal["left", "right"] | None = None,
         random_train_shift: bool = False,
+        random_valid_shift: bool = False,
+        random_train_truncation: bool = False,
+        random_valid_truncation: bool = False,
+        random_min_seq_len: int = 16,
         mask_prob: float = 0.15,
         mask_words: bool = True,
         static_masking: bool = False,
@@ -142,8 +204,19 @@ class TextDataModule(pl.LightningDataModule):
             check_probability("mask_prob", mask_prob)
         if padding_side not in (None, "left", "right"):
             raise ValueError(f"padding_side ({padding_side!r}) must be 'left' or 'right'")
-        if random_train_shift and task != Task.clm:
-            raise ValueError(f"random_train_shift is only supported for task clm, not {task}")
+        random_options = {
+            "random_train_shift": random_train_shift,
+            "random_valid_shift": random_valid_shift,
+            "random_train_truncation": random_train_truncation,
+            "random_valid_truncation": random_valid_truncation,
+        }
+        for option, value in random_options.items():
+            if value and task == Task.clf:
+                raise ValueError(f"{option} is supported for tasks clm and mlm, not {task}")
+        if not 1 <= random_min_seq_len <= max_seq_len:
+            raise ValueError(
+                f"random_min_seq_len ({random_min_seq_len}) must be in [1, max_seq_len ({max_seq_len})]"
+            )
         if batch_size < 1:
             raise ValueError(f"batch_size ({batch_size}) must be positive")
         if train_files is None and valid_files is not None:
@@ -152,6 +225,10 @@ class TextDataModule(pl.LightningDataModule):
         make_plain(self.hparams)
         self.task = task
         self.tokenizer = load_tokenizer(tokenizer)
+        if add_eos_token and self.eos_token_id is None:
+            raise ValueError(
+                f"add_eos_token: tokenizer {tokenizer_name(tokenizer)!r} has neither an eos nor a sep token"
+            )
         self.padding_side = padding_side or ("left" if task == Task.clm else "right")
         self.tokenizer.padding_side = self.padding_side
         self.dataset_dir = Path(dataset_dir) if dataset_dir is not None else default_cache_dir(self.name)
@@ -170,6 +247,12 @@ class TextDataModule(pl.LightningDataModule):
     @property
     def max_seq_len(self) -> int:
         return self.hparams.max_seq_len
+
+    @property
+    def eos_token_id(self) -> int | None:
+        """The token `add_eos_token` appends: the tokenizer's eos token, or else its sep token."""
+        eos = self.tokenizer.eos_token_id
+        return eos if eos is not None else self.tokenizer.sep_token_id
 
     @property
     def batch_size(self) -> int:
@@ -284,16 +367,12 @@ class TextDataModule(pl.LightningDataModule):
             return_token_type_ids=False,
             verbose=False,
         )
-        eos = (
-            self.tokenizer.eos_token_id
-            if self.tokenizer.eos_token_id is not None
-            else self.tokenizer.sep_token_id
-        )
+        eos = self.eos_token_id
         all_ids: list[int] = []
         all_words: list[int] = []
         word_offset = 0
         for i, ids in enumerate(encoding["input_ids"]):
-            ids = list(ids) + ([eos] if hp.add_eos_token and eos is not None else [])
+            ids = list(ids) + ([eos] if hp.add_eos_token else [])
             all_ids.extend(ids)
             if with_words:
                 words = self._word_ids(encoding, i, ids)
@@ -343,16 +422,20 @@ class TextDataModule(pl.LightningDataModule):
                     check_label(value, num_classes, f"{self._split_source(split)}, row {row}")
 
     def _tokenize_clf(self, batch: dict[str, list]) -> dict[str, list]:
+        eos = self.hparams.add_eos_token
         encoding = self.tokenizer(
             batch[self.text_column],
             add_special_tokens=self.hparams.add_special_tokens,
             truncation=True,
-            max_length=self.max_seq_len,
+            max_length=self.max_seq_len - 1 if eos else self.max_seq_len,  # the eos token always fits
             return_attention_mask=False,
             return_token_type_ids=False,
         )
+        input_ids = encoding["input_ids"]
+        if eos:
+            input_ids = [[*ids, self.eos_token_id] for ids in input_ids]
         return {
-            "input_ids": encoding["input_ids"],
+            "input_ids": input_ids,
             "label": [int(label) for label in batch[self.label_column]],
         }
 
@@ -423,8 +506,10 @@ class TextDataModule(pl.LightningDataModule):
             ) from e
         self.ds_train = dataset["train"]
         self.ds_valid = dataset["valid"]
-        if self.task == Task.clm and self.hparams.random_train_shift:
+        if self.hparams.random_train_shift:
             self.ds_train = RandomShiftDataset(self.ds_train, self.chunk_len)
+        if self.hparams.random_valid_shift:
+            self.ds_valid = RandomShiftDataset(self.ds_valid, self.chunk_len)
 
     # ------------------------------------------------------------------ batches
 
@@ -442,6 +527,13 @@ class TextDataModule(pl.LightningDataModule):
             return DefaultCollator(pad, self.padding_side)
         return self._masking_collator()
 
+    def _batch_collator(self, train: bool) -> Any:
+        """`collator(train)`, wrapped in random truncation where configured."""
+        hp = self.hparams
+        if hp.random_train_truncation if train else hp.random_valid_truncation:
+            return RandomTruncateCollator(self.collator(train), hp.random_min_seq_len)
+        return self.collator(train)
+
     def _loader(self, dataset: Any, train: bool) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() before requesting a dataloader")
@@ -450,7 +542,7 @@ class TextDataModule(pl.LightningDataModule):
             dataset,
             batch_size=hp.batch_size if train else (hp.valid_batch_size or hp.batch_size),
             shuffle=train and hp.shuffle,
-            collate_fn=self.collator(train),
+            collate_fn=self._batch_collator(train),
             num_workers=hp.num_workers,
             pin_memory=hp.pin_memory,
             persistent_workers=hp.num_workers > 0,
