@@ -98,9 +98,10 @@ def test_random_options_are_refused_for_classification(option):
         make(ImdbDataModule, task="clf", **{option: True})
 
 
-def test_random_min_seq_len_is_validated():
+def test_random_min_seq_len_is_validated_when_truncating():
     with pytest.raises(ValueError, match=r"random_min_seq_len \(65\) must be in \[1, max_seq_len \(64\)\]"):
-        make(task="clm", random_min_seq_len=65)
+        make(task="clm", random_train_truncation=True, random_min_seq_len=65)
+    make(task="clm", random_min_seq_len=65)  # without random truncation the option is unused
 
 
 def test_add_eos_token_for_classification(data_dir, tmp_path):

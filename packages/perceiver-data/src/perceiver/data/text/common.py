@@ -213,7 +213,9 @@ class TextDataModule(pl.LightningDataModule):
         for option, value in random_options.items():
             if value and task == Task.clf:
                 raise ValueError(f"{option} is supported for tasks clm and mlm, not {task}")
-        if not 1 <= random_min_seq_len <= max_seq_len:
+        if (
+            random_train_truncation or random_valid_truncation
+        ) and not 1 <= random_min_seq_len <= max_seq_len:
             raise ValueError(
                 f"random_min_seq_len ({random_min_seq_len}) must be in [1, max_seq_len ({max_seq_len})]"
             )
