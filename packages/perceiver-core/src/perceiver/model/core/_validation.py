@@ -6,11 +6,46 @@ the API boundary instead of deep inside torch.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import torch
 
 
+class ArgumentTypeError(TypeError, ValueError):
+    """An argument of the wrong type. Both a ``TypeError`` and a ``ValueError``: invalid config
+    values raise ``ValueError``, and callers catching either see it."""
+
+
+def check_number(name: str, value: object) -> None:
+    """A real number (not a bool, not a string), finite."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ArgumentTypeError(f"{name} must be a number, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}")
+
+
+def check_int(name: str, value: object, minimum: int | None = None) -> int:
+    """An integer (not a bool, not a float) of at least ``minimum``; returned as a Python int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ArgumentTypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return int(value)
+
+
+def check_optional_int(name: str, value: object, minimum: int | None = None) -> int | None:
+    return None if value is None else check_int(name, value, minimum)
+
+
+def check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise ArgumentTypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+
+
 def check_positive(name: str, value: int | float) -> None:
-    if value <= 0:
+    check_number(name, value)
+    if not value > 0:
         raise ValueError(f"{name} must be positive, got {value}")
 
 
@@ -20,22 +55,38 @@ def check_optional_positive(name: str, value: int | None) -> None:
 
 
 def check_non_negative(name: str, value: int | float) -> None:
-    if value < 0:
+    check_number(name, value)
+    if not value >= 0:
         raise ValueError(f"{name} must be non-negative, got {value}")
 
 
 def check_probability(name: str, value: float) -> None:
+    check_number(name, value)
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be in [0, 1), got {value}")
 
 
 def check_divisible(name: str, value: int, divisor_name: str, divisor: int) -> None:
+    check_int(name, value)
+    check_int(divisor_name, divisor, minimum=1)
     if value % divisor != 0:
         raise ValueError(f"{divisor_name} ({divisor}) must divide {name} ({value})")
 
 
+TOKEN_ID_DTYPES = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
+
+
+def as_index_tensor(ids: torch.Tensor) -> torch.Tensor:
+    """Token ids in a dtype that embeddings take (int64 or int32): narrower integer ids are
+    widened, so that they neither fail in the embedding nor overflow when generated ids are
+    written next to them."""
+    return ids if ids.dtype in (torch.int64, torch.int32) else ids.long()
+
+
 def check_token_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
-    if ids.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+    if not isinstance(ids, torch.Tensor):
+        raise ArgumentTypeError(f"{name} must be a tensor of token ids, got {type(ids).__name__}")
+    if ids.dtype not in TOKEN_ID_DTYPES:
         raise ValueError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
     if ids.numel() == 0:
         return
@@ -48,6 +99,10 @@ def check_token_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
 def check_pad_mask(pad_mask: torch.Tensor | None, shape: tuple[int, ...], name: str = "pad_mask") -> None:
     if pad_mask is None:
         return
+    if not isinstance(pad_mask, torch.Tensor):
+        raise ArgumentTypeError(
+            f"{name} must be a bool tensor (True = padding), got {type(pad_mask).__name__}"
+        )
     if pad_mask.dtype != torch.bool:
         raise ValueError(f"{name} must be a bool tensor (True = padding), got dtype {pad_mask.dtype}")
     if tuple(pad_mask.shape) != tuple(shape):

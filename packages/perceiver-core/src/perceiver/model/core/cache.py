@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import torch
 
+from perceiver.model.core._validation import check_int
+
 __all__ = ["KVCache"]
 
 
 class KVCache:
     def __init__(self, capacity: int) -> None:
+        check_int("capacity", capacity)
         if capacity <= 0:
             raise ValueError(f"capacity must be positive, got {capacity}")
         self.capacity = capacity

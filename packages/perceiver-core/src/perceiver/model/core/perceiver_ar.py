@@ -21,6 +21,8 @@ import torch
 from torch import nn
 
 from perceiver.model.core._validation import (
+    as_index_tensor,
+    check_int,
     check_non_negative,
     check_pad_mask,
     check_positive,
@@ -154,6 +156,9 @@ class PerceiverAR(nn.Module):
         if x.dim() != 2:
             raise ValueError(f"x must have shape (batch, seq_len), got {tuple(x.shape)}")
         b, n = x.shape
+        if b == 0:
+            raise ValueError(f"x holds no sequences (shape {tuple(x.shape)})")
+        check_int("prefix_len", prefix_len)
         check_pad_mask(pad_mask, (b, n))
         if kv_cache is not None and kv_cache.length > 0:
             return self._forward_step(x, prefix_len, pad_mask, kv_cache)
@@ -310,9 +315,10 @@ class CausalSequenceModel(nn.Module):
         pad_mask: torch.Tensor | None = None,
         kv_cache: PerceiverARCache | None = None,
     ) -> torch.Tensor:
-        """Logits (b, l, v) for the latent positions of token ids x (b, n)."""
+        """Logits (b, l, v) for the latent positions of token ids x (b, n) (narrow integer ids,
+        e.g. uint8, are widened)."""
         check_token_ids("input_ids", x, self.vocab_size)
-        return self.logits(x, prefix_len, pad_mask, kv_cache)
+        return self.logits(as_index_tensor(x), prefix_len, pad_mask, kv_cache)
 
     def logits(
         self,
