@@ -107,3 +107,32 @@ def check_pad_mask(pad_mask: torch.Tensor | None, shape: tuple[int, ...], name: 
         raise ValueError(f"{name} must be a bool tensor (True = padding), got dtype {pad_mask.dtype}")
     if tuple(pad_mask.shape) != tuple(shape):
         raise ValueError(f"{name} has shape {tuple(pad_mask.shape)}, expected {tuple(shape)}")
+
+
+def check_batch(name: str, x: torch.Tensor) -> None:
+    """A tensor whose first (batch) dimension is not empty."""
+    if not isinstance(x, torch.Tensor):
+        raise ArgumentTypeError(f"{name} must be a tensor, got {type(x).__name__}")
+    if x.dim() == 0 or x.shape[0] == 0:
+        raise ValueError(f"{name} holds no samples (shape {tuple(x.shape)}); pass a batch of at least one")
+
+
+def float_input(name: str, x: torch.Tensor, dtype: torch.dtype, what: str) -> torch.Tensor:
+    """``x`` as ``dtype`` if it is a floating-point tensor; integer and bool tensors (raw uint8
+    pixels, int16 audio samples) are refused: ``what`` says which preprocessing they need."""
+    if not isinstance(x, torch.Tensor):
+        raise ArgumentTypeError(f"{name} must be a tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name} must be a floating-point tensor of {what}, got dtype {x.dtype}")
+    return x if x.dtype == dtype else x.to(dtype)
+
+
+PIXELS = "normalized pixels (preprocess raw images with the image processor, e.g. ImagePreprocessor)"
+
+
+def module_dtype(module: torch.nn.Module) -> torch.dtype:
+    """The dtype of a module's first floating-point parameter (float32 if it has none)."""
+    for param in module.parameters():
+        if param.is_floating_point():
+            return param.dtype
+    return torch.float32

@@ -318,6 +318,8 @@ class CausalSequenceModel(nn.Module):
         """Logits (b, l, v) for the latent positions of token ids x (b, n) (narrow integer ids,
         e.g. uint8, are widened)."""
         check_token_ids("input_ids", x, self.vocab_size)
+        if x.dim() == 2 and x.shape[0] == 0:
+            raise ValueError(f"input_ids holds no sequences (shape {tuple(x.shape)})")
         return self.logits(as_index_tensor(x), prefix_len, pad_mask, kv_cache)
 
     def logits(
