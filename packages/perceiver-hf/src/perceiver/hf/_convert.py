@@ -103,29 +103,41 @@ BACKEND_PREFIX = "backend_model."
 def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
     """A Lightning checkpoint from a local path or a URL, read with ``torch.load(weights_only=True)``.
 
-    A checkpoint whose pickle would construct anything but tensors and plain data (and so could
-    run code) is refused with a ``ValueError``.
+    A URL is downloaded into a cache keyed by the full URL and validated on each use (see
+    ``perceiver.hf._download``). A checkpoint whose pickle would construct anything but tensors
+    and plain data (and so could run code) is refused with a ``ValueError``, as is an empty,
+    truncated or otherwise unreadable file (the error names it).
     """
     import pickle
-    import urllib.parse
 
-    path = Path(ckpt_url)
-    if urllib.parse.urlparse(str(ckpt_url)).scheme in ("http", "https"):
-        from torch.hub import download_url_to_file  # writes to a temp file, then moves it into place
+    from perceiver.hf._download import cached_download, is_url
 
-        cache = Path(torch.hub.get_dir()) / "perceiver-checkpoints"
-        cache.mkdir(parents=True, exist_ok=True)
-        path = cache / Path(urllib.parse.urlparse(str(ckpt_url)).path).name
-        if not path.exists():
-            download_url_to_file(str(ckpt_url), str(path), progress=True)
+    path = cached_download(str(ckpt_url)) if is_url(ckpt_url) else Path(ckpt_url)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {ckpt_url} does not exist")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise ValueError(
             f"refusing to load {ckpt_url}: it is not a plain-data checkpoint and loading it could run code ({error})"
         ) from error
+    except (EOFError, RuntimeError, KeyError, OSError, ValueError) as error:
+        raise ValueError(_unreadable(ckpt_url, path, error)) from error
+    if not isinstance(ckpt, dict):
+        raise ValueError(
+            f"{ckpt_url} is not a Lightning checkpoint: it holds a {type(ckpt).__name__}, not a dict"
+        )
+    return ckpt
+
+
+def _unreadable(ckpt_url: str | Path, path: Path, error: BaseException) -> str:
+    size = path.stat().st_size
+    if size == 0:
+        return f"checkpoint {ckpt_url} is empty (0 bytes)"
+    return (
+        f"checkpoint {ckpt_url} ({size} bytes) cannot be read: it is truncated, corrupt or not a "
+        f"checkpoint ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+    )
 
 
 def backend_from_lightning_checkpoint(ckpt: dict, task: str, config_class: type, source: str) -> tuple:
@@ -141,7 +153,10 @@ def backend_from_lightning_checkpoint(ckpt: dict, task: str, config_class: type,
             f"{source} is not a perceiver-lightning checkpoint (no hyper_parameters or state_dict)"
         )
     fields = {f.name for f in dataclasses.fields(config_class)}
-    config = config_class.from_dict({k: v for k, v in hparams.items() if k in fields})
+    try:
+        config = config_class.from_dict({k: v for k, v in hparams.items() if k in fields})
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{source}: invalid hyper_parameters: {error}") from error
     state = {
         k.removeprefix(BACKEND_PREFIX): v
         for k, v in ckpt["state_dict"].items()
