@@ -118,6 +118,8 @@ def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        if _damaged_pickle(path):
+            raise ValueError(_unreadable(ckpt_url, path, error)) from error
         raise ValueError(
             f"refusing to load {ckpt_url}: it is not a plain-data checkpoint and loading it could run code ({error})"
         ) from error
@@ -130,13 +132,38 @@ def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
     return ckpt
 
 
+_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD"}
+
+
+def _damaged_pickle(path: Path) -> bool:
+    """Whether a pickle the safe loader refused is damaged (it ends or breaks before any
+    opcode that could import or call something), rather than one that would run code. Reads
+    the opcodes only (``pickletools``), executing nothing."""
+    import pickletools
+
+    try:
+        with open(path, "rb") as f:
+            for opcode, _, _ in pickletools.genops(f):
+                if opcode.name in _CODE_OPCODES:
+                    return False
+    except Exception:
+        return True
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    detail = next((line for line in lines if "Unsupported" in line or "truncated" in line), None)
+    return (detail or (lines[0] if lines else repr(error))).strip()
+
+
 def _unreadable(ckpt_url: str | Path, path: Path, error: BaseException) -> str:
     size = path.stat().st_size
     if size == 0:
         return f"checkpoint {ckpt_url} is empty (0 bytes)"
     return (
         f"checkpoint {ckpt_url} ({size} bytes) cannot be read: it is truncated, corrupt or not a "
-        f"checkpoint ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+        f"checkpoint ({type(error).__name__}: {_first_line(error)})"
     )
 
 

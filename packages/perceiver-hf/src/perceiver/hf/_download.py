@@ -13,6 +13,7 @@ an interrupted download never leaves a partial file where a checkpoint is expect
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import os
@@ -121,6 +122,9 @@ def _download(url: str, folder: Path, path: Path, timeout: float) -> dict:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except (http.client.HTTPException, urllib.error.URLError) as error:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(f"download of {url} failed: {error!r}") from error
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
