@@ -11,10 +11,15 @@ import torch
 
 from perceiver.model.core import (
     CausalSequenceModel,
+    CrossAttentionLayer,
     EncoderConfig,
+    FourierPositionEncoding,
     IncrementalDecoder,
     KVCache,
+    MultiHeadAttention,
     PerceiverARConfig,
+    SelfAttentionBlock,
+    TrainablePositionEncoding,
     sample_next_token,
 )
 from perceiver.model.core.validation import ArgumentTypeError
@@ -78,6 +83,10 @@ def generate(**kwargs):
 def image(dtype=torch.float32, batch: int = 2) -> torch.Tensor:
     shape = image_model().config.encoder.image_shape
     return (torch.rand(batch, *shape) * 255).to(dtype)
+
+
+def attention() -> MultiHeadAttention:
+    return MultiHeadAttention(num_heads=2, num_q_input_channels=8, num_kv_input_channels=6)
 
 
 def decoder_step(tokens: torch.Tensor) -> torch.Tensor:
@@ -162,6 +171,31 @@ CASES = [
      r"tokens must hold integer token ids, got dtype torch.float32"),
     ("cache float capacity", lambda: KVCache(2.5), ArgumentTypeError, r"capacity must be an int, got 2.5"),
     ("cache nan capacity", lambda: KVCache(math.nan), ArgumentTypeError, r"capacity must be an int, got nan"),
+    # building blocks
+    ("attention float num_heads", lambda: MultiHeadAttention(num_heads=2.0, num_q_input_channels=8,
+     num_kv_input_channels=8), ArgumentTypeError, r"num_heads must be an int, got 2.0"),
+    ("attention query channels", lambda: attention()(torch.randn(2, 3, 7), torch.randn(2, 4, 6)), ValueError,
+     r"x_q must have shape \(batch, positions, 8\), got \(2, 3, 7\)"),
+    ("attention key channels", lambda: attention()(torch.randn(2, 3, 8), torch.randn(2, 4, 5)), ValueError,
+     r"x_kv must have shape \(batch, positions, 6\), got \(2, 4, 5\)"),
+    ("attention batch sizes", lambda: attention()(torch.randn(2, 3, 8), torch.randn(3, 4, 6)), ValueError,
+     r"x_q's batch size \(2\) must be 1 or x_kv's \(3\)"),
+    ("attention pad_mask shape", lambda: attention()(torch.randn(2, 3, 8), torch.randn(2, 4, 6),
+     torch.zeros(2, 3, dtype=torch.bool)), ValueError, r"pad_mask has shape \(2, 3\), expected \(2, 4\)"),
+    ("attention int pad_mask", lambda: attention()(torch.randn(2, 3, 8), torch.randn(2, 4, 6),
+     torch.zeros(2, 4, dtype=torch.long)), ValueError, r"pad_mask must be a bool tensor \(True = padding\)"),
+    ("cross-attention layer channels", lambda: CrossAttentionLayer(num_heads=2, num_q_input_channels=8,
+     num_kv_input_channels=6)(torch.randn(2, 3, 8), torch.randn(2, 4, 5)), ValueError, r"x_kv must have shape"),
+    ("self-attention block channels", lambda: SelfAttentionBlock(num_layers=1, num_heads=2, num_channels=8)(
+     torch.randn(2, 3, 7)), ValueError, r"x_q must have shape \(batch, positions, 8\)"),
+    ("fourier float input_shape", lambda: FourierPositionEncoding((4.0, 4), 2), ArgumentTypeError,
+     r"input_shape\[0\] must be an int, got 4.0"),
+    ("fourier float batch_size", lambda: FourierPositionEncoding((4, 4), 2)(2.5), ArgumentTypeError,
+     r"batch_size must be an int, got 2.5"),
+    ("trainable positions negative", lambda: TrainablePositionEncoding(4, 8)(-1), ValueError,
+     r"positions must be at least 0, got -1"),
+    ("cache key shape", lambda: KVCache(4).append(torch.randn(2, 2, 3), torch.randn(2, 2, 3)), ValueError,
+     r"k and v must have shape \(batch, heads, keys, channels\)"),
     # model forwards
     ("clm empty batch", lambda: clm()(prompt()[:0], prefix_len=1), ValueError,
      r"input_ids holds no sequences \(shape \(0, 5\)\)"),

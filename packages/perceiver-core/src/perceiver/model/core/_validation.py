@@ -49,9 +49,16 @@ def check_positive(name: str, value: int | float) -> None:
         raise ValueError(f"{name} must be positive, got {value}")
 
 
+def check_positive_int(name: str, value: int) -> None:
+    """A positive integer (sizes, counts)."""
+    check_int(name, value)
+    check_positive(name, value)
+
+
 def check_optional_positive(name: str, value: int | None) -> None:
+    """None or a positive integer (optional sizes)."""
     if value is not None:
-        check_positive(name, value)
+        check_positive_int(name, value)
 
 
 def check_non_negative(name: str, value: int | float) -> None:

@@ -45,6 +45,10 @@ class KVCache:
         Returns views of all keys, values and the pad mask so far (the mask is None when no
         key is padding).
         """
+        if k.dim() != 4 or v.dim() != 4 or k.shape[:3] != v.shape[:3]:
+            raise ValueError(
+                f"k and v must have shape (batch, heads, keys, channels), got {tuple(k.shape)} and {tuple(v.shape)}"
+            )
         b, h, m, _ = k.shape
         start, end = self.length, self.length + m
         if end > self.capacity:

@@ -25,7 +25,7 @@ from perceiver.model.core._validation import (
     check_int,
     check_non_negative,
     check_pad_mask,
-    check_positive,
+    check_positive_int,
     check_probability,
     check_token_ids,
 )
@@ -94,8 +94,8 @@ class PerceiverAR(nn.Module):
         activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
-        check_positive("max_seq_len", max_seq_len)
-        check_positive("max_latents", max_latents)
+        check_positive_int("max_seq_len", max_seq_len)
+        check_positive_int("max_latents", max_latents)
         if max_latents > max_seq_len:
             raise ValueError(f"max_latents ({max_latents}) must not exceed max_seq_len ({max_seq_len})")
         check_probability("cross_attention_dropout", cross_attention_dropout)
