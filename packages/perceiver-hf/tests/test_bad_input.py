@@ -24,6 +24,7 @@ from perceiver.hf.multimodal.autoencoder import (
 )
 from perceiver.hf.text import clm
 from perceiver.hf.text.clm import PerceiverCausalLanguageModel, PerceiverCausalLanguageModelConfig
+from perceiver.hf.tokenizer import load_tokenizer
 from perceiver.model.core.validation import ArgumentTypeError
 from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
 
@@ -72,6 +73,13 @@ def multimodal_pipeline() -> MultimodalAutoencodingPipeline:
     )
     config = PerceiverMultimodalAutoencoderConfig(convert_config(source_config))
     return MultimodalAutoencodingPipeline(model=PerceiverMultimodalAutoencoder(config).eval())
+
+
+def symbolic_audio_prompt(ids):
+    from perceiver.hf.audio.pipeline import SymbolicAudioGenerationPipeline
+
+    pytest.importorskip("pretty_midi", reason="the MIDI codec needs pretty-midi (perceiver-data[audio])")
+    return SymbolicAudioGenerationPipeline(model=clm_model()).preprocess(ids)
 
 
 def ids_and_mask():
@@ -153,6 +161,17 @@ CASES = [
      rf"got \(2, {T * SPF}\)"),
     ("multimodal float num_chunks", lambda: multimodal_pipeline()({"image": video(), "audio": audio()}, num_chunks=1.5),
      ArgumentTypeError, r"num_chunks must be an int, got 1.5"),
+    # loading
+    ("tokenizer name None", lambda: load_tokenizer(None), TypeError,
+     r"name_or_path must be a Hub id or a local directory, got None"),
+    ("checkpoint url None", lambda: clm.convert_checkpoint("out", None, tokenizer_name=None), TypeError,
+     r"ckpt_url must be a path or an http\(s\) URL, got None"),
+    ("checkpoint url scheme", lambda: clm.convert_checkpoint("out", "ftp://host/last.ckpt", tokenizer_name=None),
+     ValueError, r"ckpt_url ftp://host/last.ckpt is neither a local path nor an http\(s\) URL"),
+    ("checkpoint is a directory", lambda: clm.convert_checkpoint("out", Path(__file__).parent, tokenizer_name=None),
+     IsADirectoryError, r"checkpoint .*tests is a directory, not a checkpoint file"),
+    ("audio prompt float ids", lambda: symbolic_audio_prompt([1, 2.5]), ValueError,
+     r"a MIDI prompt given as event ids must hold ints, got 2.5"),
     ("multimodal zero top_k", lambda: multimodal_pipeline()({"image": video(), "audio": audio()}, top_k=0),
      ValueError, r"top_k must be at least 1, got 0"),
 ]  # fmt: skip

@@ -7,6 +7,7 @@ else is an error that names the keys.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -112,7 +113,13 @@ def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
 
     from perceiver.hf._download import cached_download, is_url
 
+    if not isinstance(ckpt_url, str | os.PathLike):
+        raise TypeError(f"ckpt_url must be a path or an http(s) URL, got {ckpt_url!r}")
+    if "://" in str(ckpt_url) and not is_url(ckpt_url):
+        raise ValueError(f"ckpt_url {ckpt_url} is neither a local path nor an http(s) URL")
     path = cached_download(str(ckpt_url)) if is_url(ckpt_url) else Path(ckpt_url)
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint {ckpt_url} is a directory, not a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {ckpt_url} does not exist")
     try:

@@ -9,6 +9,7 @@ cannot be reached (or ``HF_HUB_OFFLINE`` is set), those names resolve to a local
 from __future__ import annotations
 
 import logging
+import os
 
 from transformers import AutoTokenizer, PerceiverTokenizer, PreTrainedTokenizerBase
 
@@ -30,6 +31,8 @@ UTF8_BYTES_TOKENIZER_NAMES = frozenset(
 
 def load_tokenizer(name_or_path: str, **kwargs) -> PreTrainedTokenizerBase:
     """``AutoTokenizer.from_pretrained``, falling back to ``PerceiverTokenizer`` for the UTF-8 bytes names."""
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise TypeError(f"name_or_path must be a Hub id or a local directory, got {name_or_path!r}")
     try:
         return AutoTokenizer.from_pretrained(name_or_path, **kwargs)
     except (OSError, ValueError) as error:
