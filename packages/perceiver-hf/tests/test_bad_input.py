@@ -78,7 +78,6 @@ def multimodal_pipeline() -> MultimodalAutoencodingPipeline:
 def symbolic_audio_prompt(ids):
     from perceiver.hf.audio.pipeline import SymbolicAudioGenerationPipeline
 
-    pytest.importorskip("pretty_midi", reason="the MIDI codec needs pretty-midi (perceiver-data[audio])")
     return SymbolicAudioGenerationPipeline(model=clm_model()).preprocess(ids)
 
 

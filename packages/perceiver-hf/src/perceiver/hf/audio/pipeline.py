@@ -72,13 +72,13 @@ class SymbolicAudioGenerationPipeline(Pipeline):
         return {}, generate_kwargs, postprocess
 
     def preprocess(self, midi: Any) -> dict[str, torch.Tensor]:
-        encode_midi, _, _ = _midi_codec()
         if isinstance(midi, list | tuple):
             ids = list(midi)
             bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
             if bad:
                 raise ValueError(f"a MIDI prompt given as event ids must hold ints, got {bad[0]!r}")
         else:
+            encode_midi, _, _ = _midi_codec()
             ids = encode_midi(midi)
         if not ids:
             raise ValueError(f"the MIDI prompt {midi!r} holds no notes")
