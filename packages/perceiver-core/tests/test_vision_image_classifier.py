@@ -105,10 +105,10 @@ def test_bad_image_shape_raises(shape):
     ("kwargs", "message"),
     [
         (dict(position_encoding="sinusoid"), "position_encoding must be one of"),
-        (dict(image_shape=(3, 16)), "image_shape must be three positive sizes"),
+        (dict(image_shape=(3, 16)), r"image_shape must be 3 values \(int, int, int\), got \(3, 16\)"),
         (dict(image_shape=(3, 0, 16)), "image_shape must be three positive sizes"),
         (dict(num_frequency_bands=0), "num_frequency_bands must be positive, got 0"),
-        (dict(max_resolution=(224,)), "max_resolution must be two positive sizes"),
+        (dict(max_resolution=(224,)), r"max_resolution must be 2 values \(int, int\) or None, got \(224,\)"),
         (dict(position_encoding="conv", image_shape=(3, 4, 4)), "too small for the conv stem"),
         (dict(num_cross_attention_heads=0), "num_cross_attention_heads must be positive, got 0"),
     ],

@@ -178,7 +178,11 @@ def test_end_point_error_bad_input_raises():
 @pytest.mark.parametrize(
     ("cls", "kwargs", "message"),
     [
-        (OpticalFlowEncoderConfig, dict(image_shape=(4,)), "image_shape must be two positive sizes"),
+        (
+            OpticalFlowEncoderConfig,
+            dict(image_shape=(4,)),
+            r"image_shape must be 2 values \(int, int\), got \(4,\)",
+        ),
         (
             OpticalFlowEncoderConfig,
             dict(num_frequency_bands=-1),

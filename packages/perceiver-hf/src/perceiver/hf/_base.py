@@ -19,12 +19,38 @@ from perceiver.hf._legacy import HUB_KWARGS, load_perceiver_io_weights
 from perceiver.model.core import ConfigBase
 from perceiver.model.core.legacy import legacy_config
 
-__all__ = ["PerceiverBackendConfig", "PerceiverBackendModel", "pad_mask_of"]
+__all__ = ["PerceiverBackendConfig", "PerceiverBackendModel", "check_class_labels", "pad_mask_of"]
 
 
 def pad_mask_of(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
     """perceiver-core's pad mask (True = padding) of a 🤗 attention mask (1 = token, 0 = padding)."""
-    return None if attention_mask is None else attention_mask == 0
+    if attention_mask is None:
+        return None
+    if not isinstance(attention_mask, torch.Tensor):
+        raise TypeError(f"attention_mask must be a tensor, got {type(attention_mask).__name__}")
+    return attention_mask == 0
+
+
+def check_class_labels(
+    labels: torch.Tensor, shape: tuple[int, ...], num_classes: int, ignore_index: int | None = None
+) -> None:
+    """Class-index ``labels`` for a cross-entropy loss: an integer tensor of ``shape`` with values
+    in [0, num_classes) (or ``ignore_index``). The values are checked where that needs no wait for
+    a device (labels on the CPU); on an accelerator the loss itself reports bad values."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels must be a tensor of class indices, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"labels must hold integer class indices, got dtype {labels.dtype}")
+    if tuple(labels.shape) != tuple(shape):
+        raise ValueError(f"labels has shape {tuple(labels.shape)}, expected {tuple(shape)}")
+    if labels.device.type == "cpu" and labels.numel():
+        valid = (labels >= 0) & (labels < num_classes)
+        if ignore_index is not None:
+            valid |= labels == ignore_index
+        if not bool(valid.all()):
+            bad = int(labels[~valid][0])
+            ignored = "" if ignore_index is None else f" (or {ignore_index} = ignore)"
+            raise ValueError(f"labels holds {bad}, outside the classes [0, {num_classes}){ignored}")
 
 
 class PerceiverBackendConfig(PreTrainedConfig):

@@ -7,6 +7,7 @@ else is an error that names the keys.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -103,29 +104,74 @@ BACKEND_PREFIX = "backend_model."
 def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
     """A Lightning checkpoint from a local path or a URL, read with ``torch.load(weights_only=True)``.
 
-    A checkpoint whose pickle would construct anything but tensors and plain data (and so could
-    run code) is refused with a ``ValueError``.
+    A URL is downloaded into a cache keyed by the full URL and validated on each use (see
+    ``perceiver.hf._download``). A checkpoint whose pickle would construct anything but tensors
+    and plain data (and so could run code) is refused with a ``ValueError``, as is an empty,
+    truncated or otherwise unreadable file (the error names it).
     """
     import pickle
-    import urllib.parse
 
-    path = Path(ckpt_url)
-    if urllib.parse.urlparse(str(ckpt_url)).scheme in ("http", "https"):
-        from torch.hub import download_url_to_file  # writes to a temp file, then moves it into place
+    from perceiver.hf._download import cached_download, is_url
 
-        cache = Path(torch.hub.get_dir()) / "perceiver-checkpoints"
-        cache.mkdir(parents=True, exist_ok=True)
-        path = cache / Path(urllib.parse.urlparse(str(ckpt_url)).path).name
-        if not path.exists():
-            download_url_to_file(str(ckpt_url), str(path), progress=True)
+    if not isinstance(ckpt_url, str | os.PathLike):
+        raise TypeError(f"ckpt_url must be a path or an http(s) URL, got {ckpt_url!r}")
+    if "://" in str(ckpt_url) and not is_url(ckpt_url):
+        raise ValueError(f"ckpt_url {ckpt_url} is neither a local path nor an http(s) URL")
+    path = cached_download(str(ckpt_url)) if is_url(ckpt_url) else Path(ckpt_url)
+    if path.is_dir():
+        raise IsADirectoryError(f"checkpoint {ckpt_url} is a directory, not a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {ckpt_url} does not exist")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        if _damaged_pickle(path):
+            raise ValueError(_unreadable(ckpt_url, path, error)) from error
         raise ValueError(
             f"refusing to load {ckpt_url}: it is not a plain-data checkpoint and loading it could run code ({error})"
         ) from error
+    except (EOFError, RuntimeError, KeyError, OSError, ValueError) as error:
+        raise ValueError(_unreadable(ckpt_url, path, error)) from error
+    if not isinstance(ckpt, dict):
+        raise ValueError(
+            f"{ckpt_url} is not a Lightning checkpoint: it holds a {type(ckpt).__name__}, not a dict"
+        )
+    return ckpt
+
+
+_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD"}
+
+
+def _damaged_pickle(path: Path) -> bool:
+    """Whether a pickle the safe loader refused is damaged (it ends or breaks before any
+    opcode that could import or call something), rather than one that would run code. Reads
+    the opcodes only (``pickletools``), executing nothing."""
+    import pickletools
+
+    try:
+        with open(path, "rb") as f:
+            for opcode, _, _ in pickletools.genops(f):
+                if opcode.name in _CODE_OPCODES:
+                    return False
+    except Exception:
+        return True
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    detail = next((line for line in lines if "Unsupported" in line or "truncated" in line), None)
+    return (detail or (lines[0] if lines else repr(error))).strip()
+
+
+def _unreadable(ckpt_url: str | Path, path: Path, error: BaseException) -> str:
+    size = path.stat().st_size
+    if size == 0:
+        return f"checkpoint {ckpt_url} is empty (0 bytes)"
+    return (
+        f"checkpoint {ckpt_url} ({size} bytes) cannot be read: it is truncated, corrupt or not a "
+        f"checkpoint ({type(error).__name__}: {_first_line(error)})"
+    )
 
 
 def backend_from_lightning_checkpoint(ckpt: dict, task: str, config_class: type, source: str) -> tuple:
@@ -141,7 +187,10 @@ def backend_from_lightning_checkpoint(ckpt: dict, task: str, config_class: type,
             f"{source} is not a perceiver-lightning checkpoint (no hyper_parameters or state_dict)"
         )
     fields = {f.name for f in dataclasses.fields(config_class)}
-    config = config_class.from_dict({k: v for k, v in hparams.items() if k in fields})
+    try:
+        config = config_class.from_dict({k: v for k, v in hparams.items() if k in fields})
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{source}: invalid hyper_parameters: {error}") from error
     state = {
         k.removeprefix(BACKEND_PREFIX): v
         for k, v in ckpt["state_dict"].items()

@@ -12,6 +12,7 @@ cannot be used (``HF_HUB_OFFLINE`` or no network) loading fails at once with a
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from huggingface_hub.utils import HFValidationError, validate_repo_id
@@ -38,6 +39,9 @@ def load_tokenizer(name_or_path: str, **kwargs) -> PreTrainedTokenizerBase:
             cannot be used.
         OSError: transformers cannot load it (a bad path or a name that does not exist).
     """
+    if not isinstance(name_or_path, str | os.PathLike):
+        raise TypeError(f"name_or_path must be a Hub id or a local directory, got {name_or_path!r}")
+    name_or_path = os.fspath(name_or_path)
     candidates = tokenizer_candidates(name_or_path)
     if candidates[0] == UTF8_BYTES_TOKENIZER:
         return PerceiverTokenizer(**kwargs)

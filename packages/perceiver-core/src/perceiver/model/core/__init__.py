@@ -21,7 +21,12 @@ from perceiver.model.core.config import (
     PerceiverARConfig,
     PerceiverIOConfig,
 )
-from perceiver.model.core.generation import IncrementalDecoder, generate, sample_next_token
+from perceiver.model.core.generation import (
+    IncrementalDecoder,
+    check_prompt_padding,
+    generate,
+    sample_next_token,
+)
 from perceiver.model.core.layers import (
     MLP,
     CrossAttention,
@@ -76,6 +81,7 @@ __all__ = [
     "TrainablePositionEncoding",
     "TrainableQueryProvider",
     "attend_mask",
+    "check_prompt_padding",
     "generate",
     "init_parameters",
     "sample_next_token",

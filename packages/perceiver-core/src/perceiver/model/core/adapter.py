@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from perceiver.model.core._validation import check_positive
+from perceiver.model.core._validation import check_positive_int
 from perceiver.model.core.position import TrainablePositionEncoding
 
 __all__ = [
@@ -30,7 +30,7 @@ class InputAdapter(nn.Module):
 
     def __init__(self, num_input_channels: int) -> None:
         super().__init__()
-        check_positive("num_input_channels", num_input_channels)
+        check_positive_int("num_input_channels", num_input_channels)
         self.num_input_channels = num_input_channels
 
 
@@ -60,8 +60,8 @@ class TokenInputAdapter(RotarySupport):
 
     def __init__(self, vocab_size: int, max_seq_len: int, num_input_channels: int, abs_pos_emb: bool = True):
         super().__init__(num_input_channels, rotated_channels_fraction=0.5 if abs_pos_emb else 1.0)
-        check_positive("vocab_size", vocab_size)
-        check_positive("max_seq_len", max_seq_len)
+        check_positive_int("vocab_size", vocab_size)
+        check_positive_int("max_seq_len", max_seq_len)
         self.vocab_size = vocab_size
         self.max_seq_len = max_seq_len
         self.txt_embedding = nn.Embedding(vocab_size, num_input_channels)
@@ -85,7 +85,7 @@ class QueryProvider(nn.Module):
 
     def __init__(self, num_query_channels: int) -> None:
         super().__init__()
-        check_positive("num_query_channels", num_query_channels)
+        check_positive_int("num_query_channels", num_query_channels)
         self.num_query_channels = num_query_channels
 
     def forward(self, x_adapted: torch.Tensor | None = None) -> torch.Tensor:
@@ -100,7 +100,7 @@ class TrainableQueryProvider(QueryProvider):
 
     def __init__(self, num_queries: int, num_query_channels: int, init_scale: float = 0.02) -> None:
         super().__init__(num_query_channels)
-        check_positive("num_queries", num_queries)
+        check_positive_int("num_queries", num_queries)
         self.num_queries = num_queries
         self._queries = nn.Parameter(torch.empty(num_queries, num_query_channels))
         nn.init.normal_(self._queries, std=init_scale)
@@ -135,8 +135,8 @@ class ClassificationOutputAdapter(OutputAdapter):
 
     def __init__(self, num_classes: int, num_output_query_channels: int, num_output_queries: int = 1) -> None:
         super().__init__()
-        check_positive("num_classes", num_classes)
-        check_positive("num_output_queries", num_output_queries)
+        check_positive_int("num_classes", num_classes)
+        check_positive_int("num_output_queries", num_output_queries)
         self.linear = nn.Linear(num_output_query_channels, num_classes)
         self.squeeze = num_output_queries == 1
 
@@ -150,7 +150,7 @@ class TiedTokenOutputAdapter(OutputAdapter):
 
     def __init__(self, vocab_size: int, embedding: nn.Embedding, bias: bool = True) -> None:
         super().__init__()
-        check_positive("vocab_size", vocab_size)
+        check_positive_int("vocab_size", vocab_size)
         # a plain attribute, not a submodule: the embedding belongs to the input adapter
         object.__setattr__(self, "_embedding", embedding)
         self.bias = nn.Parameter(torch.zeros(vocab_size)) if bias else None

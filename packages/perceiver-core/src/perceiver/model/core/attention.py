@@ -29,7 +29,8 @@ from perceiver.model.core._recompute import norm_linears
 from perceiver.model.core._validation import (
     check_divisible,
     check_optional_positive,
-    check_positive,
+    check_pad_mask,
+    check_positive_int,
     check_probability,
 )
 from perceiver.model.core.cache import KVCache
@@ -170,6 +171,18 @@ def _attend(
     return out.masked_fill(blind, 0.0)
 
 
+def _check_inputs(
+    x_q: torch.Tensor, x_kv: torch.Tensor, pad_mask: torch.Tensor | None, c_q: int, c_kv: int
+) -> None:
+    # shapes only (no values are read): a mismatch is named here instead of inside a matmul
+    for name, x, c in (("x_q", x_q, c_q), ("x_kv", x_kv, c_kv)):
+        if x.dim() != 3 or x.shape[-1] != c:
+            raise ValueError(f"{name} must have shape (batch, positions, {c}), got {tuple(x.shape)}")
+    if x_q.shape[0] not in (1, x_kv.shape[0]):
+        raise ValueError(f"x_q's batch size ({x_q.shape[0]}) must be 1 or x_kv's ({x_kv.shape[0]})")
+    check_pad_mask(pad_mask, (x_kv.shape[0], x_kv.shape[1]))
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention with separate q, k, v and output projections.
 
@@ -201,9 +214,9 @@ class MultiHeadAttention(nn.Module):
         out_bias: bool = True,
     ) -> None:
         super().__init__()
-        check_positive("num_heads", num_heads)
-        check_positive("num_q_input_channels", num_q_input_channels)
-        check_positive("num_kv_input_channels", num_kv_input_channels)
+        check_positive_int("num_heads", num_heads)
+        check_positive_int("num_q_input_channels", num_q_input_channels)
+        check_positive_int("num_kv_input_channels", num_kv_input_channels)
         for name, value in [
             ("num_qk_channels", num_qk_channels),
             ("num_v_channels", num_v_channels),
@@ -256,6 +269,7 @@ class MultiHeadAttention(nn.Module):
                 their keys and values are computed from q_norm(x_q) instead of kv_norm (the rule
                 of krasserm/perceiver-io 0.11); only the rows before them pass through kv_norm.
         """
+        _check_inputs(x_q, x_kv, pad_mask, self.q_proj.in_features, self.k_proj.in_features)
         if x_q is x_kv and q_norm is kv_norm:  # self-attention: one norm for q, k and v
             q, k, v = norm_linears(x_q, q_norm, (self.q_proj, self.k_proj, self.v_proj))
         elif kv_tail_q_norm:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import torch
 
+from perceiver.model.core._validation import check_int
+
 __all__ = ["KVCache"]
 
 
 class KVCache:
     def __init__(self, capacity: int) -> None:
+        check_int("capacity", capacity)
         if capacity <= 0:
             raise ValueError(f"capacity must be positive, got {capacity}")
         self.capacity = capacity
@@ -42,6 +45,10 @@ class KVCache:
         Returns views of all keys, values and the pad mask so far (the mask is None when no
         key is padding).
         """
+        if k.dim() != 4 or v.dim() != 4 or k.shape[:3] != v.shape[:3]:
+            raise ValueError(
+                f"k and v must have shape (batch, heads, keys, channels), got {tuple(k.shape)} and {tuple(v.shape)}"
+            )
         b, h, m, _ = k.shape
         start, end = self.length, self.length + m
         if end > self.capacity:

@@ -3,18 +3,31 @@
 Every config validates in ``__post_init__`` (``ValueError`` naming the field and the value) and
 round-trips through plain data: ``to_dict`` / ``from_dict`` and ``to_json`` / ``from_json``.
 Task configs (``perceiver.model.text`` ...) subclass these.
+
+Field types are checked first, for every config in one place (:meth:`ConfigBase.__post_init__`,
+which each config's ``__post_init__`` calls before its own checks), against the field's
+annotation: an ``int`` field takes an integer (not a bool, not ``8.0``, not ``"8"``), a ``float``
+field a finite real number (stored as float), a ``bool`` field only True or False, a tuple field a
+tuple or list of such values (stored as tuple), a nested config field the config or the dict it
+serializes to. A wrong type raises :class:`ArgumentTypeError` (a ``TypeError`` and a
+``ValueError``) naming the config, the field and the value, whether the value came from the
+constructor, ``from_dict`` / ``from_json``, a 🤗 ``config.json`` or a checkpoint's hyperparameters.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+import math
+import numbers
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from perceiver.model.core._validation import (
+    ArgumentTypeError,
     check_divisible,
     check_non_negative,
     check_optional_positive,
@@ -37,7 +50,16 @@ D = TypeVar("D", bound="DecoderConfig")
 
 
 class ConfigBase:
-    """Plain-data conversion shared by all config dataclasses."""
+    """Field type checks and plain-data conversion shared by all config dataclasses."""
+
+    def __post_init__(self) -> None:
+        # type checks before any value check: a value check then never meets a wrong type
+        owner = type(self).__name__
+        for name, hint in _field_types(type(self)).items():
+            value = getattr(self, name)
+            checked = _checked_value(f"{owner}.{name}", value, hint)
+            if checked is not value:
+                object.__setattr__(self, name, checked)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)  # type: ignore[call-overload]
@@ -81,6 +103,112 @@ def _is_tuple_type(tp: Any) -> bool:
     return False
 
 
+_NO_MATCH = object()
+
+
+def _checked_value(name: str, value: Any, hint: Any) -> Any:
+    """``value`` if it fits the annotation ``hint`` (normalized: ints to float in float fields,
+    lists to tuples in tuple fields, dicts to nested configs), else an error naming ``name``."""
+    result = _match(name, value, hint)
+    if result is _NO_MATCH:
+        raise ArgumentTypeError(f"{name} must be {_describe(hint)}, got {value!r} ({type(value).__name__})")
+    return result
+
+
+def _match(name: str, value: Any, hint: Any) -> Any:
+    """``value`` normalized to ``hint``, ``_NO_MATCH`` if it does not fit; a value of the right
+    type but out of range (a non-finite float) raises ``ValueError`` at once."""
+    if isinstance(hint, TypeVar):
+        hint = hint.__bound__ if hint.__bound__ is not None else Any
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return value
+    if hint is type(None):
+        return value if value is None else _NO_MATCH
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return value if type(None) in args else _NO_MATCH
+        for arg in args:
+            if arg is not type(None):
+                result = _match(name, value, arg)
+                if result is not _NO_MATCH:
+                    return result
+        return _NO_MATCH
+    if origin is Literal:
+        return value if any(value == a and type(value) is type(a) for a in args) else _NO_MATCH
+    if hint is bool:
+        return value if isinstance(value, bool) else _NO_MATCH
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            return _NO_MATCH
+        return value if type(value) is int else int(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return _NO_MATCH
+        if not math.isfinite(value):
+            raise ValueError(f"{name} must be a finite number, got {value}")
+        return value if type(value) is float else float(value)
+    if hint is str:
+        return value if isinstance(value, str) else _NO_MATCH
+    if origin is tuple or hint is tuple:
+        if not isinstance(value, tuple | list):
+            return _NO_MATCH
+        if args and args[-1] is not Ellipsis and len(args) != len(value):
+            return _NO_MATCH
+        item_types = [args[0]] * len(value) if len(args) == 2 and args[1] is Ellipsis else list(args)
+        if not args:
+            return tuple(value)
+        items = [_match(f"{name}[{i}]", v, t) for i, (v, t) in enumerate(zip(value, item_types))]
+        return _NO_MATCH if any(item is _NO_MATCH for item in items) else tuple(items)
+    if origin is list or hint is list:
+        if not isinstance(value, list | tuple):
+            return _NO_MATCH
+        if not args:
+            return value
+        items = [_match(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value)]
+        if any(item is _NO_MATCH for item in items):
+            return _NO_MATCH
+        return value if isinstance(value, list) and all(a is b for a, b in zip(items, value)) else items
+    if origin is dict or hint is dict:
+        if not isinstance(value, dict):
+            return _NO_MATCH
+        if not args:
+            return value
+        result = {}
+        for key, item in value.items():
+            k, v = _match(name, key, args[0]), _match(f"{name}[{key!r}]", item, args[1])
+            if k is _NO_MATCH or v is _NO_MATCH:
+                return _NO_MATCH
+            result[k] = v
+        return value if all(result[k] is value[k] for k in value) else result
+    if isinstance(hint, type) and issubclass(hint, ConfigBase):
+        if isinstance(value, dict):
+            return hint.from_dict(value)
+        return value if isinstance(value, hint) else _NO_MATCH
+    if isinstance(hint, type):
+        return value if isinstance(value, hint) else _NO_MATCH
+    return value  # an annotation this check does not interpret
+
+
+def _describe(hint: Any) -> str:
+    if isinstance(hint, TypeVar) and hint.__bound__ is not None:
+        hint = hint.__bound__
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("None" if a is type(None) else _describe(a) for a in args)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    names = {bool: "True or False", int: "an int", float: "a finite number", str: "a string"}
+    if hint in names:
+        return names[hint]
+    if isinstance(hint, type) and issubclass(hint, ConfigBase):
+        return f"a {hint.__name__} (or a dict of its fields)"
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        return f"{len(args)} values ({', '.join(getattr(a, '__name__', str(a)) for a in args)})"
+    return f"a {getattr(hint, '__name__', None) or str(hint)}" if origin is None else f"a {hint}"
+
+
+@functools.cache
 def _field_types(cls: type) -> dict[str, Any]:
     """Field types with TypeVars resolved through generic base classes."""
     hints = typing.get_type_hints(cls)
@@ -118,6 +246,7 @@ class EncoderConfig(ConfigBase):
     freeze: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         for name in (
             "num_cross_attention_heads",
             "num_cross_attention_layers",
@@ -172,6 +301,7 @@ class DecoderConfig(ConfigBase):
     freeze: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_positive("num_cross_attention_heads", self.num_cross_attention_heads)
         check_positive("cross_attention_widening_factor", self.cross_attention_widening_factor)
         for name in ("num_cross_attention_qk_channels", "num_cross_attention_v_channels"):
@@ -210,6 +340,7 @@ class PerceiverIOConfig(ConfigBase, Generic[E, D]):
     activation_checkpointing: bool = False
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_positive("num_latents", self.num_latents)
         check_positive("num_latent_channels", self.num_latent_channels)
         for prefix, cfg in (("encoder", self.encoder), ("decoder", self.decoder)):
@@ -252,6 +383,7 @@ class PerceiverARConfig(ConfigBase):
     latent_kv_norm: str = "kv"
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         check_positive("num_heads", self.num_heads)
         if self.latent_kv_norm not in LATENT_KV_NORMS:
             raise ValueError(f"latent_kv_norm must be one of {LATENT_KV_NORMS}, got {self.latent_kv_norm!r}")

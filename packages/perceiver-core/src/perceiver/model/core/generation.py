@@ -37,9 +37,18 @@ from typing import Any, Protocol
 
 import torch
 
-from perceiver.model.core._validation import check_pad_mask, check_token_ids
+from perceiver.model.core._validation import (
+    ArgumentTypeError,
+    as_index_tensor,
+    check_bool,
+    check_int,
+    check_number,
+    check_optional_int,
+    check_pad_mask,
+    check_token_ids,
+)
 
-__all__ = ["IncrementalDecoder", "Streamer", "generate", "sample_next_token"]
+__all__ = ["IncrementalDecoder", "Streamer", "check_prompt_padding", "generate", "sample_next_token"]
 
 
 class Streamer(Protocol):
@@ -68,6 +77,10 @@ class IncrementalDecoder:
         compile: bool = False,
         compile_options: Mapping[str, Any] | None = None,
     ) -> None:
+        check_int("num_latents", num_latents)
+        check_int("max_new_tokens", max_new_tokens, minimum=0)
+        check_bool("use_cache", use_cache)
+        check_bool("compile", compile)
         if not 1 <= num_latents <= model.max_latents:
             raise ValueError(
                 f"num_latents must be in [1, {model.max_latents}] (max_latents), got {num_latents}"
@@ -87,9 +100,25 @@ class IncrementalDecoder:
         self.latents = 0
 
     def start(self, prompt: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Take left-padded prompts (b, n) and return the logits (b, v) of their next tokens.
+
+        Narrow integer ids (uint8, int16, ...) are widened to int64. Raises ``ValueError`` for
+        an empty batch or prompt, ids outside the vocabulary, and a ``pad_mask`` that pads on the
+        right or pads a whole prompt (see :func:`check_prompt_padding`).
+        """
+        check_token_ids("prompt", prompt, self.model.vocab_size)
+        if prompt.dim() != 2:
+            raise ValueError(f"prompt must have shape (batch, length), got {tuple(prompt.shape)}")
         b, n = prompt.shape
+        if b == 0:
+            raise ValueError(f"prompt holds no sequences (shape {tuple(prompt.shape)})")
+        if n == 0:
+            raise ValueError("prompt must hold at least one token")
         if n > self.model.max_seq_len:
             raise ValueError(f"prompt length {n} exceeds max_seq_len ({self.model.max_seq_len})")
+        check_pad_mask(pad_mask, (b, n))
+        check_prompt_padding(pad_mask)
+        prompt = as_index_tensor(prompt)
         self.tokens = prompt.new_zeros(b, n + self.max_new_tokens)
         self.pad_mask = torch.zeros(b, n + self.max_new_tokens, dtype=torch.bool, device=prompt.device)
         self.tokens[:, :n] = prompt
@@ -103,6 +132,7 @@ class IncrementalDecoder:
 
     def step(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append tokens (b,) and return the logits for the token after them."""
+        self._check_tokens(tokens)
         if self.length >= self.tokens.shape[1]:
             self._grow()
         self.tokens[:, self.length] = tokens
@@ -120,6 +150,7 @@ class IncrementalDecoder:
 
     def append(self, tokens: torch.Tensor) -> None:
         """Append tokens (b,) without computing logits (the last token of a generation)."""
+        self._check_tokens(tokens)
         if self.length >= self.tokens.shape[1]:
             self._grow()
         self.tokens[:, self.length] = tokens
@@ -128,7 +159,22 @@ class IncrementalDecoder:
     @property
     def sequences(self) -> torch.Tensor:
         """Prompt and generated tokens so far (b, n + t)."""
+        if self.tokens is None:
+            raise RuntimeError("no sequences yet: call start(prompt) first")
         return self.tokens[:, : self.length]
+
+    def _check_tokens(self, tokens: torch.Tensor) -> None:
+        # shape and dtype only: the values are checked by the model's forward (or, for compiled
+        # steps, before the compiled code), so that no step reads the ids back twice
+        if self.tokens is None:
+            raise RuntimeError("call start(prompt) before step() or append()")
+        if not isinstance(tokens, torch.Tensor) or tokens.shape != self.tokens.shape[:1]:
+            shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+            raise ValueError(
+                f"tokens must have shape ({self.tokens.shape[0]},), one per sequence, got {shape}"
+            )
+        if tokens.is_floating_point() or tokens.is_complex() or tokens.dtype == torch.bool:
+            raise ValueError(f"tokens must hold integer token ids, got dtype {tokens.dtype}")
 
     def _grow(self) -> None:
         # doubling keeps the amortised cost of appending constant when more tokens come than
@@ -187,6 +233,44 @@ def _check_compile_options(compile: bool, compile_options: Mapping[str, Any] | N
         )
 
 
+def check_prompt_padding(pad_mask: torch.Tensor | None, name: str = "pad_mask") -> None:
+    """Refuse a prompt pad mask (b, n) (True = padding) that pads on the right or pads a whole
+    prompt.
+
+    Generation continues each prompt after the batch's last position, so a right-padded prompt
+    would be continued after its padding (a silently different continuation). Reads the mask
+    once (one host-device synchronization per call, none per decoding step).
+    """
+    if pad_mask is None or pad_mask.shape[-1] == 0:
+        return
+    mask = pad_mask.detach().to("cpu", torch.bool)
+    all_padding = mask.all(dim=-1)
+    if bool(all_padding.any()):
+        row = int(all_padding.nonzero()[0, 0])
+        raise ValueError(f"{name} marks every token of prompt {row} as padding; each prompt needs a token")
+    right = (~mask[:, :-1] & mask[:, 1:]).any(dim=-1)
+    if bool(right.any()):
+        row = int(right.nonzero()[0, 0])
+        raise ValueError(
+            f"{name} has padding after a token in prompt {row} (right padding); generation continues "
+            "every prompt at the end of the batch, so pad prompts on the left (e.g. "
+            "tokenizer.padding_side = 'left', or TextPreprocessor(..., padding_side='left'))"
+        )
+
+
+def _check_sampling(temperature: float, top_k: int | None, top_p: float | None) -> None:
+    check_number("temperature", temperature)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    check_optional_int("top_k", top_k)
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    if top_p is not None:
+        check_number("top_p", top_p)
+        if not 0.0 < top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+
+
 def sample_next_token(
     logits: torch.Tensor,
     do_sample: bool,
@@ -195,7 +279,13 @@ def sample_next_token(
     top_p: float | None = None,
     generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Greedy or sampled next tokens (b,) from logits (b, v)."""
+    """Greedy or sampled next tokens (b,) from logits (b, v).
+
+    ``temperature`` must be finite and positive (an infinite temperature, which would sample
+    uniformly whatever the logits, is refused), ``top_k`` an int of at least 1, ``top_p`` in
+    (0, 1].
+    """
+    _check_sampling(temperature, top_k, top_p)
     if not do_sample:
         return logits.argmax(dim=-1)
     logits = logits.float() / temperature
@@ -233,12 +323,14 @@ def generate(
     """Continue left-padded prompts (b, n) by ``num_tokens`` tokens; returns (b, n + t).
 
     Args:
-        pad_mask: (b, n), True = padding (prompts of different lengths are left-padded).
+        prompt: token ids; narrow integer dtypes (uint8, int16, int8) are widened to int64.
+        pad_mask: (b, n), True = padding (prompts of different lengths are left-padded). Right
+            padding, and a prompt that is all padding, are refused with a ``ValueError``.
         num_latents: latents the window starts (and restarts) with, 1..max_latents.
         do_sample: sample instead of greedy decoding; by default sampling is on when
             temperature, top_k or top_p is given.
         eos_token_id: a sequence that produced it is finished; later positions get
-            ``pad_token_id``, and generation stops when every sequence is finished (so t may be
+            ``pad_token_id`` (both must be ids of the vocabulary), and generation stops when every sequence is finished (so t may be
             smaller than ``num_tokens``).
         generator: random generator for reproducible sampling.
         use_cache: decode with the KV cache (same tokens, much faster).
@@ -256,20 +348,20 @@ def generate(
     therefore inference tensors (read them, or clone them to modify them in place); the
     returned sequences are an ordinary tensor.
     """
-    if prompt.dim() != 2:
-        raise ValueError(f"prompt must have shape (batch, length), got {tuple(prompt.shape)}")
-    if prompt.shape[1] == 0:
-        raise ValueError("prompt must hold at least one token")
-    if num_tokens < 1:
-        raise ValueError(f"num_tokens must be at least 1, got {num_tokens}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be at least 1, got {top_k}")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-    check_token_ids("prompt", prompt, model.vocab_size)
-    check_pad_mask(pad_mask, tuple(prompt.shape))
+    check_int("num_tokens", num_tokens, minimum=1)
+    _check_sampling(temperature, top_k, top_p)
+    if do_sample is not None:
+        check_bool("do_sample", do_sample)
+    for name, token_id in (("eos_token_id", eos_token_id), ("pad_token_id", pad_token_id)):
+        if token_id is None and name == "eos_token_id":
+            continue
+        check_int(name, token_id)
+        if not 0 <= token_id < model.vocab_size:
+            raise ValueError(f"{name} ({token_id}) is outside the vocabulary [0, {model.vocab_size})")
+    if streamer is not None and not (hasattr(streamer, "put") or callable(streamer)):
+        raise ArgumentTypeError(
+            f"streamer must have put/end methods or be callable, got {type(streamer).__name__}"
+        )
     if do_sample is None:
         do_sample = temperature != 1.0 or top_k is not None or top_p is not None
 
@@ -281,7 +373,7 @@ def generate(
                 model, num_latents, num_tokens, use_cache=use_cache, compile=compile,
                 compile_options=compile_options,
             )  # fmt: skip
-            logits = decoder.start(prompt, pad_mask)
+            logits = decoder.start(prompt, pad_mask)  # validates the prompt and its pad mask
             finished = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
             put = getattr(streamer, "put", streamer)
             for i in range(num_tokens):

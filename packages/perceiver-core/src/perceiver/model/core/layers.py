@@ -13,7 +13,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from perceiver.model.core._recompute import norm_mlp
-from perceiver.model.core._validation import check_non_negative, check_positive, check_probability
+from perceiver.model.core._validation import check_non_negative, check_positive_int, check_probability
 from perceiver.model.core.attention import MultiHeadAttention
 from perceiver.model.core.cache import KVCache
 from perceiver.model.core.position import RotaryPositionEmbedding
@@ -65,8 +65,8 @@ class MLP(nn.Sequential):
     """norm -> linear (c -> widening_factor * c) -> exact GELU -> linear (-> c)."""
 
     def __init__(self, num_channels: int, widening_factor: int, bias: bool = True) -> None:
-        check_positive("num_channels", num_channels)
-        check_positive("widening_factor", widening_factor)
+        check_positive_int("num_channels", num_channels)
+        check_positive_int("widening_factor", widening_factor)
         super().__init__(
             nn.LayerNorm(num_channels),
             nn.Linear(num_channels, widening_factor * num_channels, bias=bias),
@@ -316,7 +316,7 @@ class SelfAttentionBlock(nn.ModuleList):
         mlp_bias: bool = True,
         activation_checkpointing: bool = False,
     ) -> None:
-        check_positive("num_layers", num_layers)
+        check_positive_int("num_layers", num_layers)
         if num_rotary_layers != -1:
             check_non_negative("num_rotary_layers", num_rotary_layers)
         layers = [

@@ -21,9 +21,11 @@ import torch
 from torch import nn
 
 from perceiver.model.core._validation import (
+    as_index_tensor,
+    check_int,
     check_non_negative,
     check_pad_mask,
-    check_positive,
+    check_positive_int,
     check_probability,
     check_token_ids,
 )
@@ -97,10 +99,10 @@ class PerceiverAR(nn.Module):
         latent_kv_norm: str = "kv",
     ) -> None:
         super().__init__()
-        check_positive("max_seq_len", max_seq_len)
+        check_positive_int("max_seq_len", max_seq_len)
         if latent_kv_norm not in LATENT_KV_NORMS:
             raise ValueError(f"latent_kv_norm must be one of {LATENT_KV_NORMS}, got {latent_kv_norm!r}")
-        check_positive("max_latents", max_latents)
+        check_positive_int("max_latents", max_latents)
         if max_latents > max_seq_len:
             raise ValueError(f"max_latents ({max_latents}) must not exceed max_seq_len ({max_seq_len})")
         check_probability("cross_attention_dropout", cross_attention_dropout)
@@ -162,6 +164,9 @@ class PerceiverAR(nn.Module):
         if x.dim() != 2:
             raise ValueError(f"x must have shape (batch, seq_len), got {tuple(x.shape)}")
         b, n = x.shape
+        if b == 0:
+            raise ValueError(f"x holds no sequences (shape {tuple(x.shape)})")
+        check_int("prefix_len", prefix_len)
         check_pad_mask(pad_mask, (b, n))
         if kv_cache is not None and kv_cache.length > 0:
             return self._forward_step(x, prefix_len, pad_mask, kv_cache)
@@ -320,9 +325,12 @@ class CausalSequenceModel(nn.Module):
         pad_mask: torch.Tensor | None = None,
         kv_cache: PerceiverARCache | None = None,
     ) -> torch.Tensor:
-        """Logits (b, l, v) for the latent positions of token ids x (b, n)."""
+        """Logits (b, l, v) for the latent positions of token ids x (b, n) (narrow integer ids,
+        e.g. uint8, are widened)."""
         check_token_ids("input_ids", x, self.vocab_size)
-        return self.logits(x, prefix_len, pad_mask, kv_cache)
+        if x.dim() == 2 and x.shape[0] == 0:
+            raise ValueError(f"input_ids holds no sequences (shape {tuple(x.shape)})")
+        return self.logits(as_index_tensor(x), prefix_len, pad_mask, kv_cache)
 
     def logits(
         self,

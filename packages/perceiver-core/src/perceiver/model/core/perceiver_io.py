@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from perceiver.model.core._validation import check_pad_mask, check_positive
+from perceiver.model.core._validation import check_pad_mask, check_positive_int
 from perceiver.model.core.adapter import InputAdapter, OutputAdapter, QueryProvider, TrainableQueryProvider
 from perceiver.model.core.attention import effective_pad_mask
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, run_layer
@@ -59,8 +59,8 @@ class PerceiverEncoder(nn.Module):
         activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
-        check_positive("num_cross_attention_layers", num_cross_attention_layers)
-        check_positive("num_self_attention_blocks", num_self_attention_blocks)
+        check_positive_int("num_cross_attention_layers", num_cross_attention_layers)
+        check_positive_int("num_self_attention_blocks", num_self_attention_blocks)
         if num_cross_attention_layers > num_self_attention_blocks:
             raise ValueError(
                 f"num_cross_attention_layers ({num_cross_attention_layers}) must not exceed "
@@ -155,7 +155,7 @@ class PerceiverDecoder(nn.Module):
     ) -> None:
         super().__init__()
         if output_chunk_size is not None:
-            check_positive("output_chunk_size", output_chunk_size)
+            check_positive_int("output_chunk_size", output_chunk_size)
         self.output_query_provider = output_query_provider
         self.output_adapter = output_adapter
         self.activation_checkpointing = activation_checkpointing

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from perceiver.model.core._validation import check_positive
+from perceiver.model.core._validation import check_int, check_positive_int
 
 __all__ = [
     "FourierPositionEncoding",
@@ -59,8 +59,8 @@ class FourierPositionEncoding(nn.Module):
     ) -> None:
         super().__init__()
         for i, size in enumerate(input_shape):
-            check_positive(f"input_shape[{i}]", size)
-        check_positive("num_frequency_bands", num_frequency_bands)
+            check_positive_int(f"input_shape[{i}]", size)
+        check_positive_int("num_frequency_bands", num_frequency_bands)
         max_resolution = tuple(max_resolution or input_shape)
         if len(max_resolution) != len(input_shape):
             raise ValueError(
@@ -96,6 +96,7 @@ class FourierPositionEncoding(nn.Module):
         return self.position_encoding.shape[-1]
 
     def forward(self, batch_size: int) -> torch.Tensor:
+        check_int("batch_size", batch_size, minimum=0)
         # a broadcast view (stride 0 over the batch), no copy: (b, n, c)
         return self.position_encoding.unsqueeze(0).expand(batch_size, -1, -1)
 
@@ -105,15 +106,16 @@ class TrainablePositionEncoding(nn.Module):
 
     def __init__(self, max_seq_len: int, num_channels: int) -> None:
         super().__init__()
-        check_positive("max_seq_len", max_seq_len)
-        check_positive("num_channels", num_channels)
+        check_positive_int("max_seq_len", max_seq_len)
+        check_positive_int("num_channels", num_channels)
         self.max_seq_len = max_seq_len
         self.position_embedding = nn.Parameter(torch.empty(max_seq_len, num_channels))
         nn.init.normal_(self.position_embedding, std=0.02)
 
     def forward(self, positions: torch.Tensor | int) -> torch.Tensor:
         """Embeddings of ``positions`` (b, n) -> (b, n, c), or of the first n positions -> (n, c)."""
-        if isinstance(positions, int):
+        if not isinstance(positions, torch.Tensor):
+            check_int("positions", positions, minimum=0)
             if positions > self.max_seq_len:
                 raise ValueError(f"sequence length {positions} exceeds max_seq_len ({self.max_seq_len})")
             return self.position_embedding[:positions]
@@ -128,7 +130,7 @@ class FrequencyPositionEncoding(nn.Module):
 
     def __init__(self, dim: int, base: float = 10000.0) -> None:
         super().__init__()
-        check_positive("dim", dim)
+        check_positive_int("dim", dim)
         if dim % 2:
             raise ValueError(f"dim must be even for rotary pairs, got {dim}")
         self.dim, self.base = dim, base

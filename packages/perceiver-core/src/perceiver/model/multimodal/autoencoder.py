@@ -23,6 +23,12 @@ from perceiver.model.core import (
     PerceiverIOConfig,
     init_parameters,
 )
+from perceiver.model.core._validation import (
+    ArgumentTypeError,
+    check_batch,
+    float_input,
+    module_dtype,
+)
 from perceiver.model.multimodal._adapters import MODALITIES, MultimodalInputAdapter, MultimodalQueryProvider
 from perceiver.model.vision._builders import build_decoder, build_encoder
 
@@ -190,11 +196,35 @@ class MultimodalAutoencoder(nn.Module):
         )
         init_parameters(self, enc.init_scale)
 
-    def _check_inputs(self, inputs: dict[str, torch.Tensor]) -> int:
+    def _check_inputs(self, inputs: dict[str, torch.Tensor]) -> tuple[int, dict[str, torch.Tensor]]:
+        """The batch size and the inputs in the model's dtype; integer video (raw uint8 frames)
+        and integer audio (raw PCM samples) are refused, a one-hot integer label is cast."""
         enc = self.config.encoder
+        if not isinstance(inputs, dict):
+            raise ArgumentTypeError(
+                f"inputs must be a dict with keys {list(MODALITIES)}, got {type(inputs).__name__}"
+            )
         missing = [m for m in MODALITIES if m not in inputs]
         if missing:
             raise ValueError(f"inputs is missing modalities {missing}, expected keys {list(MODALITIES)}")
+        dtype = module_dtype(self)
+        label = inputs["label"]
+        if isinstance(label, torch.Tensor) and not label.is_floating_point():
+            label = label.to(dtype)  # a one-hot label given as integers or bools
+        inputs = {
+            **inputs,
+            "image": float_input(
+                "inputs['image']",
+                inputs["image"],
+                dtype,
+                "normalized video frames (preprocess raw frames with the image processor)",
+            ),
+            "audio": float_input(
+                "inputs['audio']", inputs["audio"], dtype, "audio samples in [-1, 1] (int16 samples / 32768)"
+            ),
+            "label": float_input("inputs['label']", label, dtype, "one-hot labels"),
+        }
+        check_batch("inputs['image']", inputs["image"])
         b = inputs["image"].shape[0]
         num_samples = enc.num_frames * enc.audio_samples_per_frame
         expected = {
@@ -208,7 +238,7 @@ class MultimodalAutoencoder(nn.Module):
                 raise ValueError(
                     f"inputs['{modality}'] must have shape {' or '.join(map(str, shapes))}, got {shape}"
                 )
-        return b
+        return b, inputs
 
     def forward(
         self,
@@ -221,7 +251,7 @@ class MultimodalAutoencoder(nn.Module):
             subsampled_output_points: flat indices (n,) into the video's (t, h, w) pixels under
                 "image" and into the audio patches under "audio"; a missing or None entry means all.
         """
-        b = self._check_inputs(inputs)
+        b, inputs = self._check_inputs(inputs)
         provider = self.decoder.output_query_provider
         points = provider.points(subsampled_output_points)
         for modality, idx in points.items():

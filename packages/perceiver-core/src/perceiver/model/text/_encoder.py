@@ -57,9 +57,11 @@ def build_text_encoder(
 
 
 def check_text_input(x: torch.Tensor, pad_mask: torch.Tensor | None, config: TextEncoderConfig) -> None:
+    check_token_ids("input_ids", x, config.vocab_size)
     if x.dim() != 2:
         raise ValueError(f"input_ids must have shape (batch, seq_len), got {tuple(x.shape)}")
+    if x.shape[0] == 0 or x.shape[1] == 0:
+        raise ValueError(f"input_ids holds no tokens (shape {tuple(x.shape)})")
     if x.shape[1] > config.max_seq_len:
         raise ValueError(f"sequence length {x.shape[1]} exceeds max_seq_len ({config.max_seq_len})")
-    check_token_ids("input_ids", x, config.vocab_size)
     check_pad_mask(pad_mask, tuple(x.shape))

@@ -20,6 +20,7 @@ from perceiver.model.core import (
     TrainableQueryProvider,
     init_parameters,
 )
+from perceiver.model.core._validation import as_index_tensor
 from perceiver.model.text._encoder import TextEncoderConfig, build_text_encoder, check_text_input
 
 __all__ = ["TextClassifier", "TextClassifierConfig"]
@@ -66,4 +67,4 @@ class TextClassifier(PerceiverIO):
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
         check_text_input(x, pad_mask, self.config.encoder)
-        return super().forward(x, pad_mask)
+        return super().forward(as_index_tensor(x), pad_mask)

@@ -22,7 +22,7 @@ from perceiver.model.core import (
     TiedTokenOutputAdapter,
     init_parameters,
 )
-from perceiver.model.core._validation import check_positive
+from perceiver.model.core._validation import as_index_tensor, check_positive
 from perceiver.model.text._encoder import TextEncoderConfig, build_text_encoder, check_text_input
 
 __all__ = ["MaskedLanguageModel", "MaskedLanguageModelConfig", "TextDecoderConfig", "TextEncoderConfig"]
@@ -115,7 +115,7 @@ class MaskedLanguageModel(PerceiverIO):
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
         check_text_input(x, pad_mask, self.config.encoder)
-        return super().forward(x, pad_mask)
+        return super().forward(as_index_tensor(x), pad_mask)
 
 
 def _freeze(module: nn.Module) -> None:

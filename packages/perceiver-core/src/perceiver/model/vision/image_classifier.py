@@ -25,6 +25,7 @@ from perceiver.model.core import (
     TrainableQueryProvider,
     init_parameters,
 )
+from perceiver.model.core._validation import PIXELS, check_batch, float_input, module_dtype
 from perceiver.model.vision._builders import build_decoder, build_encoder
 from perceiver.model.vision._image_adapters import (
     ConvImageInputAdapter,
@@ -207,6 +208,12 @@ class ImageClassifier(PerceiverIO):
         init_parameters(self.decoder, dec.init_scale)
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (b, num_classes) of images x (b, c, h, w); (b, n, num_classes) for n > 1 queries."""
+        """Logits (b, num_classes) of images x (b, c, h, w); (b, n, num_classes) for n > 1 queries.
+
+        x holds normalized float pixels (what the image processor returns); integer pixels
+        (raw uint8 images) are refused, other float dtypes are cast to the model's.
+        """
+        check_batch("x", x)
+        x = float_input("x", x, module_dtype(self), PIXELS)
         check_image_shape("x", x, self.config.encoder.image_shape)
         return super().forward(x, pad_mask)

@@ -19,6 +19,14 @@ import torch
 import torch.nn.functional as F
 
 from perceiver.model.core import DecoderConfig, EncoderConfig, PerceiverIO, PerceiverIOConfig, init_parameters
+from perceiver.model.core._validation import (
+    PIXELS,
+    check_batch,
+    check_bool,
+    check_int,
+    float_input,
+    module_dtype,
+)
 from perceiver.model.vision._builders import build_decoder, build_encoder
 from perceiver.model.vision._flow_adapters import FlowInputAdapter, FlowOutputAdapter, InputQueryProvider
 
@@ -135,7 +143,10 @@ class OpticalFlow(PerceiverIO):
         return (NUM_FRAMES, enc.num_patch_input_channels, *enc.image_shape)
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Flow (b, h, w, 2) of frame-pair patches x (b, 2, p, h, w)."""
+        """Flow (b, h, w, 2) of frame-pair patches x (b, 2, p, h, w) (float patches of normalized
+        frames, see :func:`extract_patches`)."""
+        check_batch("x", x)
+        x = float_input("x", x, module_dtype(self), PATCHES)
         _check_shape("x", x, self.input_shape)
         flow = super().forward(x, pad_mask)  # (b, h * w, 2)
         return flow.unflatten(1, self.config.encoder.image_shape)  # (b, h, w, 2)
@@ -152,7 +163,15 @@ class OpticalFlow(PerceiverIO):
         falls towards each tile's border (``weighted``) or uniformly.
         """
         tile_h, tile_w = self.config.encoder.image_shape
-        overlap_h, overlap_w = (overlap, overlap) if isinstance(overlap, int) else tuple(overlap)
+        check_bool("weighted", weighted)
+        check_batch("x", x)
+        x = float_input("x", x, module_dtype(self), PATCHES)
+        if isinstance(overlap, tuple | list) and len(overlap) == 2:
+            overlap_h, overlap_w = overlap
+        else:
+            overlap_h = overlap_w = overlap
+        check_int("overlap[0]" if overlap_h is not overlap_w else "overlap", overlap_h)
+        check_int("overlap[1]" if overlap_h is not overlap_w else "overlap", overlap_w)
         for name, value, size in (("overlap[0]", overlap_h, tile_h), ("overlap[1]", overlap_w, tile_w)):
             if not 0 <= value < size:
                 raise ValueError(f"{name} must be in [0, {size}) for tiles of {tile_h}x{tile_w}, got {value}")
@@ -195,6 +214,9 @@ def _tile_weight(height: int, width: int, weighted: bool, device, dtype) -> torc
     return (tent(height)[:, None] * tent(width)[None, :])[..., None]  # (h, w, 1)
 
 
+PATCHES = "frame-pair patches of normalized frames (see extract_patches)"
+
+
 def _check_shape(name: str, x: torch.Tensor, shape: tuple[int, ...]) -> None:
     if x.dim() != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
         expected = ", ".join(str(s) for s in ("batch", *shape))
@@ -211,6 +233,10 @@ def extract_patches(frame1: torch.Tensor, frame2: torch.Tensor, kernel_size: int
         (b, 2, k * k * c, h, w): each pixel's zero-padded k x k neighbourhood, ordered
         (row, column, channel) like TensorFlow's ``extract_patches`` used by the official model.
     """
+    for name, frame in (("frame1", frame1), ("frame2", frame2)):
+        if not isinstance(frame, torch.Tensor) or not frame.is_floating_point():
+            found = frame.dtype if isinstance(frame, torch.Tensor) else type(frame).__name__
+            raise ValueError(f"{name} must be a floating-point tensor of {PIXELS}, got {found}")
     if frame1.dim() != 4:
         raise ValueError(
             f"frame1 must have shape (batch, channels, height, width), got {tuple(frame1.shape)}"
@@ -219,8 +245,10 @@ def extract_patches(frame1: torch.Tensor, frame2: torch.Tensor, kernel_size: int
         raise ValueError(
             f"frame2 has shape {tuple(frame2.shape)}, expected frame1's shape {tuple(frame1.shape)}"
         )
+    check_int("kernel_size", kernel_size)
     if kernel_size <= 0 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
+
     frames = torch.stack([frame1, frame2], dim=1).flatten(0, 1)  # (2b, c, h, w)
     n, c, h, w = frames.shape
     pad = kernel_size // 2

@@ -8,6 +8,7 @@ waveform when one is available and says why not otherwise.
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,14 @@ class SymbolicAudioGenerationPipeline(Pipeline):
         return {}, generate_kwargs, postprocess
 
     def preprocess(self, midi: Any) -> dict[str, torch.Tensor]:
-        encode_midi, _, _ = _midi_codec()
-        ids = list(midi) if isinstance(midi, list | tuple) else encode_midi(midi)
+        if isinstance(midi, list | tuple):
+            ids = list(midi)
+            bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
+            if bad:
+                raise ValueError(f"a MIDI prompt given as event ids must hold ints, got {bad[0]!r}")
+        else:
+            encode_midi, _, _ = _midi_codec()
+            ids = encode_midi(midi)
         if not ids:
             raise ValueError(f"the MIDI prompt {midi!r} holds no notes")
         max_seq_len = self.model.backend_model.max_seq_len

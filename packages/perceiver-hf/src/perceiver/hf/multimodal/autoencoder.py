@@ -24,6 +24,7 @@ from transformers.utils import ModelOutput
 from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
 from perceiver.hf._convert import convert_checkpoint_to, convert_state_dict, load_source_model
 from perceiver.hf.vision._tables import decoder_table, encoder_kwargs, encoder_table
+from perceiver.model.core.validation import check_int
 from perceiver.model.multimodal.autoencoder import (
     MultimodalAutoencoder,
     MultimodalAutoencoderConfig,
@@ -173,11 +174,47 @@ def convert_model(
     return model
 
 
+def video_input(video: Any) -> torch.Tensor:
+    """A video (t, c, h, w) of float pixels as a float32 tensor; integer (raw uint8) pixels are
+    refused: the model takes floats as it was trained on (in [0, 1] for perceiver-data's
+    multimodal data module and the official model)."""
+    array = np.asarray(video)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(
+            f"inputs['image'] must hold float pixels as the model was trained on, got dtype {array.dtype}; "
+            "scale raw uint8 frames to [0, 1] first (frames / 255)"
+        )
+    return torch.as_tensor(array).float()
+
+
+def audio_input(audio: Any, num_samples: int) -> torch.Tensor:
+    """Audio samples (s,) as float32: mono (s,) or (s, 1), or (s, channels), averaged to mono (the
+    mean of the channels at each sample). Integer samples (raw int16 PCM) are refused, as is a
+    sample count other than the model's ``num_samples`` (which also catches channel-first
+    arrays)."""
+    array = np.asarray(audio)
+    if not np.issubdtype(array.dtype, np.floating):
+        raise ValueError(
+            f"inputs['audio'] must hold float samples in [-1, 1], got dtype {array.dtype}; "
+            "scale int16 samples first (samples / 32768)"
+        )
+    if array.ndim == 2:
+        array = array.mean(axis=1)  # (s, channels) -> (s,): stereo and multichannel audio to mono
+    if array.ndim != 1 or array.shape[0] != num_samples:
+        raise ValueError(
+            f"inputs['audio'] must have shape ({num_samples},) or ({num_samples}, channels), "
+            f"sample-major, got {np.asarray(audio).shape}"
+        )
+    return torch.as_tensor(array).float()
+
+
 class MultimodalAutoencodingPipeline(Pipeline):
     """``pipeline("multimodal-autoencoding", model=...)(inputs, num_chunks=..., top_k=5)``.
 
     ``inputs``: a dict (or a list of dicts) with "image", a video (t, c, h, w) of floats as the
-    model was trained on, "audio", samples (s,) or (s, 1), and optionally "label", (k,) (the
+    model was trained on (integer pixels are refused: scale uint8 frames to [0, 1]), "audio",
+    float samples (s,) or (s, channels) (several channels are averaged to mono; integer samples
+    are refused), and optionally "label", (k,) (the
     official model masks it, so it is ignored; zeros by default). The video pixels and audio
     patches are decoded in ``num_chunks`` chunks of output queries, one model call each, which
     bounds the memory of decoding a whole video.
@@ -192,6 +229,10 @@ class MultimodalAutoencodingPipeline(Pipeline):
     _load_tokenizer = False
 
     def _sanitize_parameters(self, num_chunks: int | None = None, top_k: int | None = None, **kwargs):
+        if num_chunks is not None:
+            check_int("num_chunks", num_chunks, minimum=1)
+        if top_k is not None:
+            check_int("top_k", top_k, minimum=1)
         forward_params = {} if num_chunks is None else {"num_chunks": num_chunks}
         postprocess_params = {} if top_k is None else {"top_k": top_k}
         return {}, forward_params, postprocess_params
@@ -205,8 +246,10 @@ class MultimodalAutoencodingPipeline(Pipeline):
         label = inputs.get("label")
         label = torch.zeros(enc.num_classes) if label is None else torch.as_tensor(np.asarray(label)).float()
         return {
-            "image": torch.as_tensor(np.asarray(inputs["image"])).float()[None],  # (1, t, c, h, w)
-            "audio": torch.as_tensor(np.asarray(inputs["audio"])).float().reshape(1, -1),  # (1, s)
+            "image": video_input(inputs["image"])[None],  # (1, t, c, h, w)
+            "audio": audio_input(inputs["audio"], enc.num_frames * enc.audio_samples_per_frame)[
+                None
+            ],  # (1, s)
             "label": label[None],  # (1, k)
         }
 

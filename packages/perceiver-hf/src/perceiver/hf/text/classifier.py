@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForSequenceClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, pad_mask_of
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, check_class_labels, pad_mask_of
 from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.tokenizer import load_tokenizer
 from perceiver.model.core import ClassificationDecoderConfig
@@ -56,7 +56,10 @@ class PerceiverTextClassifier(PerceiverBackendModel):
     ) -> SequenceClassifierOutput:
         pad_mask = pad_mask_of(attention_mask)
         logits = self.backend_model(input_ids, pad_mask=pad_mask)
-        loss = None if labels is None else F.cross_entropy(logits, labels)
+        loss = None
+        if labels is not None:
+            check_class_labels(labels, tuple(logits.shape[:-1]), logits.shape[-1])
+            loss = F.cross_entropy(logits, labels)
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 

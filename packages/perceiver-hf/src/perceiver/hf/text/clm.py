@@ -18,10 +18,11 @@ from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, pad_mask_of
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, check_class_labels, pad_mask_of
 from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.tokenizer import load_tokenizer
-from perceiver.model.core import IncrementalDecoder
+from perceiver.model.core import IncrementalDecoder, check_prompt_padding
+from perceiver.model.core.validation import check_int, check_number
 from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
 
 # the name of generation's cache, as an argument of prepare_inputs_for_generation and forward
@@ -87,6 +88,32 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
     def get_input_embeddings(self) -> torch.nn.Embedding:
         return self.backend_model.perceiver_ar.input_adapter.txt_embedding
 
+    def generate(self, inputs: torch.Tensor | None = None, generation_config=None, **kwargs):
+        """transformers' ``generate()``, with the arguments that would silently change its result
+        refused first (once per call): a right-padded or all-padding ``attention_mask``, a
+        non-finite ``temperature`` (an infinite one samples uniformly whatever the logits), a
+        float ``max_new_tokens`` and ``eos_token_id`` / ``pad_token_id`` outside the vocabulary."""
+        config = generation_config if generation_config is not None else self.generation_config
+        attention_mask = kwargs.get("attention_mask")
+        if attention_mask is not None:
+            check_prompt_padding(pad_mask_of(attention_mask), name="attention_mask")
+        temperature = kwargs.get("temperature", getattr(config, "temperature", None))
+        if temperature is not None:
+            check_number("temperature", temperature)
+        for name in ("max_new_tokens", "num_latents"):
+            if kwargs.get(name) is not None:
+                check_int(name, kwargs[name], minimum=1)
+        vocab_size = self.backend_model.vocab_size
+        for name in ("eos_token_id", "pad_token_id"):
+            value = kwargs.get(name, getattr(config, name, None))
+            for token_id in value if isinstance(value, list | tuple) else [value]:
+                if token_id is None or isinstance(token_id, torch.Tensor):
+                    continue
+                check_int(name, token_id)
+                if not 0 <= token_id < vocab_size:
+                    raise ValueError(f"{name} ({token_id}) is outside the vocabulary [0, {vocab_size})")
+        return super().generate(inputs, generation_config=generation_config, **kwargs)
+
     def prepare_inputs_for_generation(
         self,
         input_ids: torch.LongTensor,
@@ -111,7 +138,10 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         cache = cache if cache is not None else past_key_values
         if use_cache and cache is None:
             cache = PerceiverARGenerationCache(
-                self.backend_model, num_latents or 1, compile_decoding, compile_decoding_options
+                self.backend_model,
+                1 if num_latents is None else num_latents,
+                compile_decoding,
+                compile_decoding_options,
             )
         return {
             "input_ids": input_ids,
@@ -155,12 +185,16 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
             return CausalLMOutputWithPast(logits=logits[:, None], **{_CACHE_ARGUMENT: cache})
 
         model = self.backend_model
+        if num_latents is not None:
+            check_int("num_latents", num_latents, minimum=1)
+        if labels is not None:
+            check_class_labels(labels, tuple(input_ids.shape), model.vocab_size, ignore_index=-100)
         n = input_ids.shape[1]
         if n > model.max_seq_len:  # without a cache, attend to the last max_seq_len tokens
             input_ids, n = input_ids[:, -model.max_seq_len :], model.max_seq_len
             pad_mask = None if pad_mask is None else pad_mask[:, -n:]
         if prefix_len is None:
-            prefix_len = n - min(n, num_latents or model.max_latents)
+            prefix_len = n - min(n, model.max_latents if num_latents is None else num_latents)
         logits = model(input_ids, prefix_len=prefix_len, pad_mask=pad_mask)
         loss = None
         if labels is not None:

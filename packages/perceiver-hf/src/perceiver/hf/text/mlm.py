@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForMaskedLM, PerceiverConfig, PerceiverForMaskedLM
 from transformers.modeling_outputs import MaskedLMOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, pad_mask_of
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, check_class_labels, pad_mask_of
 from perceiver.hf._convert import (
     convert_checkpoint_to,
     convert_state_dict,
@@ -65,6 +65,7 @@ class PerceiverMaskedLanguageModel(PerceiverBackendModel):
         logits = self.backend_model(input_ids, pad_mask=pad_mask)
         loss = None
         if labels is not None:
+            check_class_labels(labels, tuple(logits.shape[:-1]), logits.shape[-1], ignore_index=-100)
             loss = F.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100)
         return MaskedLMOutput(loss=loss, logits=logits)
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from transformers import Pipeline
 
+from perceiver.model.core.validation import check_int, check_number
 from perceiver.model.vision.optical_flow import extract_patches
 
 __all__ = ["OpticalFlowPipeline", "load_frame", "render_flow"]
@@ -84,6 +85,12 @@ class OpticalFlowPipeline(Pipeline):
     def _sanitize_parameters(
         self, render: bool | None = None, overlap: int | None = None, max_flow: float | None = None, **kwargs
     ):
+        if overlap is not None:
+            check_int("overlap", overlap, minimum=0)
+        if max_flow is not None:
+            check_number("max_flow", max_flow)
+            if not max_flow > 0:
+                raise ValueError(f"max_flow must be positive, got {max_flow}")
         forward_params = {} if overlap is None else {"overlap": overlap}
         postprocess_params = {}
         if render is not None:

@@ -25,7 +25,7 @@ from transformers import (
 )
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, check_class_labels
 from perceiver.hf._convert import (
     backend_from_lightning_checkpoint,
     convert_checkpoint_to,
@@ -84,7 +84,10 @@ class PerceiverImageClassifier(PerceiverBackendModel):
     ) -> ImageClassifierOutput:
         """``labels``: class indices (b,); the loss is their cross-entropy."""
         logits = self.backend_model(pixel_values)  # (b, num_labels)
-        loss = None if labels is None else F.cross_entropy(logits, labels)
+        loss = None
+        if labels is not None:
+            check_class_labels(labels, tuple(logits.shape[:-1]), logits.shape[-1])
+            loss = F.cross_entropy(logits, labels)
         return ImageClassifierOutput(loss=loss, logits=logits)
 
 
