@@ -4,3 +4,7 @@
 ``perceiver.model.text``, ``perceiver.model.vision``, ``perceiver.model.audio`` and
 ``perceiver.model.multimodal``. Importing this package loads torch and nothing else.
 """
+
+from perceiver.model._moved import install_finder
+
+install_finder()  # old perceiver-io 0.11 module paths fail with a message saying where they went
