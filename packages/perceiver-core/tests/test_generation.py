@@ -40,6 +40,56 @@ def test_cached_greedy_generation_equals_uncached_far_beyond_the_window(num_late
     assert torch.equal(cached[:, :9], ids)
 
 
+def _randomize_norms(m: torch.nn.Module) -> None:
+    # fresh layer norms are all alike (ones and zeros): make the two norm rules differ
+    with torch.no_grad():
+        for module in m.modules():
+            if isinstance(module, torch.nn.LayerNorm):
+                module.weight.normal_(1.0, 0.3)
+                module.bias.normal_(0.0, 0.3)
+
+
+@pytest.mark.parametrize("num_latents", [1, 4])
+def test_cached_generation_equals_uncached_with_the_query_norm_on_the_latents(num_latents):
+    # krasserm/perceiver-io 0.11's rule: a cached step normalizes its new latent with the query
+    # norm, as a full pass over the same window does; restarts rebuild the cache
+    torch.manual_seed(0)
+    m = model(latent_kv_norm="q")
+    _randomize_norms(m)
+    ids, pad_mask = prompts()
+    cached = m.generate(ids, pad_mask, num_tokens=40, num_latents=num_latents)
+    uncached = m.generate(ids, pad_mask, num_tokens=40, num_latents=num_latents, use_cache=False)
+    assert torch.equal(cached, uncached)
+
+    decoder = IncrementalDecoder(m, num_latents, max_new_tokens=3)
+    full = IncrementalDecoder(m, num_latents, max_new_tokens=3, use_cache=False)
+    with torch.no_grad():
+        torch.testing.assert_close(
+            decoder.start(ids, pad_mask), full.start(ids, pad_mask), rtol=1e-5, atol=1e-5
+        )
+        for token in ([3, 4, 5], [6, 7, 8]):
+            t = torch.tensor(token)
+            torch.testing.assert_close(decoder.step(t), full.step(t), rtol=1e-5, atol=1e-5)
+
+
+def test_the_latent_norm_rule_changes_the_logits():
+    torch.manual_seed(0)
+    kv = model()
+    _randomize_norms(kv)
+    q = model(latent_kv_norm="q")
+    q.load_state_dict(kv.state_dict())
+    ids = torch.randint(1, VOCAB, (2, 12))
+    with torch.no_grad():
+        assert not torch.allclose(kv(ids, prefix_len=6), q(ids, prefix_len=6), atol=1e-3)
+        # without a prefix, the latents are the only keys: then too the rules differ
+        assert not torch.allclose(kv(ids[:, :4], prefix_len=0), q(ids[:, :4], prefix_len=0), atol=1e-3)
+
+
+def test_an_unknown_latent_norm_rule_is_named():
+    with pytest.raises(ValueError, match="latent_kv_norm"):
+        CausalLanguageModelConfig(latent_kv_norm="prefix")
+
+
 def test_generation_runs_in_inference_mode_and_returns_an_ordinary_tensor():
     m = model().train()
     seen = []

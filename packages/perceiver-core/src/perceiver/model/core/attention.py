@@ -241,6 +241,7 @@ class MultiHeadAttention(nn.Module):
         *,
         q_norm: nn.Module | None = None,
         kv_norm: nn.Module | None = None,
+        kv_tail_q_norm: bool = False,
     ) -> torch.Tensor:
         """Attend from x_q (b|1, n, c_q) over x_kv (b, m, c_kv); returns (b, n, c_out).
 
@@ -251,9 +252,19 @@ class MultiHeadAttention(nn.Module):
                 queries attend over all of them.
             q_norm, kv_norm: layer norms applied to x_q and x_kv before the projections (in
                 training their outputs are recomputed in the backward pass, not stored).
+            kv_tail_q_norm: x_q are also the last n rows of x_kv (Perceiver AR's latents), and
+                their keys and values are computed from q_norm(x_q) instead of kv_norm (the rule
+                of krasserm/perceiver-io 0.11); only the rows before them pass through kv_norm.
         """
         if x_q is x_kv and q_norm is kv_norm:  # self-attention: one norm for q, k and v
             q, k, v = norm_linears(x_q, q_norm, (self.q_proj, self.k_proj, self.v_proj))
+        elif kv_tail_q_norm:
+            q, k, v = norm_linears(x_q, q_norm, (self.q_proj, self.k_proj, self.v_proj))  # (b, n, .)
+            num_head_rows = x_kv.shape[1] - x_q.shape[1]
+            if num_head_rows > 0:
+                k_head, v_head = norm_linears(x_kv[:, :num_head_rows], kv_norm, (self.k_proj, self.v_proj))
+                k = torch.cat([k_head, k], dim=1)  # (b, m, .)
+                v = torch.cat([v_head, v], dim=1)
         else:
             (q,) = norm_linears(x_q, q_norm, (self.q_proj,))
             k, v = norm_linears(x_kv, kv_norm, (self.k_proj, self.v_proj))

@@ -226,8 +226,19 @@ class PerceiverIOConfig(ConfigBase, Generic[E, D]):
             )
 
 
+LATENT_KV_NORMS = ("kv", "q")
+
+
 @dataclass
 class PerceiverARConfig(ConfigBase):
+    """Perceiver AR.
+
+    ``latent_kv_norm``: the layer norm that the latents pass through where they serve as keys
+    and values of the cross-attention (they are its last keys): "kv", the norm of the prefix
+    keys (the default), or "q", the norm of the queries, which the latents also are. "q" is the
+    rule of krasserm/perceiver-io 0.11, whose trained models need it; loading one sets it.
+    """
+
     num_heads: int = 8
     num_self_attention_layers: int = 6
     num_self_attention_rotary_layers: int = 1
@@ -238,9 +249,12 @@ class PerceiverARConfig(ConfigBase):
     residual_dropout: float = 0.0
     activation_checkpointing: bool = False
     init_scale: float = 0.02
+    latent_kv_norm: str = "kv"
 
     def __post_init__(self) -> None:
         check_positive("num_heads", self.num_heads)
+        if self.latent_kv_norm not in LATENT_KV_NORMS:
+            raise ValueError(f"latent_kv_norm must be one of {LATENT_KV_NORMS}, got {self.latent_kv_norm!r}")
         check_positive("num_self_attention_layers", self.num_self_attention_layers)
         if self.num_self_attention_rotary_layers != -1:
             check_non_negative("num_self_attention_rotary_layers", self.num_self_attention_rotary_layers)

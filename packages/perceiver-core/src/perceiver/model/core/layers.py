@@ -82,7 +82,11 @@ class MLP(nn.Sequential):
 
 
 class CrossAttention(nn.Module):
-    """Pre-norm cross-attention: queries and keys/values are normalized separately."""
+    """Pre-norm cross-attention: queries and keys/values are normalized separately.
+
+    ``kv_tail_q_norm``: the queries are also the last keys/values (Perceiver AR's latents) and
+    pass through the query norm there too (see :meth:`MultiHeadAttention.forward`).
+    """
 
     def __init__(
         self,
@@ -96,10 +100,12 @@ class CrossAttention(nn.Module):
         dropout: float = 0.0,
         qkv_bias: bool = True,
         out_bias: bool = True,
+        kv_tail_q_norm: bool = False,
     ) -> None:
         super().__init__()
         self.q_norm = nn.LayerNorm(num_q_input_channels)
         self.kv_norm = nn.LayerNorm(num_kv_input_channels)
+        self.kv_tail_q_norm = kv_tail_q_norm
         self.attention = MultiHeadAttention(
             num_heads=num_heads,
             num_q_input_channels=num_q_input_channels,
@@ -130,6 +136,7 @@ class CrossAttention(nn.Module):
             kv_cache,
             q_norm=self.q_norm,
             kv_norm=self.kv_norm,
+            kv_tail_q_norm=self.kv_tail_q_norm,
         )
 
 
@@ -180,6 +187,7 @@ class CrossAttentionLayer(nn.Module):
     Args:
         attention_residual: add the query input to the attention output (Perceiver IO decoders
             of some official models omit it).
+        kv_tail_q_norm: as in :class:`CrossAttention`.
         residual_dropout: dropout on each residual branch, in training only.
         Others as in :class:`MultiHeadAttention`.
     """
@@ -200,6 +208,7 @@ class CrossAttentionLayer(nn.Module):
         qkv_bias: bool = True,
         out_bias: bool = True,
         mlp_bias: bool = True,
+        kv_tail_q_norm: bool = False,
     ) -> None:
         super().__init__()
         check_probability("residual_dropout", residual_dropout)
@@ -213,6 +222,7 @@ class CrossAttentionLayer(nn.Module):
             dropout=dropout,
             qkv_bias=qkv_bias,
             out_bias=out_bias,
+            kv_tail_q_norm=kv_tail_q_norm,
         )
         self.mlp = MLP(num_q_input_channels, widening_factor, bias=mlp_bias)
         self.attention_residual = attention_residual

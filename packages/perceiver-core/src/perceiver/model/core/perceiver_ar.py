@@ -30,6 +30,7 @@ from perceiver.model.core._validation import (
 from perceiver.model.core.adapter import RotarySupport, TiedTokenOutputAdapter, TokenInputAdapter
 from perceiver.model.core.attention import effective_pad_mask
 from perceiver.model.core.cache import KVCache
+from perceiver.model.core.config import LATENT_KV_NORMS
 from perceiver.model.core.generation import generate
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, init_parameters, run_layer
 from perceiver.model.core.position import FrequencyPositionEncoding, RotaryPositionEmbedding, positions
@@ -73,6 +74,9 @@ class PerceiverAR(nn.Module):
             training (prefix dropout); never in eval.
         post_attention_dropout: dropout on attention probabilities.
         residual_dropout: dropout on residual branches.
+        latent_kv_norm: norm of the latents where they are cross-attention keys and values:
+            "kv" (the prefix's norm) or "q" (the queries' norm, the rule of krasserm/perceiver-io
+            0.11); see :class:`perceiver.model.core.PerceiverARConfig`.
     """
 
     def __init__(
@@ -90,9 +94,12 @@ class PerceiverAR(nn.Module):
         post_attention_dropout: float = 0.0,
         residual_dropout: float = 0.0,
         activation_checkpointing: bool = False,
+        latent_kv_norm: str = "kv",
     ) -> None:
         super().__init__()
         check_positive("max_seq_len", max_seq_len)
+        if latent_kv_norm not in LATENT_KV_NORMS:
+            raise ValueError(f"latent_kv_norm must be one of {LATENT_KV_NORMS}, got {latent_kv_norm!r}")
         check_positive("max_latents", max_latents)
         if max_latents > max_seq_len:
             raise ValueError(f"max_latents ({max_latents}) must not exceed max_seq_len ({max_seq_len})")
@@ -120,6 +127,7 @@ class PerceiverAR(nn.Module):
             widening_factor=cross_attention_widening_factor,
             dropout=post_attention_dropout,
             residual_dropout=residual_dropout,
+            kv_tail_q_norm=latent_kv_norm == "q",
         )
         self.self_attn = SelfAttentionBlock(
             num_layers=num_self_attention_layers,
@@ -269,6 +277,7 @@ class CausalSequenceModel(nn.Module):
         abs_pos_emb: bool = True,
         init_scale: float = 0.02,
         activation_checkpointing: bool = False,
+        latent_kv_norm: str = "kv",
     ) -> None:
         super().__init__()
         check_non_negative("init_scale", init_scale)
@@ -287,6 +296,7 @@ class CausalSequenceModel(nn.Module):
             post_attention_dropout=post_attention_dropout,
             residual_dropout=residual_dropout,
             activation_checkpointing=activation_checkpointing,
+            latent_kv_norm=latent_kv_norm,
         )
         self.out_norm = nn.LayerNorm(num_channels) if output_norm else nn.Identity()
         self.output_adapter = TiedTokenOutputAdapter(vocab_size, adapter.txt_embedding, bias=output_bias)

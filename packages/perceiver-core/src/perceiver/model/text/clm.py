@@ -66,6 +66,7 @@ class CausalLanguageModel(CausalSequenceModel):
             abs_pos_emb=config.abs_pos_emb,
             init_scale=config.init_scale,
             activation_checkpointing=config.activation_checkpointing,
+            latent_kv_norm=config.latent_kv_norm,
         )
         self.config = config
 
