@@ -45,6 +45,7 @@ class LitSymbolicAudioModel(LitCausalSequenceModel):
         abs_pos_emb: bool = True,
         init_scale: float = 0.02,
         activation_checkpointing: bool = False,
+        latent_kv_norm: str = "kv",
         num_latents: int | None = None,
         params: str | None = None,
         validation_sample_prompt: str | None = None,

@@ -12,7 +12,7 @@ LINKS = [
 
 # the nested configs are dataclasses that jsonargparse binds as classes: give them a class_path
 DEFAULTS = {
-    "model.encoder": {"class_path": "perceiver.model.text._encoder.TextEncoderConfig"},
+    "model.encoder": {"class_path": "perceiver.lightning.text.classifier.TextClassifierEncoderConfig"},
     "model.decoder": {"class_path": "perceiver.model.core.config.ClassificationDecoderConfig"},
 }
 
