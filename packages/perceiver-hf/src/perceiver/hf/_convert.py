@@ -12,6 +12,8 @@ from pathlib import Path
 
 import torch
 
+from perceiver.model.core.checkpoint import TASK_KEY, is_legacy_checkpoint, legacy_backend, load_checkpoint
+
 __all__ = [
     "backend_from_lightning_checkpoint",
     "convert_checkpoint_to",
@@ -96,17 +98,16 @@ def load_source_model(model_class: type, source_repo_id: str | Path, **kwargs):
     return model_class.from_pretrained(source_repo_id, **kwargs).eval()
 
 
-TASK_KEY = "perceiver_task"  # written into every checkpoint by perceiver-lightning's Lit* wrappers
 BACKEND_PREFIX = "backend_model."
 
 
 def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
-    """A Lightning checkpoint from a local path or a URL, read with ``torch.load(weights_only=True)``.
+    """A Lightning checkpoint from a local path or a URL (perceiver-lightning's or krasserm/perceiver-io
+    0.11's), read by ``perceiver.model.core.checkpoint.load_checkpoint``.
 
-    A checkpoint whose pickle would construct anything but tensors and plain data (and so could
-    run code) is refused with a ``ValueError``.
+    A checkpoint whose pickle would construct anything but tensors, plain data and perceiver-io
+    0.11's config classes (and so could run code) is refused with a ``ValueError``.
     """
-    import pickle
     import urllib.parse
 
     path = Path(ckpt_url)
@@ -120,18 +121,18 @@ def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
             download_url_to_file(str(ckpt_url), str(path), progress=True)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {ckpt_url} does not exist")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        raise ValueError(
-            f"refusing to load {ckpt_url}: it is not a plain-data checkpoint and loading it could run code ({error})"
-        ) from error
+    return load_checkpoint(path)
 
 
 def backend_from_lightning_checkpoint(ckpt: dict, task: str, config_class: type, source: str) -> tuple:
-    """(backend config, backend state dict) of a perceiver-lightning checkpoint of ``task``."""
+    """(backend config, backend state dict) of a perceiver-lightning or perceiver-io 0.11 checkpoint of ``task``."""
     import dataclasses
 
+    if is_legacy_checkpoint(ckpt):
+        try:
+            return legacy_backend(ckpt, task)
+        except ValueError as e:
+            raise ValueError(f"{source} (a perceiver-io 0.11 checkpoint): {e}") from None
     found = ckpt.get(TASK_KEY)
     if found is not None and found != task:
         raise ValueError(f"{source} is a checkpoint of task {found!r}, but this converter takes {task!r}")

@@ -159,7 +159,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
         found = _GLOBAL.search(str(error))
         if found is None:
             raise ValueError(
-                f"checkpoint file {os.fspath(path)!r} is corrupt or not a checkpoint: {error}"
+                f"refusing to load checkpoint {os.fspath(path)!r}: it is corrupt, or its pickle holds "
+                f"something other than tensors and plain data and loading it could run code: {error}"
             ) from None
         raise ValueError(
             f"refusing to load checkpoint {os.fspath(path)!r}: its pickle refers to the global "
