@@ -6,5 +6,7 @@
 """
 
 from perceiver.model._moved import install_finder
+from perceiver.model.namespace import check_namespace
 
+check_namespace()  # perceiver-io 0.11's perceiver/__init__.py would hide this library
 install_finder()  # old perceiver-io 0.11 module paths fail with a message saying where they went
