@@ -7,6 +7,7 @@ base model prefix, weight initialisation for meta-device loading, outputs, losse
 
 from __future__ import annotations
 
+import os
 from typing import Any, ClassVar
 
 import torch
@@ -14,7 +15,9 @@ from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 
+from perceiver.hf._legacy import HUB_KWARGS, load_perceiver_io_weights
 from perceiver.model.core import ConfigBase
+from perceiver.model.core.legacy import legacy_config
 
 __all__ = ["PerceiverBackendConfig", "PerceiverBackendModel", "pad_mask_of"]
 
@@ -30,9 +33,16 @@ class PerceiverBackendConfig(PreTrainedConfig):
     Subclasses set ``model_type`` (namespaced, never transformers' own ``perceiver``) and
     ``backend_config_class``. ``backend_config`` may be given as the dataclass or as the plain
     dict it serializes to; without it the backend config's defaults apply.
+
+    A ``config.json`` that krasserm/perceiver-io 0.11 saved has the same ``model_type`` and its
+    backend config under ``model_config``: it is converted by the tables of
+    :mod:`perceiver.model.core.legacy` for the subclass's ``legacy_task`` (a ``ValueError``
+    names whatever they do not cover), and the model's ``from_pretrained`` then maps the
+    weights too. ``to_dict`` (and so ``save_pretrained``) writes our format.
     """
 
     backend_config_class: ClassVar[type[ConfigBase]]
+    legacy_task: ClassVar[str | None] = None  # perceiver.model.core.legacy.TASKS, None: no such format
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # transformers wraps the __init__ of config subclasses that do not define one so that it
@@ -42,6 +52,10 @@ class PerceiverBackendConfig(PreTrainedConfig):
         super().__init_subclass__(**kwargs)
 
     def __init__(self, backend_config: ConfigBase | dict[str, Any] | None = None, **kwargs: Any) -> None:
+        model_config = kwargs.pop("model_config", None)
+        perceiver_io_format = model_config is not None
+        if perceiver_io_format:
+            backend_config = self._from_perceiver_io(model_config, backend_config)
         if backend_config is None:
             backend_config = self.default_backend_config()
         elif isinstance(backend_config, dict):
@@ -53,6 +67,24 @@ class PerceiverBackendConfig(PreTrainedConfig):
             )
         self.backend_config = backend_config
         super().__init__(**kwargs)
+        # not serialized: a config saved from this one is in our format
+        self.perceiver_io_format = perceiver_io_format
+
+    def _from_perceiver_io(self, model_config: Any, backend_config: Any) -> ConfigBase:
+        if backend_config is not None:
+            raise ValueError(
+                "a config holds either backend_config (this library's format) or model_config "
+                "(krasserm/perceiver-io 0.11's format), not both"
+            )
+        if self.legacy_task is None:
+            raise ValueError(
+                f"model_config (the format of krasserm/perceiver-io 0.11) is not supported for "
+                f"model_type {self.model_type!r}: perceiver-io had no such model"
+            )
+        try:
+            return legacy_config(self.legacy_task, model_config)
+        except ValueError as error:
+            raise ValueError(f"krasserm/perceiver-io 0.11 config of {self.model_type!r}: {error}") from error
 
     @classmethod
     def default_backend_config(cls) -> ConfigBase:
@@ -60,6 +92,7 @@ class PerceiverBackendConfig(PreTrainedConfig):
 
     def to_dict(self) -> dict[str, Any]:
         output = super().to_dict()
+        output.pop("perceiver_io_format", None)
         output["backend_config"] = self.backend_config.to_dict()
         return output
 
@@ -80,6 +113,53 @@ class PerceiverBackendModel(PreTrainedModel):
         super().__init__(config)
         self.backend_model = self.backend_class(config.backend_config)
         self.post_init()
+
+    @classmethod
+    def from_pretrained(
+        cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any
+    ):
+        """transformers' ``from_pretrained``, which also loads krasserm/perceiver-io 0.11 🤗
+        directories, and which never leaves a parameter at its random initialisation (except
+        mis-shaped ones when ``ignore_mismatched_sizes=True`` asks for it explicitly).
+
+        Raises:
+            ValueError: the weights miss parameters of the model, have parameters it lacks, or
+                shapes that differ from its config (each named); perceiver-io's config or
+                parameter names that the conversion tables do not cover.
+        """
+        config = kwargs.get("config")
+        if config is None:
+            # the format decides how the weights are read: look at config.json first
+            hub_kwargs = {k: kwargs[k] for k in HUB_KWARGS if kwargs.get(k) is not None}
+            found = cls.config_class.from_pretrained(pretrained_model_name_or_path, **hub_kwargs)
+            if getattr(found, "perceiver_io_format", False):
+                config = found
+        if getattr(config, "perceiver_io_format", False):
+            if model_args:
+                raise ValueError(
+                    "positional model arguments are not supported for a krasserm/perceiver-io directory"
+                )
+            options = {k: v for k, v in kwargs.items() if k != "config"}
+            return load_perceiver_io_weights(
+                cls(config), pretrained_model_name_or_path, config.legacy_task, options
+            )
+
+        output_loading_info = kwargs.pop("output_loading_info", False)
+        # transformers raises a RuntimeError on mis-shaped weights after logging them: they are
+        # reported here instead, as a ValueError that names them (unless the caller asked for
+        # them to be re-initialised, e.g. a classifier head with another number of classes)
+        ignore_mismatched_sizes = kwargs.pop("ignore_mismatched_sizes", False)
+        model, info = super().from_pretrained(
+            pretrained_model_name_or_path,
+            *model_args,
+            output_loading_info=True,
+            ignore_mismatched_sizes=True,
+            **kwargs,
+        )
+        if ignore_mismatched_sizes:
+            info = {**info, "mismatched_keys": []}
+        _check_loading_info(info, pretrained_model_name_or_path)
+        return (model, info) if output_loading_info else model
 
     @property
     def init_scale(self) -> float:
@@ -109,6 +189,25 @@ class PerceiverBackendModel(PreTrainedModel):
         else:  # learned latents, queries, positions and other parameters a module owns directly
             for param in module.parameters(recurse=False):
                 init.normal_(param, std=std)
+
+
+def _check_loading_info(info: dict[str, Any], source: str | os.PathLike) -> None:
+    """Raise where transformers would only report: weights that do not cover the model."""
+    problems = [
+        f"{label}: {sorted(str(k) for k in info.get(key) or ())}"
+        for key, label in (
+            ("missing_keys", "parameters the weights do not provide"),
+            ("mismatched_keys", "parameters whose shapes differ from the config's"),
+            ("unexpected_keys", "weights the model has no parameter for"),
+            ("error_msgs", "errors"),
+        )
+        if info.get(key)
+    ]
+    if problems:
+        raise ValueError(
+            f"the weights of {source} do not fit the model its config describes (no parameter is "
+            "left at its random initialisation): " + "; ".join(problems)
+        )
 
 
 def _encoder_init_scale(config: PerceiverBackendConfig) -> float:

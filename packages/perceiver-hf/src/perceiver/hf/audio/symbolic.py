@@ -21,6 +21,7 @@ __all__ = [
 class PerceiverSymbolicAudioModelConfig(PerceiverCausalLanguageModelConfig):
     model_type = "perceiver-ar-symbolic-audio-model"
     backend_config_class = SymbolicAudioModelConfig
+    legacy_task = "audio.symbolic"
 
 
 class PerceiverSymbolicAudioModel(PerceiverCausalLanguageModel):

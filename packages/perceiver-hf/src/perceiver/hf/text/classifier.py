@@ -26,6 +26,7 @@ __all__ = [
 class PerceiverTextClassifierConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-text-classifier"
     backend_config_class = TextClassifierConfig
+    legacy_task = "text.classifier"
 
     @classmethod
     def default_backend_config(cls) -> TextClassifierConfig:

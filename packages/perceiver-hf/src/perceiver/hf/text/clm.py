@@ -72,6 +72,7 @@ class PerceiverARGenerationCache(Cache):
 class PerceiverCausalLanguageModelConfig(PerceiverBackendConfig):
     model_type = "perceiver-ar-causal-language-model"
     backend_config_class = CausalLanguageModelConfig
+    legacy_task = "text.clm"
 
 
 class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):

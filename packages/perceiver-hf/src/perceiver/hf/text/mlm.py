@@ -37,6 +37,7 @@ __all__ = [
 class PerceiverMaskedLanguageModelConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-masked-language-model"
     backend_config_class = MaskedLanguageModelConfig
+    legacy_task = "text.mlm"
 
     @classmethod
     def default_backend_config(cls) -> MaskedLanguageModelConfig:

@@ -63,6 +63,7 @@ _OFFICIAL_IMAGE_SIZE = (224, 224)
 class PerceiverImageClassifierConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-image-classifier"
     backend_config_class = ImageClassifierConfig
+    legacy_task = "vision.image_classifier"
 
     @classmethod
     def default_backend_config(cls) -> ImageClassifierConfig:

@@ -52,6 +52,7 @@ class OpticalFlowOutput(ModelOutput):
 class OpticalFlowPerceiverConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-optical-flow"
     backend_config_class = OpticalFlowConfig
+    legacy_task = "vision.optical_flow"
 
     @classmethod
     def default_backend_config(cls) -> OpticalFlowConfig:
