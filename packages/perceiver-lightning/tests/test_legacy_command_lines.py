@@ -222,3 +222,18 @@ def test_fsdp_script_says_what_replaces_it(tmp_path: Path):
     )
     assert result.returncode != 0
     assert "python -m perceiver.scripts.text.clm fit --trainer.strategy=fsdp" in result.stderr
+
+
+def test_linked_options_cannot_be_given(tmp_path: Path):
+    """data.num_classes sets the decoder's: a value given for it would be overwritten, so it is refused."""
+    result = run_cli(
+        "perceiver.scripts.vision.image_classifier",
+        "fit",
+        "--data=MNISTDataModule",
+        "--model.decoder.num_classes=5",
+        "--print_config",
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--model.decoder.num_classes is taken from --data.num_classes" in result.stderr

@@ -83,6 +83,18 @@ def named_on_command_line(option: str, args: Any) -> bool:
     return any(arg == f"--{option}" or arg.startswith(f"--{option}=") for arg in args)
 
 
+def _refuse_link_targets(links: Iterable[tuple[Any, ...]], args: Any) -> None:
+    """A linked option given on the command line would be overwritten silently: refuse it."""
+    for source, target, *_ in links:
+        option = target.replace(".init_args.", ".")
+        if named_on_command_line(option, args) or named_on_command_line(target, args):
+            sys.stderr.write(
+                f"error: --{option} is taken from --{source} (the data module's value) and cannot be "
+                "given: leave it out\n"
+            )
+            raise SystemExit(2)
+
+
 def _register_optimizers() -> None:
     try:
         import pytorch_optimizer  # noqa: F401  (its optimizers subclass torch.optim.Optimizer)
@@ -112,6 +124,7 @@ class CLI(LightningCLI):
     ) -> None:
         self.links = list(links)
         self.model_defaults = dict(model_defaults or {})
+        _refuse_link_targets(self.links, kwargs.get("args"))
         # jsonargparse keeps the default class's arguments that a class named on the command line
         # also takes (AdamW's weight_decay=0.01 for --optimizer=Adam): no default class then
         args = kwargs.get("args")
