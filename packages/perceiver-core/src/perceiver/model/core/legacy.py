@@ -137,6 +137,8 @@ _CAUSAL_SEQUENCE_DEFAULTS: dict[str, Any] = {
 
 # fields of perceiver-io that only affect how it computes or trains, not what: dropped
 _COMPUTE_ONLY = ("activation_offloading", "max_heads_parallel")
+# fields without a default in perceiver-io
+_REQUIRED = ("encoder", "decoder", "num_latents", "num_latent_channels")
 
 
 def _fields(name: str, data: Any, defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -151,9 +153,6 @@ def _fields(name: str, data: Any, defaults: Mapping[str, Any]) -> dict[str, Any]
     if missing:
         raise ValueError(f"{name}: required fields missing: {missing}")
     return merged
-
-
-_REQUIRED = ("encoder", "decoder", "num_latents", "num_latent_channels")
 
 
 def _encoder_kwargs(
