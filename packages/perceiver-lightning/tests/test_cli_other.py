@@ -30,7 +30,6 @@ def test_image_classifier_fit_on_mnist(tmp_path):
         "--model.encoder.num_self_attention_heads=4",
         "--model.decoder.num_cross_attention_heads=1",
         "--model.decoder.num_output_query_channels=32",
-        "--model.decoder.num_classes=10",
         "--optimizer=SGD",
         "--optimizer.lr=0.01",
         *TRAINER_ARGS,

@@ -131,7 +131,6 @@ def test_text_classifier_fit_on_imdb_sample(tmp_path):
         "--model.encoder.num_self_attention_heads=4",
         "--model.decoder.num_cross_attention_heads=4",
         "--model.decoder.num_output_query_channels=32",
-        "--model.decoder.num_classes=2",
         "--data=ImdbDataModule",
         f"--data.train_files={tmp_path / 'train.jsonl'}",
         f"--data.valid_files={tmp_path / 'test.jsonl'}",

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from perceiver.model.core.checkpoint import TASK_KEY, is_legacy_checkpoint, legacy_backend, load_checkpoint
+
 __all__ = [
     "backend_from_lightning_checkpoint",
     "convert_checkpoint_to",
@@ -97,20 +99,18 @@ def load_source_model(model_class: type, source_repo_id: str | Path, **kwargs):
     return model_class.from_pretrained(source_repo_id, **kwargs).eval()
 
 
-TASK_KEY = "perceiver_task"  # written into every checkpoint by perceiver-lightning's Lit* wrappers
 BACKEND_PREFIX = "backend_model."
 
 
 def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
-    """A Lightning checkpoint from a local path or a URL, read with ``torch.load(weights_only=True)``.
+    """A Lightning checkpoint from a local path or a URL (perceiver-lightning's or krasserm/perceiver-io
+    0.11's), read by ``perceiver.model.core.checkpoint.load_checkpoint``.
 
     A URL is downloaded into a cache keyed by the full URL and validated on each use (see
-    ``perceiver.hf._download``). A checkpoint whose pickle would construct anything but tensors
-    and plain data (and so could run code) is refused with a ``ValueError``, as is an empty,
-    truncated or otherwise unreadable file (the error names it).
+    ``perceiver.hf._download``). A checkpoint whose pickle would construct anything but tensors,
+    plain data and perceiver-io 0.11's config classes (and so could run code) is refused with a
+    ``ValueError``, as is an empty, truncated or otherwise unreadable file (the error names it).
     """
-    import pickle
-
     from perceiver.hf._download import cached_download, is_url
 
     if not isinstance(ckpt_url, str | os.PathLike):
@@ -122,62 +122,18 @@ def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
         raise IsADirectoryError(f"checkpoint {ckpt_url} is a directory, not a checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {ckpt_url} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        if _damaged_pickle(path):
-            raise ValueError(_unreadable(ckpt_url, path, error)) from error
-        raise ValueError(
-            f"refusing to load {ckpt_url}: it is not a plain-data checkpoint and loading it could run code ({error})"
-        ) from error
-    except (EOFError, RuntimeError, KeyError, OSError, ValueError) as error:
-        raise ValueError(_unreadable(ckpt_url, path, error)) from error
-    if not isinstance(ckpt, dict):
-        raise ValueError(
-            f"{ckpt_url} is not a Lightning checkpoint: it holds a {type(ckpt).__name__}, not a dict"
-        )
-    return ckpt
-
-
-_CODE_OPCODES = {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD"}
-
-
-def _damaged_pickle(path: Path) -> bool:
-    """Whether a pickle the safe loader refused is damaged (it ends or breaks before any
-    opcode that could import or call something), rather than one that would run code. Reads
-    the opcodes only (``pickletools``), executing nothing."""
-    import pickletools
-
-    try:
-        with open(path, "rb") as f:
-            for opcode, _, _ in pickletools.genops(f):
-                if opcode.name in _CODE_OPCODES:
-                    return False
-    except Exception:
-        return True
-    return False
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line for line in str(error).splitlines() if line.strip()]
-    detail = next((line for line in lines if "Unsupported" in line or "truncated" in line), None)
-    return (detail or (lines[0] if lines else repr(error))).strip()
-
-
-def _unreadable(ckpt_url: str | Path, path: Path, error: BaseException) -> str:
-    size = path.stat().st_size
-    if size == 0:
-        return f"checkpoint {ckpt_url} is empty (0 bytes)"
-    return (
-        f"checkpoint {ckpt_url} ({size} bytes) cannot be read: it is truncated, corrupt or not a "
-        f"checkpoint ({type(error).__name__}: {_first_line(error)})"
-    )
+    return load_checkpoint(path)
 
 
 def backend_from_lightning_checkpoint(ckpt: dict, task: str, config_class: type, source: str) -> tuple:
-    """(backend config, backend state dict) of a perceiver-lightning checkpoint of ``task``."""
+    """(backend config, backend state dict) of a perceiver-lightning or perceiver-io 0.11 checkpoint of ``task``."""
     import dataclasses
 
+    if is_legacy_checkpoint(ckpt):
+        try:
+            return legacy_backend(ckpt, task)
+        except ValueError as e:
+            raise ValueError(f"{source} (a perceiver-io 0.11 checkpoint): {e}") from None
     found = ckpt.get(TASK_KEY)
     if found is not None and found != task:
         raise ValueError(f"{source} is a checkpoint of task {found!r}, but this converter takes {task!r}")

@@ -10,6 +10,9 @@ added by the user (as in the seed docs). Hyperparameters are stored as plain dat
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import io
+import json
 import logging
 import os
 from collections.abc import Mapping
@@ -23,13 +26,14 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from torch import nn
 
 from perceiver.lightning._checkpoint import AtomicCheckpointIO
+from perceiver.model.core.checkpoint import TASK_KEY, is_legacy_checkpoint, legacy_backend, load_checkpoint
 from perceiver.model.core.config import ConfigBase
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LitModel", "read_checkpoint_task"]
+__all__ = ["HF_CLASSES", "LitModel", "read_checkpoint_task"]
 
-TASK_KEY = "perceiver_task"
+BACKEND_PREFIX = "backend_model."
 
 
 def _plain(value: Any) -> Any:
@@ -49,16 +53,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # not a zip-format checkpoint: no mmap
-        return torch.load(path, map_location="cpu", weights_only=True)
-
-
 def read_checkpoint_task(path: str | os.PathLike) -> str | None:
     """The task tag (``"text.clm"`` ...) of a checkpoint written by a ``Lit*`` wrapper."""
-    return _load_checkpoint(path).get(TASK_KEY)
+    return load_checkpoint(path).get(TASK_KEY)
+
+
+# the 🤗 wrapper of each task in perceiver-hf, for params= given a 🤗 directory or Hub id
+HF_CLASSES = {
+    "text.mlm": ("perceiver.hf.text.mlm", "PerceiverMaskedLanguageModel"),
+    "text.classifier": ("perceiver.hf.text.classifier", "PerceiverTextClassifier"),
+    "text.clm": ("perceiver.hf.text.clm", "PerceiverCausalLanguageModel"),
+    "audio.symbolic": ("perceiver.hf.audio.symbolic", "PerceiverSymbolicAudioModel"),
+    "vision.image_classifier": ("perceiver.hf.vision.image_classifier", "PerceiverImageClassifier"),
+    "vision.optical_flow": ("perceiver.hf.vision.optical_flow", "OpticalFlowPerceiver"),
+    "multimodal.autoencoder": ("perceiver.hf.multimodal.autoencoder", "PerceiverMultimodalAutoencoder"),
+}
+
+# config fields that do not change which function the weights compute (regularization,
+# initialization, memory): they may differ between params= and the model
+NON_ARCHITECTURE_FIELDS = frozenset(
+    {
+        "dropout",
+        "residual_dropout",
+        "cross_attention_dropout",
+        "post_attention_dropout",
+        "init_scale",
+        "freeze",
+        "activation_checkpointing",
+    }
+)
 
 
 class LitModel(pl.LightningModule):
@@ -119,26 +142,83 @@ class LitModel(pl.LightningModule):
     # ------------------------------------------------------------------ weights
 
     def load_params(self, params: str | os.PathLike) -> None:
-        """Load the core model's weights from a checkpoint file or a local model directory."""
+        """Load the core model's weights from ``params`` (see :meth:`read_params`).
+
+        Raises:
+            ValueError: the weights are of another task or another architecture (the message
+                names the differing config fields and parameters).
+        """
+        config, state = self.read_params(params)
+        load_checked(self.backend_model, state, config, f"params={os.fspath(params)!r}")
+
+    @classmethod
+    def read_params(cls, params: str | os.PathLike) -> tuple[ConfigBase | None, dict[str, torch.Tensor]]:
+        """(config, core state dict) of a model of this task, from one of:
+
+        - a Lightning checkpoint file of this task, written by perceiver-lightning or by
+          krasserm/perceiver-io 0.11 (read without running code, converted on the fly);
+        - a local 🤗 directory (``save_pretrained`` of perceiver-hf, or perceiver-io 0.11's
+          format), or a 🤗 Hub id; with perceiver-hf installed through its 🤗 wrapper of the
+          task, without it from ``config.json`` and ``model.safetensors`` / ``pytorch_model.bin``.
+
+        The config is ``None`` where the source does not record one.
+        """
         path = Path(params)
+        source = repr(os.fspath(params))
         if path.is_file():
-            state = self._checked_checkpoint(path)["state_dict"]
-        elif path.is_dir():
-            state = _load_model_dir(path)
-        else:
-            raise FileNotFoundError(
-                f"params={os.fspath(params)!r} is neither a Lightning checkpoint file nor a local directory "
-                "with model.safetensors. Loading a 🤗 Hub model by id needs perceiver-hf (not part of "
-                "perceiver-lightning): download the model to a directory and pass that instead"
-            )
-        prefix = "backend_model."
-        state = {k.removeprefix(prefix): v for k, v in state.items()}
-        missing, unexpected = self.backend_model.load_state_dict(state, strict=False)
-        if missing or unexpected:
-            raise ValueError(
-                f"params={os.fspath(params)!r} does not fit {type(self.backend_model).__name__}: "
-                f"missing keys {missing[:8]}, unexpected keys {unexpected[:8]}"
-            )
+            return cls._read_checkpoint_params(path)
+        hf_class = _hf_class(cls.task)
+        if hf_class is not None and (path.is_dir() or _looks_like_hub_id(os.fspath(params))):
+            model = hf_class.from_pretrained(os.fspath(params))
+            return model.backend_model.config, model.backend_model.state_dict()
+        if path.is_dir():
+            return _read_model_dir(path, cls.task, cls.config_class)
+        raise FileNotFoundError(
+            f"params={source} is neither a checkpoint file nor a local directory. A 🤗 Hub id needs "
+            "perceiver-hf (pip install perceiver-hf), or download the model and pass its directory"
+        )
+
+    @classmethod
+    def _read_checkpoint_params(cls, path: Path) -> tuple[ConfigBase | None, dict[str, torch.Tensor]]:
+        checkpoint = load_checkpoint(path)
+        if "state_dict" not in checkpoint:
+            raise ValueError(f"{os.fspath(path)!r} is not a Lightning checkpoint (no 'state_dict')")
+        if is_legacy_checkpoint(checkpoint):
+            return cls._legacy_backend(checkpoint, path)
+        cls._check_task(checkpoint.get(TASK_KEY), repr(os.fspath(path)))
+        state = {k.removeprefix(BACKEND_PREFIX): v for k, v in checkpoint["state_dict"].items()}
+        return _config_of(cls.config_class, checkpoint.get("hyper_parameters")), state
+
+    @classmethod
+    def _legacy_backend(
+        cls, checkpoint: dict[str, Any], path: Path
+    ) -> tuple[ConfigBase, dict[str, torch.Tensor]]:
+        try:
+            return legacy_backend(checkpoint, cls.task)
+        except ValueError as e:
+            raise ValueError(f"{os.fspath(path)!r} (a perceiver-io 0.11 checkpoint): {e}") from None
+
+    # hyperparameters of perceiver-io 0.11's wrapper that this wrapper takes over when loading
+    # one of its checkpoints (the model config is converted)
+    legacy_hparams: ClassVar[tuple[str, ...]] = ()
+    # __init__ arguments naming weights to load: None when loading a checkpoint (its own weights win)
+    weight_arguments: ClassVar[tuple[str, ...]] = ("params",)
+
+    @classmethod
+    def _checkpoint_from_legacy(cls, checkpoint: dict[str, Any], path: Path) -> dict[str, Any]:
+        """A checkpoint of this wrapper with the weights and config of a perceiver-io 0.11 one."""
+        config, state = cls._legacy_backend(checkpoint, path)
+        old = checkpoint.get("hyper_parameters", {})
+        hparams = {**config.to_dict(), **{k: old[k] for k in cls.legacy_hparams if k in old}}
+        return {
+            "state_dict": {BACKEND_PREFIX + k: v for k, v in state.items()},
+            "hyper_parameters": hparams,
+            "hparams_name": "kwargs",
+            TASK_KEY: cls.task,
+            "epoch": checkpoint.get("epoch", 0),
+            "global_step": checkpoint.get("global_step", 0),
+            "pytorch-lightning_version": pl.__version__,
+        }
 
     @classmethod
     def _check_task(cls, task: str | None, source: Any) -> None:
@@ -151,7 +231,7 @@ class LitModel(pl.LightningModule):
 
     @classmethod
     def _checked_checkpoint(cls, path: str | os.PathLike) -> dict[str, Any]:
-        checkpoint = _load_checkpoint(path)
+        checkpoint = load_checkpoint(path)
         if "state_dict" not in checkpoint:
             raise ValueError(f"{os.fspath(path)!r} is not a Lightning checkpoint (no 'state_dict')")
         cls._check_task(checkpoint.get(TASK_KEY), repr(os.fspath(path)))
@@ -159,9 +239,24 @@ class LitModel(pl.LightningModule):
 
     @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Lightning's ``load_from_checkpoint``, refusing checkpoints of another task first."""
+        """Lightning's ``load_from_checkpoint``, also for krasserm/perceiver-io 0.11's checkpoints.
+
+        Checkpoints of another task are refused. The weights come from the checkpoint: the
+        weight arguments it was created with (``params`` ...) are not loaded again, unless given.
+        """
+        for name in cls.weight_arguments:
+            kwargs.setdefault(name, None)
         if isinstance(checkpoint_path, str | os.PathLike) and Path(checkpoint_path).is_file():
-            cls._checked_checkpoint(checkpoint_path)
+            path = Path(checkpoint_path)
+            checkpoint = load_checkpoint(path)
+            if is_legacy_checkpoint(checkpoint):
+                buffer = io.BytesIO()
+                torch.save(cls._checkpoint_from_legacy(checkpoint, path), buffer)
+                buffer.seek(0)
+                return super().load_from_checkpoint(buffer, *args, **kwargs)
+            if "state_dict" not in checkpoint:
+                raise ValueError(f"{os.fspath(path)!r} is not a Lightning checkpoint (no 'state_dict')")
+            cls._check_task(checkpoint.get(TASK_KEY), repr(os.fspath(path)))
         return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -200,15 +295,135 @@ class LitModel(pl.LightningModule):
         return {}
 
 
-def _load_model_dir(path: Path) -> dict[str, torch.Tensor]:
-    weights = path / "model.safetensors"
-    if not weights.is_file():
-        raise FileNotFoundError(
-            f"{os.fspath(path)!r} has no model.safetensors; expected a directory saved by a 🤗 wrapper "
-            "(perceiver-hf's save_pretrained) or a safetensors file of the core model's state_dict"
-        )
+def _hf_class(task: str) -> type | None:
+    """perceiver-hf's 🤗 wrapper of ``task``, or None when perceiver-hf is not installed."""
+    module_name, name = HF_CLASSES[task]
     try:
-        from safetensors.torch import load_file
-    except ImportError as e:  # pragma: no cover - safetensors comes with transformers
-        raise ImportError(f"loading {weights} needs the safetensors package: pip install safetensors") from e
-    return load_file(str(weights))
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        if getattr(e, "name", None) and not str(e.name).startswith(("perceiver.hf", "transformers")):
+            raise  # perceiver-hf is installed but broken: say so
+        return None
+    return getattr(module, name)
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    """``owner/name`` or ``name`` without a file system meaning: a 🤗 Hub id."""
+    parts = name.split("/")
+    if name.endswith((".ckpt", ".pt", ".pth", ".bin", ".safetensors")):
+        return False
+    return 1 <= len(parts) <= 2 and all(parts) and not name.startswith((".", "~")) and "\\" not in name
+
+
+def _config_of(config_class: type[ConfigBase], hparams: Any) -> ConfigBase | None:
+    """The config recorded in a checkpoint's hyperparameters (None when there is none that fits)."""
+    if not isinstance(hparams, Mapping):
+        return None
+    fields = {f.name for f in dataclasses.fields(config_class)}
+    try:
+        return config_class.from_dict({k: v for k, v in hparams.items() if k in fields})
+    except (TypeError, ValueError):
+        return None
+
+
+def _flat(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            result.update(_flat(value, f"{prefix}{key}."))
+        else:
+            result[f"{prefix}{key}"] = value
+    return result
+
+
+def architecture_diff(
+    theirs: ConfigBase | Mapping[str, Any], ours: ConfigBase | Mapping[str, Any]
+) -> list[str]:
+    """``field: theirs != ours`` for every config field that differs and shapes the model's function."""
+    a = _flat(theirs.to_dict() if isinstance(theirs, ConfigBase) else theirs)
+    b = _flat(ours.to_dict() if isinstance(ours, ConfigBase) else ours)
+    return [
+        f"{key}={a.get(key)!r} (the model has {b.get(key)!r})"
+        for key in sorted(a.keys() | b.keys())
+        if key.rsplit(".", 1)[-1] not in NON_ARCHITECTURE_FIELDS and a.get(key) != b.get(key)
+    ]
+
+
+def load_checked(
+    module: nn.Module,
+    state: Mapping[str, torch.Tensor],
+    config: ConfigBase | Mapping[str, Any] | None,
+    source: str,
+    model_config: ConfigBase | Mapping[str, Any] | None = None,
+) -> None:
+    """``module.load_state_dict(state)`` after checking that the weights are of its architecture.
+
+    Raises:
+        ValueError: naming the config fields that differ from ``model_config`` (the module's
+            ``config`` by default) and the missing, unexpected and mis-shaped parameters.
+    """
+    if model_config is None:
+        model_config = getattr(module, "config", None)
+    own = module.state_dict()
+    missing = sorted(own.keys() - state.keys())
+    unexpected = sorted(state.keys() - own.keys())
+    shapes = [
+        f"{k} {tuple(state[k].shape)} (the model has {tuple(own[k].shape)})"
+        for k in sorted(own.keys() & state.keys())
+        if state[k].shape != own[k].shape
+    ]
+    fields = (
+        architecture_diff(config, model_config) if config is not None and model_config is not None else []
+    )
+    if missing or unexpected or shapes or fields:
+        problems = []
+        if fields:
+            problems.append(f"config fields {', '.join(fields)}")
+        if missing:
+            problems.append(f"missing parameters {missing[:8]}{' ...' if len(missing) > 8 else ''}")
+        if unexpected:
+            problems.append(f"unexpected parameters {unexpected[:8]}{' ...' if len(unexpected) > 8 else ''}")
+        if shapes:
+            problems.append(f"parameter shapes {shapes[:8]}{' ...' if len(shapes) > 8 else ''}")
+        raise ValueError(
+            f"{source} holds weights of another architecture than this {type(module).__name__}: "
+            + "; ".join(problems)
+        )
+    module.load_state_dict(state)
+
+
+def _read_model_dir(path: Path, task: str, config_class: type[ConfigBase]) -> tuple[ConfigBase | None, dict]:
+    """(config, core state dict) of a 🤗 directory, without perceiver-hf.
+
+    Reads perceiver-hf's format (``model.safetensors`` with ``backend_model.`` keys) and
+    krasserm/perceiver-io 0.11's (``config.json`` with ``model_config``, weights in
+    ``model.safetensors`` or ``pytorch_model.bin``), which is converted.
+    """
+    config_json = path / "config.json"
+    meta = json.loads(config_json.read_text(encoding="utf-8")) if config_json.is_file() else {}
+    weights = path / "model.safetensors"
+    if weights.is_file():
+        try:
+            from safetensors.torch import load_file
+        except ImportError as e:  # pragma: no cover - safetensors comes with transformers
+            raise ImportError(
+                f"reading {weights} needs the safetensors package: pip install safetensors"
+            ) from e
+        state = load_file(str(weights))
+    elif (path / "pytorch_model.bin").is_file():
+        state = load_checkpoint(path / "pytorch_model.bin")
+    else:
+        raise FileNotFoundError(
+            f"{os.fspath(path)!r} has neither model.safetensors nor pytorch_model.bin; expected a 🤗 "
+            "directory saved by perceiver-hf or krasserm/perceiver-io 0.11"
+        )
+    state = {k.removeprefix(BACKEND_PREFIX): v for k, v in state.items()}
+    if "model_config" in meta:  # krasserm/perceiver-io 0.11's format
+        from perceiver.model.core.legacy import legacy_config, legacy_state_dict
+
+        try:
+            return legacy_config(task, meta["model_config"]), legacy_state_dict(task, state)
+        except ValueError as e:
+            raise ValueError(f"{os.fspath(path)!r} (a perceiver-io 0.11 model directory): {e}") from None
+    backend_config = meta.get("backend_config")
+    return (_config_of(config_class, backend_config) if backend_config is not None else None), state

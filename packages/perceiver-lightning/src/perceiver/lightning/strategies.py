@@ -13,6 +13,9 @@ gloo. The refusal checks the strategy's exact type, so a subclass passes; two th
   saving the model's full state dict, and optimizer states overwritten by the next one
   (``exp_avg`` by ``exp_avg_sq``). Here state dicts are gathered without offloading.
 
+Importing this module also registers ``strategy="ddp_static_graph"`` (``DDPStrategy`` with
+``static_graph=True, find_unused_parameters=False``), a name perceiver-io 0.11's scripts used.
+
 Everything else (auto-wrap, activation checkpointing, full and sharded checkpoints, resuming
 checkpoints of other strategies) is ``FSDPStrategy``'s own. Use it to test sharded training
 code on machines without GPUs; on GPUs use ``strategy="fsdp"``.
@@ -27,7 +30,7 @@ from typing import Any
 from lightning_fabric.strategies import _StrategyRegistry
 from lightning_fabric.strategies.fsdp import _move_torchmetrics_to_device, _setup_activation_checkpointing
 from pytorch_lightning.core.optimizer import LightningOptimizer
-from pytorch_lightning.strategies import FSDPStrategy, StrategyRegistry
+from pytorch_lightning.strategies import DDPStrategy, FSDPStrategy, StrategyRegistry
 from torch import Tensor
 from torch.nn import Module
 from torch.optim import Optimizer
@@ -147,3 +150,13 @@ class CPUFSDPStrategy(FSDPStrategy):
 
 if CPUFSDPStrategy.strategy_name not in StrategyRegistry:
     CPUFSDPStrategy.register_strategies(StrategyRegistry)
+
+# perceiver-io 0.11's training scripts name this strategy (--trainer.strategy=ddp_static_graph)
+if "ddp_static_graph" not in StrategyRegistry:
+    StrategyRegistry.register(
+        "ddp_static_graph",
+        DDPStrategy,
+        description="DDP with a static graph and find_unused_parameters=False",
+        static_graph=True,
+        find_unused_parameters=False,
+    )

@@ -7,7 +7,9 @@ and velocity events, Music Transformer family). Generation works as for text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
+from perceiver.model._moved import moved_name
 from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
 
 __all__ = ["SymbolicAudioModel", "SymbolicAudioModelConfig"]
@@ -28,3 +30,12 @@ class SymbolicAudioModel(CausalLanguageModel):
 
     def __init__(self, config: SymbolicAudioModelConfig) -> None:
         super().__init__(config)
+
+
+# perceiver-io 0.11's submodules of this module (.backend, .lightning, .huggingface) are looked up
+# here and answered by perceiver.model._moved with where their contents went
+__path__: list[str] = []
+
+
+def __getattr__(name: str) -> NoReturn:
+    moved_name(__name__, name)

@@ -7,10 +7,12 @@ Shapes: b batch, n tokens, k classes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 from torch import nn
 
+from perceiver.model._moved import moved_name
 from perceiver.model.core import (
     ClassificationDecoderConfig,
     ClassificationOutputAdapter,
@@ -68,3 +70,12 @@ class TextClassifier(PerceiverIO):
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
         check_text_input(x, pad_mask, self.config.encoder)
         return super().forward(as_index_tensor(x), pad_mask)
+
+
+# perceiver-io 0.11's submodules of this module (.backend, .lightning, .huggingface) are looked up
+# here and answered by perceiver.model._moved with where their contents went
+__path__: list[str] = []
+
+
+def __getattr__(name: str) -> NoReturn:
+    moved_name(__name__, name)

@@ -8,9 +8,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 
+from perceiver.model._moved import moved_name
 from perceiver.model.core import CausalSequenceModel, PerceiverARConfig
 from perceiver.model.core._validation import check_positive
 
@@ -81,3 +83,12 @@ class CausalLanguageModel(CausalSequenceModel):
                 0 if kv_cache is not None and kv_cache.length else max(x.shape[-1] - self.max_latents, 0)
             )
         return super().forward(x, prefix_len, pad_mask, kv_cache)
+
+
+# perceiver-io 0.11's submodules of this module (.backend, .lightning, .huggingface) are looked up
+# here and answered by perceiver.model._moved with where their contents went
+__path__: list[str] = []
+
+
+def __getattr__(name: str) -> NoReturn:
+    moved_name(__name__, name)

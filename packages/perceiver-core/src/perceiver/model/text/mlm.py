@@ -9,10 +9,12 @@ as the input has. Shapes: b batch, n tokens, v vocabulary.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 from torch import nn
 
+from perceiver.model._moved import moved_name
 from perceiver.model.core import (
     DecoderConfig,
     PerceiverDecoder,
@@ -121,3 +123,12 @@ class MaskedLanguageModel(PerceiverIO):
 def _freeze(module: nn.Module) -> None:
     for p in module.parameters():
         p.requires_grad_(False)
+
+
+# perceiver-io 0.11's submodules of this module (.backend, .lightning, .huggingface) are looked up
+# here and answered by perceiver.model._moved with where their contents went
+__path__: list[str] = []
+
+
+def __getattr__(name: str) -> NoReturn:
+    moved_name(__name__, name)

@@ -11,10 +11,11 @@ query decodes the class logits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NoReturn
 
 import torch
 
+from perceiver.model._moved import moved_name
 from perceiver.model.core import (
     ClassificationDecoderConfig,
     ClassificationOutputAdapter,
@@ -217,3 +218,12 @@ class ImageClassifier(PerceiverIO):
         x = float_input("x", x, module_dtype(self), PIXELS)
         check_image_shape("x", x, self.config.encoder.image_shape)
         return super().forward(x, pad_mask)
+
+
+# perceiver-io 0.11's submodules of this module (.backend, .lightning, .huggingface) are looked up
+# here and answered by perceiver.model._moved with where their contents went
+__path__: list[str] = []
+
+
+def __getattr__(name: str) -> NoReturn:
+    moved_name(__name__, name)

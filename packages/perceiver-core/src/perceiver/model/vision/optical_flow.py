@@ -14,10 +14,12 @@ chunks. :meth:`OpticalFlow.forward_tiled` runs larger inputs as overlapping tile
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 import torch.nn.functional as F
 
+from perceiver.model._moved import moved_name
 from perceiver.model.core import DecoderConfig, EncoderConfig, PerceiverIO, PerceiverIOConfig, init_parameters
 from perceiver.model.core._validation import (
     PIXELS,
@@ -278,3 +280,12 @@ def end_point_error(
             f"valid_mask must be a bool tensor of shape {tuple(epe.shape)}, got {valid_mask.dtype} {tuple(valid_mask.shape)}"
         )
     return (epe * valid_mask).sum() / valid_mask.sum().clamp(min=1)
+
+
+# perceiver-io 0.11's submodules of this module (.backend, .lightning, .huggingface) are looked up
+# here and answered by perceiver.model._moved with where their contents went
+__path__: list[str] = []
+
+
+def __getattr__(name: str) -> NoReturn:
+    moved_name(__name__, name)

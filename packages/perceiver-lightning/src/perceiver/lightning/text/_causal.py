@@ -37,6 +37,7 @@ class LitCausalSequenceModel(LitModel):
         "validation_sample_num_tokens",
         "validation_sample_top_k",
     )
+    legacy_hparams = ("validation_sample_prompt",)
 
     def _build(self, hparams: dict[str, Any]) -> None:
         if hparams.get("num_latents") is not None:  # the seed docs' name of max_latents

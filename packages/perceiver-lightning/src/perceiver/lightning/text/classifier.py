@@ -1,15 +1,19 @@
 """Lightning wrapper of the Perceiver IO text classifier.
 
 Batches are ``(labels, input_ids, pad_mask)`` with labels (b,) (perceiver-data, ``task=clf``).
-``encoder_params`` starts the encoder from a masked language model checkpoint.
+``encoder.params`` (or ``encoder_params``) starts the encoder from a masked language model.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from perceiver.lightning._base import load_checked
 from perceiver.lightning._io import LitClassifier
 from perceiver.model.core import ClassificationDecoderConfig
 from perceiver.model.core.attention import effective_pad_mask
@@ -21,18 +25,46 @@ __all__ = [
     "LitTextClassifier",
     "TextClassifier",
     "TextClassifierConfig",
+    "TextClassifierEncoderConfig",
     "TextEncoderConfig",
 ]
+
+
+@dataclass
+class TextClassifierEncoderConfig(TextEncoderConfig):
+    """``TextEncoderConfig`` plus ``params``, initial encoder weights (``--model.encoder.params``,
+    as in perceiver-io 0.11): a masked language model checkpoint (ours or perceiver-io 0.11's),
+    a 🤗 directory or a Hub id of one. The core model's config does not hold it."""
+
+    params: str | None = None
+
+
+def _split_encoder_params(encoder: Any) -> tuple[Any, str | None]:
+    """(the encoder config without ``params``, ``params``)."""
+    if isinstance(encoder, TextClassifierEncoderConfig):
+        data = encoder.to_dict()
+    elif dataclasses.is_dataclass(encoder) and not isinstance(encoder, type):
+        return encoder, None
+    elif isinstance(encoder, dict):
+        data = dict(encoder)
+    else:
+        return encoder, None
+    params = data.pop("params", None)
+    return data, os.fspath(params) if params is not None else None
 
 
 class LitTextClassifier(LitClassifier):
     """Args are the fields of ``TextClassifierConfig``, plus:
 
     Args:
-        params: initial weights of the whole classifier (a checkpoint of this task).
-        encoder_params: initial encoder weights from a ``LitMaskedLanguageModel`` checkpoint
-            with the same encoder config.
+        params: initial weights of the whole classifier: a checkpoint of this task (ours or
+            perceiver-io 0.11's), a 🤗 directory or a Hub id.
+        encoder_params: initial encoder weights from a masked language model with the same
+            encoder config (a checkpoint, a 🤗 directory or a Hub id); the same as
+            ``encoder.params``. Loaded after ``params`` when both are given.
     """
+
+    weight_arguments = ("params", "encoder_params")
 
     task = "text.classifier"
     config_class = TextClassifierConfig
@@ -49,17 +81,32 @@ class LitTextClassifier(LitClassifier):
         encoder_params: str | None = None,
     ) -> None:
         super().__init__()
+        encoder, nested_params = _split_encoder_params(encoder)
+        if nested_params is not None:
+            if encoder_params is not None and os.fspath(encoder_params) != nested_params:
+                raise ValueError(
+                    f"encoder.params ({nested_params!r}) and encoder_params ({encoder_params!r}) "
+                    "name different weights: give one of them"
+                )
+            encoder_params = nested_params
         self._build(locals())
-        if encoder_params is not None and params is None:
-            self._load_encoder(encoder_params)
+        if encoder_params is not None:
+            self.load_encoder_params(encoder_params)
 
-    def _load_encoder(self, path: str) -> None:
+    def load_encoder_params(self, params: str | os.PathLike) -> None:
+        """Load the encoder's weights from a masked language model (see ``read_params``)."""
         from perceiver.lightning.text.mlm import LitMaskedLanguageModel
 
-        state = LitMaskedLanguageModel._checked_checkpoint(path)["state_dict"]
-        prefix = "backend_model.encoder."
+        config, state = LitMaskedLanguageModel.read_params(params)
+        prefix = "encoder."
         encoder_state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-        self.backend_model.encoder.load_state_dict(encoder_state)
+        load_checked(
+            self.backend_model.encoder,
+            encoder_state,
+            getattr(config, "encoder", None),
+            f"encoder params {os.fspath(params)!r}",
+            model_config=self.config.encoder,
+        )
 
     def data_limits(self) -> dict[str, int]:
         enc = self.hparams.encoder

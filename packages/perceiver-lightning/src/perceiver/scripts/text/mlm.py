@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from perceiver.lightning.text.mlm import LitMaskedLanguageModel
-from perceiver.scripts.cli import CLI
+from perceiver.scripts.cli import CLI, init_args
 
 LINKS = [
     ("data.vocab_size", "model.encoder.init_args.vocab_size"),
@@ -12,15 +12,45 @@ LINKS = [
     ("data.max_seq_len", "model.decoder.init_args.max_seq_len"),
 ]
 
-# the nested configs are dataclasses that jsonargparse binds as classes: give them a class_path
+# the architecture of deepmind/language-perceiver, as in perceiver-io 0.11's script (the nested
+# configs are dataclasses that jsonargparse binds as classes: they need a class_path)
+ENCODER_DEFAULTS = dict(
+    num_input_channels=768,
+    num_cross_attention_layers=1,
+    num_cross_attention_qk_channels=256,
+    num_cross_attention_v_channels=1280,
+    num_cross_attention_heads=8,
+    num_self_attention_qk_channels=256,
+    num_self_attention_v_channels=1280,
+    num_self_attention_heads=8,
+    num_self_attention_layers_per_block=26,
+    num_self_attention_blocks=1,
+    dropout=0.1,
+)
 DEFAULTS = {
-    "model.encoder": {"class_path": "perceiver.model.text._encoder.TextEncoderConfig"},
-    "model.decoder": {"class_path": "perceiver.model.text.mlm.TextDecoderConfig"},
+    "model.num_latents": 256,
+    "model.num_latent_channels": 1280,
+    "model.encoder": init_args("perceiver.model.text.mlm.TextEncoderConfig", **ENCODER_DEFAULTS),
+    "model.decoder": init_args(
+        "perceiver.model.text.mlm.TextDecoderConfig",
+        num_cross_attention_qk_channels=256,
+        num_cross_attention_v_channels=768,
+        num_cross_attention_heads=8,
+        cross_attention_residual=False,
+        dropout=0.1,
+    ),
 }
 
 
 def main(args: list[str] | None = None, run: bool = True) -> CLI:
-    return CLI(LitMaskedLanguageModel, links=LINKS, model_defaults=DEFAULTS, args=args, run=run)
+    return CLI(
+        LitMaskedLanguageModel,
+        links=LINKS,
+        model_defaults=DEFAULTS,
+        lr_scheduler="perceiver.scripts.lrs.ConstantWithWarmupLR",
+        args=args,
+        run=run,
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,263 @@
+"""Reading Lightning checkpoints without running code: ours and those of perceiver-io 0.11.
+
+Checkpoints written by perceiver-lightning hold tensors and plain data only and are read with
+``torch.load(weights_only=True)``. Checkpoints written by krasserm/perceiver-io 0.11 also pickle
+the config dataclasses of its modules (``perceiver.model.text.common.backend.TextEncoderConfig``
+...) in their hyperparameters, and the ``Task`` enum of its text data modules. :func:`load_checkpoint`
+reads both with torch's restricted unpickler, in which exactly those known classes are replaced
+by stand-ins that become plain dicts (enums become their names); any other global is refused
+with a ``ValueError`` that names the file and the global.
+
+:func:`legacy_backend` turns a perceiver-io 0.11 checkpoint into the config and the state dict
+of our core model of a task (via :mod:`perceiver.model.core.legacy`).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+
+__all__ = [
+    "LEGACY_CONFIG_CLASSES",
+    "LEGACY_ENUMS",
+    "TASK_KEY",
+    "is_legacy_checkpoint",
+    "legacy_backend",
+    "legacy_model_config",
+    "legacy_tasks",
+    "load_checkpoint",
+]
+
+# key of the task tag ("text.clm" ...) that perceiver-lightning writes into every checkpoint
+TASK_KEY = "perceiver_task"
+
+# the config dataclasses of perceiver-io 0.11 (module path and class name as pickled)
+LEGACY_CONFIG_CLASSES = (
+    "perceiver.model.core.config.EncoderConfig",
+    "perceiver.model.core.config.DecoderConfig",
+    "perceiver.model.core.config.ClassificationDecoderConfig",
+    "perceiver.model.core.config.PerceiverIOConfig",
+    "perceiver.model.core.config.PerceiverARConfig",
+    "perceiver.model.core.config.CausalSequenceModelConfig",
+    "perceiver.model.text.common.backend.TextEncoderConfig",
+    "perceiver.model.text.mlm.backend.TextDecoderConfig",
+    "perceiver.model.text.clm.backend.CausalLanguageModelConfig",
+    "perceiver.model.audio.symbolic.backend.SymbolicAudioModelConfig",
+    "perceiver.model.vision.image_classifier.backend.ImageEncoderConfig",
+    "perceiver.model.vision.optical_flow.backend.OpticalFlowEncoderConfig",
+    "perceiver.model.vision.optical_flow.backend.OpticalFlowDecoderConfig",
+)
+
+# enums of perceiver-io 0.11 found in data module hyperparameters: value -> name
+LEGACY_ENUMS: dict[str, dict[Any, str]] = {
+    "perceiver.data.text.common.Task": {0: "mlm", 1: "clm", 2: "clf"},
+}
+
+# prefix of the core model's parameters in perceiver-io 0.11's Lightning state dicts
+LEGACY_PREFIX = "model."
+
+# hyperparameters of perceiver-io 0.11's Lit* wrappers that configure the model, per kind
+_IO_FIELDS = (
+    "encoder",
+    "decoder",
+    "num_latents",
+    "num_latent_channels",
+    "activation_checkpointing",
+    "activation_offloading",
+)
+_AR_FIELDS = (
+    "vocab_size",
+    "max_seq_len",
+    "max_latents",
+    "num_channels",
+    "num_heads",
+    "max_heads_parallel",
+    "num_self_attention_layers",
+    "num_self_attention_rotary_layers",
+    "self_attention_widening_factor",
+    "cross_attention_widening_factor",
+    "cross_attention_dropout",
+    "post_attention_dropout",
+    "residual_dropout",
+    "output_norm",
+    "output_bias",
+    "abs_pos_emb",
+    "init_scale",
+    "activation_checkpointing",
+    "activation_offloading",
+)
+_AR_TASKS = ("text.clm", "audio.symbolic")
+
+
+class _LegacyConfig(dict):
+    """Stand-in of a perceiver-io 0.11 config dataclass: unpickles into a dict of its fields."""
+
+    legacy_class: ClassVar[str] = ""
+
+    def __setstate__(self, state: Any) -> None:
+        if isinstance(state, tuple) and len(state) == 2:  # (dict state, slot state)
+            state = {**(state[0] or {}), **(state[1] or {})}
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError(f"unexpected state of {self.legacy_class}: {type(state).__name__}")
+        self.update(state)
+
+
+def _enum_stand_in(name: str, values: Mapping[Any, str]) -> Any:
+    def stand_in(value: Any) -> str:
+        if value not in values:
+            raise pickle.UnpicklingError(f"{name} has no member with value {value!r}")
+        return values[value]
+
+    stand_in.__qualname__ = stand_in.__name__ = name.rsplit(".", 1)[-1]
+    return stand_in
+
+
+def _stand_ins() -> list[tuple[Any, str]]:
+    result: list[tuple[Any, str]] = []
+    for name in LEGACY_CONFIG_CLASSES:
+        cls = type(name.rsplit(".", 1)[-1], (_LegacyConfig,), {"legacy_class": name})
+        result.append((cls, name))
+    for name, values in LEGACY_ENUMS.items():
+        result.append((_enum_stand_in(name, values), name))
+    return result
+
+
+_STAND_INS = _stand_ins()
+_GLOBAL = re.compile(r"GLOBAL (\S+)")
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """A Lightning checkpoint (ours or perceiver-io 0.11's) as plain data and tensors on the CPU.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is empty, truncated or no checkpoint, or its pickle refers to a
+            global other than tensors, plain data and the known config classes (the message
+            names the file and the global).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint file {os.fspath(path)!r} does not exist")
+    if path.stat().st_size == 0:
+        raise ValueError(f"checkpoint file {os.fspath(path)!r} is empty")
+    try:
+        with torch.serialization.safe_globals(_STAND_INS):
+            try:
+                checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as error:
+                if "zip" not in str(error).lower() and "mmap" not in str(error).lower():
+                    raise
+                # torch's legacy (non-zip) format cannot be memory-mapped
+                checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = _GLOBAL.search(str(error))
+        if found is None:
+            raise ValueError(
+                f"refusing to load checkpoint {os.fspath(path)!r}: it is corrupt, or its pickle holds "
+                f"something other than tensors and plain data and loading it could run code: {error}"
+            ) from None
+        raise ValueError(
+            f"refusing to load checkpoint {os.fspath(path)!r}: its pickle refers to the global "
+            f"{found.group(1)!r}, which is neither a tensor, plain data nor a known perceiver-io 0.11 "
+            "config class, and loading it could run code"
+        ) from None
+    except (RuntimeError, EOFError, OSError, ValueError, KeyError) as error:
+        raise ValueError(
+            f"checkpoint file {os.fspath(path)!r} is truncated, corrupt or not a checkpoint: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    if not isinstance(checkpoint, dict):
+        raise ValueError(
+            f"checkpoint file {os.fspath(path)!r} holds a {type(checkpoint).__name__}, not a checkpoint dict"
+        )
+    return _plain(checkpoint)
+
+
+def _plain(value: Any) -> Any:
+    """Stand-ins to plain dicts, recursively (tensors and other leaves unchanged)."""
+    if isinstance(value, _LegacyConfig):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if isinstance(v, dict | list | tuple):
+                value[k] = _plain(v)
+        return value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, tuple) and any(isinstance(v, dict | list | tuple) for v in value):
+        return tuple(_plain(v) for v in value)
+    return value
+
+
+def is_legacy_checkpoint(checkpoint: Mapping[str, Any]) -> bool:
+    """Whether a checkpoint dict was written by perceiver-io 0.11's Lightning wrappers."""
+    if TASK_KEY in checkpoint:
+        return False
+    state = checkpoint.get("state_dict")
+    if not isinstance(state, Mapping) or not state:
+        return False
+    return all(key.startswith(LEGACY_PREFIX) for key in state)
+
+
+def legacy_tasks(checkpoint: Mapping[str, Any]) -> tuple[str, ...]:
+    """The tasks a perceiver-io 0.11 checkpoint can be of, from the shape of its hyperparameters.
+
+    One task for Perceiver IO models; ``("text.clm", "audio.symbolic")`` for Perceiver AR models
+    (their checkpoints do not tell the two apart); ``()`` when nothing fits.
+    """
+    hparams = checkpoint.get("hyper_parameters")
+    if not isinstance(hparams, Mapping):
+        return ()
+    encoder, decoder = hparams.get("encoder"), hparams.get("decoder")
+    if isinstance(encoder, Mapping) and isinstance(decoder, Mapping):
+        if "num_patch_input_channels" in encoder:
+            return ("vision.optical_flow",)
+        if "image_shape" in encoder:
+            return ("vision.image_classifier",)
+        if "vocab_size" in encoder:
+            return ("text.classifier",) if "num_classes" in decoder else ("text.mlm",)
+        return ()
+    if "vocab_size" in hparams and "max_latents" in hparams:
+        return _AR_TASKS
+    return ()
+
+
+def legacy_model_config(checkpoint: Mapping[str, Any], task: str) -> dict[str, Any]:
+    """The model config of a perceiver-io 0.11 checkpoint as plain data in that library's layout
+    (``asdict`` of its ``PerceiverIOConfig`` or ``CausalSequenceModelConfig``): the input of
+    :func:`perceiver.model.core.legacy.legacy_config`.
+
+    Raises:
+        ValueError: the checkpoint is not one of ``task``.
+    """
+    tasks = legacy_tasks(checkpoint)
+    if task not in tasks:
+        found = " or ".join(repr(t) for t in tasks) if tasks else "no known task"
+        raise ValueError(f"this perceiver-io 0.11 checkpoint is of {found}, not of task {task!r}")
+    hparams = checkpoint["hyper_parameters"]
+    fields = _AR_FIELDS if task in _AR_TASKS else _IO_FIELDS
+    return {name: hparams[name] for name in fields if name in hparams}
+
+
+def legacy_backend(checkpoint: Mapping[str, Any], task: str) -> tuple[Any, dict[str, torch.Tensor]]:
+    """(our core config, our core state dict) of a perceiver-io 0.11 Lightning checkpoint of ``task``.
+
+    Raises:
+        ValueError: the checkpoint is not one of ``task``, or has a config field, a field value
+            or a parameter name that the tables of :mod:`perceiver.model.core.legacy` do not map.
+    """
+    from perceiver.model.core.legacy import legacy_config, legacy_state_dict
+
+    config = legacy_config(task, legacy_model_config(checkpoint, task))
+    state = {
+        key.removeprefix(LEGACY_PREFIX): value
+        for key, value in checkpoint["state_dict"].items()
+        if key.startswith(LEGACY_PREFIX)
+    }
+    return config, legacy_state_dict(task, state)

@@ -1,0 +1,51 @@
+"""convert_checkpoint accepts krasserm/perceiver-io 0.11's Lightning checkpoints (identical outputs).
+
+The checkpoints and reference outputs were written by perceiver-io 0.11's own code; they are
+perceiver-lightning's test fixtures (packages/perceiver-lightning/tests/data/legacy).
+"""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import perceiver.hf  # noqa: F401
+from perceiver.hf.audio import symbolic
+from perceiver.hf.text import classifier, clm, mlm
+from perceiver.hf.vision import image_classifier
+
+DATA = Path(__file__).resolve().parents[2] / "perceiver-lightning" / "tests" / "data" / "legacy"
+CONVERTERS = {
+    "text.mlm": lambda save_dir, ckpt: mlm.convert_checkpoint(save_dir, ckpt, tokenizer_name=None),
+    "text.classifier": lambda save_dir, ckpt: classifier.convert_checkpoint(
+        save_dir, ckpt, tokenizer_name=None
+    ),
+    "text.clm": lambda save_dir, ckpt: clm.convert_checkpoint(save_dir, ckpt, tokenizer_name=None),
+    "audio.symbolic": lambda save_dir, ckpt: symbolic.convert_checkpoint(save_dir, ckpt),
+    "vision.image_classifier": lambda save_dir, ckpt: image_classifier.convert_checkpoint(save_dir, ckpt),
+}
+
+
+@pytest.mark.parametrize("task", sorted(CONVERTERS))
+def test_legacy_lightning_checkpoint_converts_with_identical_outputs(task, tmp_path):
+    if not (DATA / f"{task}.ckpt").is_file():
+        pytest.skip(f"perceiver-lightning's test fixture {task}.ckpt is not in this checkout")
+    model = CONVERTERS[task](tmp_path / "model", DATA / f"{task}.ckpt")
+    reloaded = type(model).from_pretrained(tmp_path / "model").backend_model.eval()
+    reference = torch.load(DATA / f"{task}.reference.pt", weights_only=True)
+    x, pad_mask = reference["input"], reference.get("pad_mask")
+    with torch.no_grad():
+        if task in ("text.clm", "audio.symbolic"):
+            output = reloaded(x, prefix_len=x.shape[1] - reloaded.max_latents, pad_mask=pad_mask)
+        elif task == "vision.image_classifier":
+            output = reloaded(x.permute(0, 3, 1, 2))
+        else:
+            output = reloaded(x, pad_mask=pad_mask)
+    torch.testing.assert_close(output, reference["output"], rtol=1e-5, atol=1e-5)
+
+
+def test_legacy_checkpoint_of_another_task_is_refused(tmp_path):
+    if not (DATA / "text.mlm.ckpt").is_file():
+        pytest.skip("perceiver-lightning's test fixtures are not in this checkout")
+    with pytest.raises(ValueError, match=r"text\.mlm\.ckpt.*not of task 'text\.classifier'"):
+        classifier.convert_checkpoint(tmp_path / "model", DATA / "text.mlm.ckpt", tokenizer_name=None)
