@@ -22,7 +22,8 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from torch import nn
 
-from perceiver.lightning._checkpoint import AtomicCheckpointIO
+from perceiver.lightning._batch_checks import check_finite, floating_tensors
+from perceiver.lightning._checkpoint import AtomicCheckpointIO, naming_checkpoint
 from perceiver.model.core.config import ConfigBase
 
 logger = logging.getLogger(__name__)
@@ -50,10 +51,11 @@ def _plain(value: Any) -> Any:
 
 
 def _load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-    except RuntimeError:  # not a zip-format checkpoint: no mmap
-        return torch.load(path, map_location="cpu", weights_only=True)
+    with naming_checkpoint(path):
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # not a zip-format checkpoint: no mmap
+            return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def read_checkpoint_task(path: str | os.PathLike) -> str | None:
@@ -198,6 +200,27 @@ class LitModel(pl.LightningModule):
     def data_limits(self) -> dict[str, int]:
         """Data module properties that must not exceed the model's values."""
         return {}
+
+    # ------------------------------------------------------------------ checks of each batch
+
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Check training and validation batches on the CPU, before they move to the accelerator."""
+        trainer = self._trainer
+        if trainer is not None and trainer.training:
+            batch_idx = trainer.fit_loop.epoch_loop.batch_idx + 1
+            where = f"training batch {batch_idx} of epoch {trainer.current_epoch} (global step {trainer.global_step})"
+            self.check_batch(batch, where)
+        elif trainer is not None and (trainer.validating or trainer.sanity_checking):
+            self.check_batch(batch, f"validation batch at global step {trainer.global_step}")
+        return batch
+
+    def check_batch(self, batch: Any, where: str) -> None:
+        """Raise ``ValueError`` for a batch the model must not train on (``where`` names the batch).
+
+        Runs on the CPU copy of each training and validation batch (see ``_batch_checks``); the
+        base class refuses non-finite floating-point tensors, subclasses add labels and token ids.
+        """
+        check_finite(floating_tensors(batch), where)
 
 
 def _load_model_dir(path: Path) -> dict[str, torch.Tensor]:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from perceiver.lightning._batch_checks import check_class_labels
 from perceiver.lightning._io import LitPerceiverIO
 from perceiver.model.multimodal import (
     MultimodalAutoencoder,
@@ -53,6 +54,17 @@ class LitMultimodalAutoencoder(LitPerceiverIO):
         super().__init__()
         self._build(locals())
         self.val_acc = MulticlassAccuracy(self.hparams.encoder["num_classes"], average="micro")
+
+    def check_batch(self, batch: dict[str, torch.Tensor], where: str) -> None:
+        super().check_batch(batch, where)  # video, audio (and one-hot labels) are finite
+        label, num_classes = batch["label"], self.hparams.encoder["num_classes"]
+        if label.dim() == 1:
+            check_class_labels(label, num_classes, where, name="batch['label']")
+        elif label.dim() != 2 or label.shape[1] != num_classes:
+            raise ValueError(
+                f"{where}: batch['label'] must be class indices (b,) or one-hot (b, {num_classes}), "
+                f"got shape {tuple(label.shape)}"
+            )
 
     def _inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         label = batch["label"]

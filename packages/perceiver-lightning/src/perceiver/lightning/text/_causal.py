@@ -18,6 +18,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from perceiver.lightning._base import LitModel
+from perceiver.lightning._batch_checks import check_token_ids
 from perceiver.model.core.attention import effective_pad_mask
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,12 @@ class LitCausalSequenceModel(LitModel):
 
     def data_limits(self) -> dict[str, int]:
         return {"max_seq_len": self.hparams.max_seq_len, "vocab_size": self.hparams.vocab_size}
+
+    def check_batch(self, batch: Any, where: str) -> None:
+        super().check_batch(batch, where)
+        labels, input_ids, _ = batch
+        check_token_ids(input_ids, self.hparams.vocab_size, where)
+        check_token_ids(labels, self.hparams.vocab_size, where, name="labels", ignore_index=IGNORE_INDEX)
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """Logits (b, l, v), labels (b, l) and the mean loss over the labelled latent positions."""

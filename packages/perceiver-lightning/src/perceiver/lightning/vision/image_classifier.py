@@ -56,6 +56,10 @@ class LitImageClassifier(LitClassifier):
         expected = tuple(self.hparams.encoder["image_shape"])
         if shape is not None and channels_first(shape) != expected:
             raise ValueError(f"the data's image_shape {tuple(shape)} does not fit the model's {expected}")
+        self.check_num_classes(datamodule)
+
+    def labels_of(self, batch: Any) -> torch.Tensor:
+        return batch["label"]
 
     def unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, None]:
         images = batch["image"]
