@@ -569,3 +569,177 @@ def test_causal_labels_may_hold_the_ignore_index(tmp_path):
     model = LitCLM.create(CLM_CONFIG)
     _trainer(tmp_path).fit(model, loader)
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+# ---------------------------------------------------------------------------- constructors, params=, checkpoints
+
+
+def test_load_from_checkpoint_does_not_need_the_params_file_again(clm_checkpoint, tmp_path):
+    params = tmp_path / "initial.ckpt"
+    params.write_bytes(clm_checkpoint.read_bytes())
+    model = LitCLM.create(CLM_CONFIG, params=str(params))
+    trainer = _trainer(tmp_path, steps=1)
+    trainer.fit(model, _clm_batches(1))
+    trainer.save_checkpoint(tmp_path / "trained.ckpt")
+    params.unlink()  # the initial weights are gone: the checkpoint holds the weights
+    loaded = LitCausalLanguageModel.load_from_checkpoint(tmp_path / "trained.ckpt")
+    for name, value in model.backend_model.state_dict().items():
+        torch.testing.assert_close(loaded.backend_model.state_dict()[name], value, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("content", [torch.zeros(3), [1, 2]])
+def test_checkpoint_that_is_not_a_dict_is_refused(tmp_path, content):
+    path = tmp_path / "other.ckpt"
+    torch.save(content, path)
+    with pytest.raises(ValueError, match=r"other\.ckpt' is not a Lightning checkpoint"):
+        LitCausalLanguageModel.load_from_checkpoint(path)
+    with pytest.raises(ValueError, match=r"other\.ckpt' is not a Lightning checkpoint"):
+        LitCausalLanguageModel.create(CLM_CONFIG, params=str(path))
+
+
+def test_params_of_another_type_is_refused():
+    with pytest.raises(TypeError, match=r"params must be a path.*got int: 5"):
+        LitCausalLanguageModel.create(CLM_CONFIG, params=5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        (
+            {"validation_sample_num_tokens": 0},
+            ValueError,
+            "validation_sample_num_tokens must be an integer >= 1",
+        ),
+        ({"validation_sample_num_tokens": 2.5}, ValueError, "validation_sample_num_tokens"),
+        ({"validation_sample_top_k": 0}, ValueError, "validation_sample_top_k must be an integer >= 1"),
+        ({"validation_sample_prompt": 5}, TypeError, "validation_sample_prompt must be a str"),
+    ],
+)
+def test_bad_validation_sample_arguments_are_refused_at_construction(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        LitCausalLanguageModel.create(CLM_CONFIG, **kwargs)
+
+
+def test_missing_midi_prompt_is_refused_before_training(tmp_path):
+    from perceiver.lightning.audio.symbolic import LitSymbolicAudioModel, SymbolicAudioModelConfig
+
+    config = SymbolicAudioModelConfig(
+        vocab_size=32,
+        max_seq_len=12,
+        max_latents=4,
+        num_channels=16,
+        num_heads=2,
+        num_self_attention_layers=1,
+    )
+    model = _with_adam(LitSymbolicAudioModel).create(
+        config, validation_sample_prompt=str(tmp_path / "none.mid")
+    )
+    with pytest.raises(FileNotFoundError, match=r"validation_sample_prompt=.*none\.mid' is not a MIDI file"):
+        _trainer(tmp_path).fit(model, _clm_batches(2))
+
+
+def _text_classifier_config(num_input_channels: int = 16) -> TextClassifierConfig:
+    return TextClassifierConfig(
+        encoder=TextEncoderConfig(vocab_size=32, max_seq_len=12, num_input_channels=num_input_channels),
+        decoder=ClassificationDecoderConfig(num_classes=2, num_output_query_channels=16),
+        num_latents=4,
+        num_latent_channels=16,
+    )
+
+
+@pytest.fixture(scope="module")
+def mlm_checkpoint(tmp_path_factory) -> Path:
+    from perceiver.lightning.text.mlm import (
+        LitMaskedLanguageModel,
+        MaskedLanguageModelConfig,
+        TextDecoderConfig,
+    )
+
+    config = MaskedLanguageModelConfig(
+        encoder=TextEncoderConfig(vocab_size=32, max_seq_len=12, num_input_channels=16),
+        decoder=TextDecoderConfig(vocab_size=32, max_seq_len=12),
+        num_latents=4,
+        num_latent_channels=16,
+    )
+    model = LitMaskedLanguageModel.create(config)
+    path = tmp_path_factory.mktemp("mlm") / "mlm.ckpt"
+    torch.save(
+        {
+            "state_dict": model.state_dict(),
+            "hyper_parameters": dict(model.hparams),
+            "perceiver_task": "text.mlm",
+            "pytorch-lightning_version": pl.__version__,
+        },
+        path,
+    )
+    return path
+
+
+def test_classifier_params_and_encoder_params_together_are_refused(mlm_checkpoint, clm_checkpoint):
+    with pytest.raises(ValueError, match=r"give params .* or encoder_params .*, not both"):
+        LitTextClassifier.create(
+            _text_classifier_config(), params=str(clm_checkpoint), encoder_params=str(mlm_checkpoint)
+        )
+
+
+def test_encoder_params_of_another_encoder_config_names_the_file(mlm_checkpoint):
+    LitTextClassifier.create(_text_classifier_config(), encoder_params=str(mlm_checkpoint))  # fits
+    with pytest.raises(
+        ValueError, match=r"encoder_params='.*mlm\.ckpt' does not fit the classifier's encoder"
+    ):
+        LitTextClassifier.create(
+            _text_classifier_config(num_input_channels=8), encoder_params=str(mlm_checkpoint)
+        )
+
+
+def test_raw_uint8_images_are_refused_and_float64_images_are_used(tmp_path):
+    items = [{"image": torch.randint(0, 256, (1, 16, 16), dtype=torch.uint8), "label": torch.tensor(0)}] * 2
+    with pytest.raises(ValueError, match=r"batch\['image'\] is a torch.uint8 tensor.*normalized float"):
+        _trainer(tmp_path).fit(LitImage.create(IMAGE_CONFIG), DataLoader(ListDataset(items), batch_size=2))
+    torch.manual_seed(0)
+    model = LitImage.create(IMAGE_CONFIG).eval()
+    images = torch.randn(2, 1, 16, 16, dtype=torch.float64)
+    logits, _, _ = model.step({"image": images, "label": torch.tensor([0, 1])})
+    torch.testing.assert_close(logits, model.backend_model(images.float()), rtol=0, atol=0)
+
+
+MULTIMODAL_BAD_ARGS = [
+    ({"num_image_output_points": 0}, "num_image_output_points must be an integer >= 1"),
+    ({"num_image_output_points": -3}, "num_image_output_points must be an integer >= 1"),
+    ({"loss_weights": {"imag": 1.0}}, "loss_weights has the key 'imag'"),
+    ({"loss_weights": {"image": float("nan")}}, r"loss_weights\['image'\] must be a finite number >= 0"),
+    ({"loss_weights": {"audio": -1.0}}, r"loss_weights\['audio'\] must be a finite number >= 0"),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), MULTIMODAL_BAD_ARGS)
+def test_multimodal_training_arguments_are_checked(kwargs, message):
+    from perceiver.lightning.multimodal.autoencoder import (
+        LitMultimodalAutoencoder,
+        MultimodalAutoencoderConfig,
+        MultimodalDecoderConfig,
+        MultimodalEncoderConfig,
+    )
+
+    config = MultimodalAutoencoderConfig(
+        encoder=MultimodalEncoderConfig(
+            num_frames=2,
+            image_shape=(3, 8, 8),
+            image_patch_size=4,
+            image_num_frequency_bands=2,
+            audio_samples_per_frame=16,
+            audio_samples_per_patch=16,
+            audio_num_frequency_bands=2,
+            num_classes=3,
+            num_cross_attention_heads=1,
+            num_self_attention_heads=2,
+            num_self_attention_layers_per_block=1,
+        ),
+        decoder=MultimodalDecoderConfig(
+            num_cross_attention_heads=1, num_label_query_channels=16, num_output_channels=16
+        ),
+        num_latents=4,
+        num_latent_channels=16,
+    )
+    with pytest.raises(ValueError, match=message):
+        LitMultimodalAutoencoder.create(config, **kwargs)

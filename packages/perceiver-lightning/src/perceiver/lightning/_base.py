@@ -53,9 +53,14 @@ def _plain(value: Any) -> Any:
 def _load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     with naming_checkpoint(path):
         try:
-            return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
         except RuntimeError:  # not a zip-format checkpoint: no mmap
-            return torch.load(path, map_location="cpu", weights_only=True)
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(checkpoint, dict):
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a Lightning checkpoint (it holds a {type(checkpoint).__name__})"
+        )
+    return checkpoint
 
 
 def read_checkpoint_task(path: str | os.PathLike) -> str | None:
@@ -75,6 +80,8 @@ class LitModel(pl.LightningModule):
     model_class: ClassVar[type[nn.Module]]
     # hyperparameters that are not fields of config_class
     extra_hparams: ClassVar[tuple[str, ...]] = ("params",)
+    # constructor arguments naming files of initial weights (not needed to load a checkpoint)
+    weight_sources: ClassVar[tuple[str, ...]] = ("params",)
 
     backend_model: nn.Module
 
@@ -122,6 +129,10 @@ class LitModel(pl.LightningModule):
 
     def load_params(self, params: str | os.PathLike) -> None:
         """Load the core model's weights from a checkpoint file or a local model directory."""
+        if not isinstance(params, str | os.PathLike):
+            raise TypeError(
+                f"params must be a path (str or os.PathLike), got {type(params).__name__}: {params!r}"
+            )
         path = Path(params)
         if path.is_file():
             state = self._checked_checkpoint(path)["state_dict"]
@@ -164,6 +175,10 @@ class LitModel(pl.LightningModule):
         """Lightning's ``load_from_checkpoint``, refusing checkpoints of another task first."""
         if isinstance(checkpoint_path, str | os.PathLike) and Path(checkpoint_path).is_file():
             cls._checked_checkpoint(checkpoint_path)
+        # the checkpoint holds the weights: do not read the initial weights (params=) again,
+        # whose file may be gone by now
+        for name in cls.weight_sources:
+            kwargs.setdefault(name, None)
         return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

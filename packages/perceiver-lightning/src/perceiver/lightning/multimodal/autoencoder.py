@@ -8,6 +8,7 @@ reconstructed, as in the paper's subsampled decoding.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -32,6 +33,20 @@ __all__ = [
 ]
 
 
+LOSS_TERMS = ("image", "audio", "label")
+
+
+def _check_training_args(num_image_output_points: Any, loss_weights: Any) -> None:
+    n = num_image_output_points
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"num_image_output_points must be an integer >= 1 (or None: all pixels), got {n!r}")
+    for name, weight in (loss_weights or {}).items():
+        if name not in LOSS_TERMS:
+            raise ValueError(f"loss_weights has the key {name!r}; the loss terms are {LOSS_TERMS}")
+        if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"loss_weights[{name!r}] must be a finite number >= 0, got {weight!r}")
+
+
 class LitMultimodalAutoencoder(LitPerceiverIO):
     """Args are the fields of ``MultimodalAutoencoderConfig``, plus ``params`` (initial weights),
     ``num_image_output_points`` (pixels decoded per training step) and ``loss_weights``."""
@@ -51,6 +66,7 @@ class LitMultimodalAutoencoder(LitPerceiverIO):
         num_image_output_points: int | None = None,
         loss_weights: dict[str, float] | None = None,
     ) -> None:
+        _check_training_args(num_image_output_points, loss_weights)
         super().__init__()
         self._build(locals())
         self.val_acc = MulticlassAccuracy(self.hparams.encoder["num_classes"], average="micro")

@@ -42,6 +42,7 @@ class LitCausalSequenceModel(LitModel):
     def _build(self, hparams: dict[str, Any]) -> None:
         if hparams.get("num_latents") is not None:  # the seed docs' name of max_latents
             hparams["max_latents"] = hparams["num_latents"]
+        _check_sample_args(hparams)
         super()._build(hparams)
         vocab_size = self.hparams.vocab_size
         self.val_loss = MeanMetric()
@@ -116,6 +117,19 @@ class LitCausalSequenceModel(LitModel):
 
     def generate_validation_sample(self) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
+
+
+def _check_sample_args(hparams: dict[str, Any]) -> None:
+    """Refuse bad validation sample arguments at construction, not after the first epoch."""
+    for name in ("validation_sample_num_tokens", "validation_sample_top_k"):
+        value = hparams.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    prompt = hparams.get("validation_sample_prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError(
+            f"validation_sample_prompt must be a str (or None), got {type(prompt).__name__}: {prompt!r}"
+        )
 
 
 class _full_params:

@@ -36,6 +36,7 @@ class LitTextClassifier(LitClassifier):
     """
 
     task = "text.classifier"
+    weight_sources = ("params", "encoder_params")
     config_class = TextClassifierConfig
     model_class = TextClassifier
 
@@ -49,9 +50,14 @@ class LitTextClassifier(LitClassifier):
         params: str | None = None,
         encoder_params: str | None = None,
     ) -> None:
+        if encoder_params is not None and params is not None:
+            raise ValueError(
+                f"give params ({params!r}, weights of the whole classifier) or encoder_params "
+                f"({encoder_params!r}, encoder weights of a masked language model), not both"
+            )
         super().__init__()
         self._build(locals())
-        if encoder_params is not None and params is None:
+        if encoder_params is not None:
             self._load_encoder(encoder_params)
 
     def _load_encoder(self, path: str) -> None:
@@ -60,7 +66,13 @@ class LitTextClassifier(LitClassifier):
         state = LitMaskedLanguageModel._checked_checkpoint(path)["state_dict"]
         prefix = "backend_model.encoder."
         encoder_state = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-        self.backend_model.encoder.load_state_dict(encoder_state)
+        try:
+            self.backend_model.encoder.load_state_dict(encoder_state)
+        except RuntimeError as e:  # missing keys or other shapes: another encoder config
+            raise ValueError(
+                f"encoder_params={path!r} does not fit the classifier's encoder (the masked language "
+                f"model's encoder config must equal the classifier's): {e}"
+            ) from e
 
     def data_limits(self) -> dict[str, int]:
         enc = self.hparams.encoder
