@@ -743,3 +743,16 @@ def test_multimodal_training_arguments_are_checked(kwargs, message):
     )
     with pytest.raises(ValueError, match=message):
         LitMultimodalAutoencoder.create(config, **kwargs)
+
+
+def test_params_of_another_model_config_names_the_file(clm_checkpoint):
+    other = CausalLanguageModelConfig(**{**CLM_CONFIG.to_dict(), "num_channels": 8})
+    with pytest.raises(ValueError, match=r"params='.*model\.ckpt' does not fit CausalLanguageModel"):
+        LitCausalLanguageModel.create(other, params=str(clm_checkpoint))
+
+
+@pytest.mark.parametrize("content", [b"", b"\x10\x00\x00\x00\x00\x00\x00\x00{"])
+def test_corrupt_safetensors_params_directory_names_the_file(tmp_path, content):
+    (tmp_path / "model.safetensors").write_bytes(content)
+    with pytest.raises(ValueError, match=r"model\.safetensors' is not a readable safetensors file"):
+        LitCausalLanguageModel.create(CLM_CONFIG, params=str(tmp_path))

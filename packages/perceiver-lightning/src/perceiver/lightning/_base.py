@@ -146,7 +146,13 @@ class LitModel(pl.LightningModule):
             )
         prefix = "backend_model."
         state = {k.removeprefix(prefix): v for k, v in state.items()}
-        missing, unexpected = self.backend_model.load_state_dict(state, strict=False)
+        try:
+            missing, unexpected = self.backend_model.load_state_dict(state, strict=False)
+        except RuntimeError as e:  # tensors of other shapes: a model of another config
+            raise ValueError(
+                f"params={os.fspath(params)!r} does not fit {type(self.backend_model).__name__} "
+                f"(another model config?): {e}"
+            ) from e
         if missing or unexpected:
             raise ValueError(
                 f"params={os.fspath(params)!r} does not fit {type(self.backend_model).__name__}: "
@@ -249,4 +255,7 @@ def _load_model_dir(path: Path) -> dict[str, torch.Tensor]:
         from safetensors.torch import load_file
     except ImportError as e:  # pragma: no cover - safetensors comes with transformers
         raise ImportError(f"loading {weights} needs the safetensors package: pip install safetensors") from e
-    return load_file(str(weights))
+    try:
+        return load_file(str(weights))
+    except Exception as e:  # safetensors' own error type: a truncated or corrupt file
+        raise ValueError(f"{os.fspath(weights)!r} is not a readable safetensors file: {e}") from e

@@ -172,6 +172,11 @@ def _checkpoint_folders(trainer: pl.Trainer) -> list[Path]:
     return folders
 
 
+def _globbed(folders: list[Path], pattern: str) -> Iterable[Path]:
+    for folder in folders:
+        yield from folder.glob(pattern)
+
+
 def find_last_checkpoint(trainer: pl.Trainer) -> str | None:
     """The newest ``last*.ckpt`` under the run's checkpoint folders (``--ckpt_path=last``).
 
@@ -182,12 +187,12 @@ def find_last_checkpoint(trainer: pl.Trainer) -> str | None:
     if any("://" in str(getattr(cb, "dirpath", "") or "") for cb in trainer.checkpoint_callbacks):
         return "last"  # remote checkpoint folders: Lightning's own lookup
     folders = _checkpoint_folders(trainer)
-    last = [p for folder in folders for p in folder.glob("last*.ckpt") if p.is_file()]
+    last = list(_globbed(folders, "last*.ckpt"))  # files, or folders of sharded checkpoints
     if last:
         path = max(last, key=lambda p: p.stat().st_mtime)
         logger.info("--ckpt_path=last: resuming from %s", path)
         return os.fspath(path)
-    others = [p for folder in folders for p in folder.glob("*.ckpt")]
+    others = list(_globbed(folders, "*.ckpt"))
     hint = (
         f"; there are {len(others)} other checkpoints (newest {max(others, key=lambda p: p.stat().st_mtime)}): "
         "pass one with --ckpt_path=<file>"
