@@ -756,3 +756,18 @@ def test_corrupt_safetensors_params_directory_names_the_file(tmp_path, content):
     (tmp_path / "model.safetensors").write_bytes(content)
     with pytest.raises(ValueError, match=r"model\.safetensors' is not a readable safetensors file"):
         LitCausalLanguageModel.create(CLM_CONFIG, params=str(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("key", "shape", "message"),
+    [
+        ("flow", (2, 8, 12), r"batch\['flow'\] \(b, H, W, 2\), got \(2, 2, 27, 8, 12\) and \(2, 8, 12\)"),
+        ("valid", (2, 8, 11), r"batch\['valid'\] must have shape \(2, 8, 12\), got \(2, 8, 11\)"),
+    ],
+)
+def test_optical_flow_batch_shapes_are_checked(tmp_path, key, shape, message):
+    items = _flow_items(4, unknown="none")
+    for item in items:
+        item[key] = torch.zeros(shape[1:], dtype=item[key].dtype)
+    with pytest.raises(ValueError, match=rf"training batch 0 of epoch 0.*{message}"):
+        _trainer(tmp_path).fit(LitFlow.create(FLOW_CONFIG), DataLoader(ListDataset(items), batch_size=2))

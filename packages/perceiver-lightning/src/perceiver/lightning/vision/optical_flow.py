@@ -90,8 +90,16 @@ class LitOpticalFlow(LitPerceiverIO):
 
     def check_batch(self, batch: dict[str, Any], where: str) -> None:
         # the ground truth may hold NaN / inf where it is unknown: only the frames must be finite
-        check_finite({"batch['patches']": batch["patches"]}, where)
-        valid = batch.get("valid")
+        patches, flow, valid = batch["patches"], batch["flow"], batch.get("valid")
+        check_finite({"batch['patches']": patches}, where)
+        b, h, w = patches.shape[0], *patches.shape[-2:]
+        if patches.dim() != 5 or tuple(flow.shape) != (b, h, w, 2):
+            raise ValueError(
+                f"{where}: batch['patches'] must be (b, 2, 27, H, W) and batch['flow'] (b, H, W, 2), got "
+                f"{tuple(patches.shape)} and {tuple(flow.shape)}"
+            )
+        if valid is not None and tuple(valid.shape) != (b, h, w):
+            raise ValueError(f"{where}: batch['valid'] must have shape {(b, h, w)}, got {tuple(valid.shape)}")
         if valid is not None and (valid.is_floating_point() or valid.is_complex()):
             raise ValueError(
                 f"{where}: batch['valid'] must be a bool (or 0/1 integer) mask, got {valid.dtype}"
