@@ -304,10 +304,6 @@ def test_time_budget_without_max_steps_trains_with_the_default_schedule(text_fil
         ({"warmup_steps": True}, "warmup_steps must be an integer"),
         ({"training_steps": 0}, r"training_steps \(0\) must be >= 1"),
         ({"training_steps": float("inf")}, "training_steps must be an integer"),
-        (
-            {"training_steps": 10, "warmup_steps": 20},
-            r"warmup_steps \(20\) must not exceed training_steps \(10\)",
-        ),
         ({"num_cycles": float("nan")}, "num_cycles"),
         ({"num_cycles": 0}, "num_cycles"),
         ({"min_fraction": float("nan")}, "min_fraction"),
@@ -325,6 +321,20 @@ def test_constant_schedule_refuses_bad_warmup(warmup_steps):
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     with pytest.raises(ValueError, match="warmup_steps"):
         ConstantWithWarmupLR(optimizer, warmup_steps=warmup_steps)
+
+
+def test_cosine_schedule_with_warmup_beyond_training_steps_warns(caplog):
+    """A short trial run of a configuration with a long warmup: allowed, with a warning."""
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    with caplog.at_level(logging.WARNING, logger="perceiver.scripts.lrs"):
+        schedule = CosineWithWarmupLR(optimizer, training_steps=2, warmup_steps=4)
+    assert "warmup_steps (4) exceeds training_steps (2)" in caplog.text
+    lrs = []
+    for _ in range(2):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert lrs == pytest.approx([0.25, 0.5])
 
 
 def test_cosine_schedule_with_warmup_equal_to_training_steps_is_accepted():
@@ -771,3 +781,24 @@ def test_optical_flow_batch_shapes_are_checked(tmp_path, key, shape, message):
         item[key] = torch.zeros(shape[1:], dtype=item[key].dtype)
     with pytest.raises(ValueError, match=rf"training batch 0 of epoch 0.*{message}"):
         _trainer(tmp_path).fit(LitFlow.create(FLOW_CONFIG), DataLoader(ListDataset(items), batch_size=2))
+
+
+def test_batches_are_checked_after_a_data_module_batch_hook_without_warning(tmp_path):
+    """The checks run after the on_before_batch_transfer hook of a data module (which Lightning
+    prefers over the model's), and the model does not override that hook (no Lightning warning)."""
+
+    class Data(pl.LightningDataModule):
+        def train_dataloader(self):
+            return _image_loader()
+
+        def on_before_batch_transfer(self, batch, dataloader_idx):
+            batch["image"][1, 0, 0, 0] = float("nan")  # a transform that goes wrong
+            return batch
+
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(ValueError, match=r"training batch 0 of epoch 0.*batch\['image'\].*samples \[1\]"):
+            _trainer(tmp_path).fit(LitImage.create(IMAGE_CONFIG), datamodule=Data())
+    assert not [w for w in caught if "on_before_batch_transfer" in str(w.message)]

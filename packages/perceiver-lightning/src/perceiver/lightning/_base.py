@@ -224,8 +224,16 @@ class LitModel(pl.LightningModule):
 
     # ------------------------------------------------------------------ checks of each batch
 
-    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
-        """Check training and validation batches on the CPU, before they move to the accelerator."""
+    def _on_before_batch_transfer(self, batch: Any, dataloader_idx: int = 0) -> Any:
+        """Check training and validation batches on the CPU, before they move to the accelerator.
+
+        Lightning's loops call this private method, which runs the public ``on_before_batch_transfer``
+        hook of the data module or of this module. Checking here (after that hook) instead of
+        overriding the public hook leaves the hook to users, checks batches whose data module
+        overrides it, and keeps Lightning from warning about a hook overridden by the model
+        (tests/test_bad_input.py fails when Lightning stops calling it).
+        """
+        batch = super()._on_before_batch_transfer(batch, dataloader_idx)
         trainer = self._trainer
         if trainer is not None and trainer.training:
             batch_idx = trainer.fit_loop.epoch_loop.batch_idx + 1

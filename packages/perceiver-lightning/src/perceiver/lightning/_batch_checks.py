@@ -1,4 +1,4 @@
-"""Checks of a batch before it is moved to the accelerator (``on_before_batch_transfer``).
+"""Checks of a batch before it is moved to the accelerator (after ``on_before_batch_transfer``).
 
 A batch is checked while its tensors are still on the CPU, where reading a value costs no
 host-device synchronization: non-finite model inputs (one NaN image poisons batch-norm running

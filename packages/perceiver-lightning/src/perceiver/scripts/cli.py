@@ -145,7 +145,7 @@ def _set_training_steps(lr_scheduler: Any, trainer: pl.Trainer) -> None:
         return
     lr_scheduler.training_steps = int(estimate)
     warmup_steps = getattr(lr_scheduler, "warmup_steps", 0)
-    if warmup_steps > lr_scheduler.training_steps:
+    if warmup_steps > lr_scheduler.training_steps:  # e.g. a short trial run of a long configuration
         logger.warning(
             "%s: warmup_steps (%d) exceeds the run's %d training steps: the learning rate never reaches "
             "its peak",

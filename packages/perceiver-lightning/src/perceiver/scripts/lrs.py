@@ -3,17 +3,21 @@
 ``training_steps=None`` (the CLI default) is filled in by the CLI from the trainer's
 estimated number of optimizer steps (``trainer.max_steps``, or epochs times batches); a run
 bounded only by time has no such number, and the schedule then holds the lr after warmup.
-Invalid values (negative, non-integer or non-finite steps, ``warmup_steps`` beyond
-``training_steps``) raise ``ValueError`` naming the argument.
+Invalid values (negative, non-integer or non-finite steps, ``num_cycles`` or ``min_fraction``
+out of range) raise ``ValueError`` naming the argument; ``warmup_steps`` beyond
+``training_steps`` (a short trial run of a long configuration) is logged as a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["ConstantWithWarmupLR", "CosineWithWarmupLR"]
 
@@ -56,9 +60,11 @@ class CosineWithWarmupLR(LambdaLR):
     ) -> None:
         _check("training_steps", training_steps, minimum=1, optional=True)
         _check("warmup_steps", warmup_steps)
-        if training_steps is not None and warmup_steps > training_steps:
-            raise ValueError(
-                f"warmup_steps ({warmup_steps}) must not exceed training_steps ({training_steps})"
+        if training_steps is not None and warmup_steps > training_steps:  # e.g. a short trial run
+            logger.warning(
+                "warmup_steps (%d) exceeds training_steps (%d): the learning rate never reaches its peak",
+                warmup_steps,
+                training_steps,
             )
         if not (isinstance(num_cycles, numbers.Real) and math.isfinite(num_cycles) and num_cycles > 0):
             raise ValueError(f"num_cycles ({num_cycles!r}) must be a finite number > 0")
