@@ -25,6 +25,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from torch import nn
 
+from perceiver.lightning._batch_checks import check_finite, floating_tensors
 from perceiver.lightning._checkpoint import AtomicCheckpointIO
 from perceiver.model.core.checkpoint import TASK_KEY, is_legacy_checkpoint, legacy_backend, load_checkpoint
 from perceiver.model.core.config import ConfigBase
@@ -148,6 +149,10 @@ class LitModel(pl.LightningModule):
             ValueError: the weights are of another task or another architecture (the message
                 names the differing config fields and parameters).
         """
+        if not isinstance(params, str | os.PathLike):
+            raise TypeError(
+                f"params must be a path (str or os.PathLike), got {type(params).__name__}: {params!r}"
+            )
         config, state = self.read_params(params)
         load_checked(self.backend_model, state, config, f"params={os.fspath(params)!r}")
 
@@ -230,14 +235,6 @@ class LitModel(pl.LightningModule):
             logger.warning("%s has no task tag; assuming it is a %s checkpoint", source, cls.__name__)
 
     @classmethod
-    def _checked_checkpoint(cls, path: str | os.PathLike) -> dict[str, Any]:
-        checkpoint = load_checkpoint(path)
-        if "state_dict" not in checkpoint:
-            raise ValueError(f"{os.fspath(path)!r} is not a Lightning checkpoint (no 'state_dict')")
-        cls._check_task(checkpoint.get(TASK_KEY), repr(os.fspath(path)))
-        return checkpoint
-
-    @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Lightning's ``load_from_checkpoint``, also for krasserm/perceiver-io 0.11's checkpoints.
 
@@ -293,6 +290,35 @@ class LitModel(pl.LightningModule):
     def data_limits(self) -> dict[str, int]:
         """Data module properties that must not exceed the model's values."""
         return {}
+
+    # ------------------------------------------------------------------ checks of each batch
+
+    def _on_before_batch_transfer(self, batch: Any, dataloader_idx: int = 0) -> Any:
+        """Check training and validation batches on the CPU, before they move to the accelerator.
+
+        Lightning's loops call this private method, which runs the public ``on_before_batch_transfer``
+        hook of the data module or of this module. Checking here (after that hook) instead of
+        overriding the public hook leaves the hook to users, checks batches whose data module
+        overrides it, and keeps Lightning from warning about a hook overridden by the model
+        (tests/test_bad_input.py fails when Lightning stops calling it).
+        """
+        batch = super()._on_before_batch_transfer(batch, dataloader_idx)
+        trainer = self._trainer
+        if trainer is not None and trainer.training:
+            batch_idx = trainer.fit_loop.epoch_loop.batch_idx + 1
+            where = f"training batch {batch_idx} of epoch {trainer.current_epoch} (global step {trainer.global_step})"
+            self.check_batch(batch, where)
+        elif trainer is not None and (trainer.validating or trainer.sanity_checking):
+            self.check_batch(batch, f"validation batch at global step {trainer.global_step}")
+        return batch
+
+    def check_batch(self, batch: Any, where: str) -> None:
+        """Raise ``ValueError`` for a batch the model must not train on (``where`` names the batch).
+
+        Runs on the CPU copy of each training and validation batch (see ``_batch_checks``); the
+        base class refuses non-finite floating-point tensors, subclasses add labels and token ids.
+        """
+        check_finite(floating_tensors(batch), where)
 
 
 def _hf_class(task: str) -> type | None:
@@ -409,7 +435,10 @@ def _read_model_dir(path: Path, task: str, config_class: type[ConfigBase]) -> tu
             raise ImportError(
                 f"reading {weights} needs the safetensors package: pip install safetensors"
             ) from e
-        state = load_file(str(weights))
+        try:
+            state = load_file(str(weights))
+        except Exception as e:  # safetensors' own error type: a truncated or corrupt file
+            raise ValueError(f"{os.fspath(weights)!r} is not a readable safetensors file: {e}") from e
     elif (path / "pytorch_model.bin").is_file():
         state = load_checkpoint(path / "pytorch_model.bin")
     else:

@@ -5,20 +5,78 @@ lives in the system temp dir; when that is another filesystem than the checkpoin
 final move is a copy, and a process killed during the copy leaves a truncated ``last.ckpt``.
 :class:`AtomicCheckpointIO` writes to a temp file in the target folder, fsyncs it and renames
 it over the target with ``os.replace`` (atomic on POSIX and Windows).
+
+Reading a checkpoint that is empty, truncated or not a torch checkpoint at all raises an error
+that names the file (:func:`naming_checkpoint`), in ``load_from_checkpoint``, ``params=`` and
+when resuming (``ckpt_path``), instead of torch's ``EOFError`` or zip-reader ``RuntimeError``.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import pickle
 import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 
-__all__ = ["AtomicCheckpointIO", "atomic_torch_save"]
+__all__ = ["AtomicCheckpointIO", "atomic_torch_save", "naming_checkpoint"]
+
+# what torch.load raises for files that are not (complete) torch checkpoints: EOFError for an
+# empty file, RuntimeError from the zip reader for a truncated one, KeyError / UnicodeDecodeError /
+# ValueError from the legacy unpickler for other bytes
+_UNREADABLE = (
+    EOFError,
+    RuntimeError,
+    KeyError,
+    ValueError,
+    IndexError,
+    zipfile.BadZipFile,
+    UnicodeDecodeError,
+)
+
+
+@contextmanager
+def naming_checkpoint(path: Any) -> Iterator[None]:
+    """Turn the errors of reading a corrupt checkpoint file into ones that name the file."""
+    try:
+        yield
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise  # these name the file already
+    except pickle.UnpicklingError as e:
+        if not _looks_like_torch_file(path):  # torch's advice (weights_only=False) would not help
+            raise ValueError(f"checkpoint {os.fspath(path)!r} {_describe(path)}: {type(e).__name__}") from e
+        # a checkpoint that weights_only refuses: keep the type (and torch's advice)
+        raise pickle.UnpicklingError(f"checkpoint {os.fspath(path)!r}: {e}") from e
+    except (*_UNREADABLE, OSError) as e:
+        raise ValueError(f"checkpoint {os.fspath(path)!r} {_describe(path)}: {type(e).__name__}: {e}") from e
+
+
+def _looks_like_torch_file(path: Any) -> bool:
+    """A zip archive (torch.save's format) or a pickle stream of protocol 2+ (its legacy format)."""
+    try:
+        with open(path, "rb") as f:
+            return zipfile.is_zipfile(f) or (f.seek(0) == 0 and f.read(1) == b"\x80")
+    except (OSError, TypeError):
+        return False
+
+
+def _describe(path: Any) -> str:
+    try:
+        size = os.path.getsize(path)
+    except (OSError, TypeError):
+        return "cannot be read"
+    if size == 0:
+        return "is empty (0 bytes)"
+    if not zipfile.is_zipfile(path):
+        return f"({size} bytes) is truncated, corrupt or not a torch checkpoint (no complete zip archive)"
+    return f"({size} bytes) could not be loaded"
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
@@ -52,3 +110,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             super().save_checkpoint(checkpoint, path)
             return
         atomic_torch_save(checkpoint, path)
+
+    def load_checkpoint(self, path: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Lightning's reader (resume, ``ckpt_path``) with errors that name a corrupt file."""
+        if "://" in str(path):
+            return super().load_checkpoint(path, *args, **kwargs)
+        with naming_checkpoint(path):
+            return super().load_checkpoint(path, *args, **kwargs)

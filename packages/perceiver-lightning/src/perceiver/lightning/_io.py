@@ -13,6 +13,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from perceiver.lightning._base import LitModel
+from perceiver.lightning._batch_checks import check_class_labels
 
 __all__ = ["LitClassifier", "LitPerceiverIO"]
 
@@ -37,6 +38,23 @@ class LitClassifier(LitPerceiverIO):
     def unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(labels, inputs, pad_mask) of a batch."""
         raise NotImplementedError
+
+    def labels_of(self, batch: Any) -> torch.Tensor:
+        """The class labels (b,) of a batch."""
+        raise NotImplementedError
+
+    def check_batch(self, batch: Any, where: str) -> None:
+        super().check_batch(batch, where)
+        check_class_labels(self.labels_of(batch), self.hparams.decoder["num_classes"], where)
+
+    def check_num_classes(self, datamodule: Any) -> None:
+        """Refuse a data module whose ``num_classes`` differs from the model's."""
+        num_classes = getattr(datamodule, "num_classes", None)
+        if isinstance(num_classes, int) and num_classes != self.hparams.decoder["num_classes"]:
+            raise ValueError(
+                f"the data has {num_classes} classes but the model's decoder.num_classes is "
+                f"{self.hparams.decoder['num_classes']}"
+            )
 
     def step(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         labels, inputs, pad_mask = self.unpack(batch)

@@ -6,6 +6,11 @@
 - ``--lr_scheduler``: default :class:`~perceiver.scripts.lrs.CosineWithWarmupLR` (its
   ``training_steps`` defaults to the run's number of optimizer steps) or the script's
   (``ConstantWithWarmupLR`` for the Perceiver IO scripts, as in perceiver-io 0.11), stepped per step.
+  A run bounded only by ``--trainer.max_time`` has no step count: the cosine schedule then holds
+  the lr after warmup (with a warning) unless ``--lr_scheduler.training_steps`` is given.
+- ``--ckpt_path=last`` resumes from the newest ``last*.ckpt`` of every earlier run (all
+  ``<logger dir>/version_*/checkpoints`` folders, or the checkpoint callback's ``dirpath``),
+  where Lightning alone looks only in the new run's empty version folder.
 - ``--data``: any ``LightningDataModule`` of perceiver-data (when installed) by class name;
   the data module's sizes are linked to the model (``data.vocab_size`` -> ``model.vocab_size`` ...).
 - ``--trainer.strategy``: Lightning's strategies, ``fsdp_cpu``
@@ -19,11 +24,15 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
+import os
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
@@ -33,7 +42,14 @@ import perceiver.scripts.lrs  # noqa: F401  (registers the schedules by class na
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CLI", "data_num_classes", "import_optional", "init_args", "named_on_command_line"]
+__all__ = [
+    "CLI",
+    "data_num_classes",
+    "find_last_checkpoint",
+    "import_optional",
+    "init_args",
+    "named_on_command_line",
+]
 
 DEFAULT_OPTIMIZER = {"class_path": "torch.optim.AdamW", "init_args": {"lr": 1e-3}}
 DEFAULT_LR_SCHEDULER = "perceiver.scripts.lrs.CosineWithWarmupLR"
@@ -149,6 +165,11 @@ class CLI(LightningCLI):
         for source, target, *compute in self.links:
             parser.link_arguments(source, target, *compute, apply_on="instantiate")
 
+    def before_fit(self) -> None:
+        config = self.config_init[self.subcommand]
+        if config.get("ckpt_path") == "last":
+            config["ckpt_path"] = find_last_checkpoint(self.trainer)
+
     @staticmethod
     def configure_optimizers(
         lightning_module: pl.LightningModule, optimizer: Optimizer, lr_scheduler: Any = None
@@ -161,8 +182,86 @@ class CLI(LightningCLI):
                 "lr_scheduler": {"scheduler": lr_scheduler, "monitor": "val_loss", "interval": "epoch"},
             }
         if hasattr(lr_scheduler, "training_steps") and lr_scheduler.training_steps is None:
-            lr_scheduler.training_steps = int(lightning_module.trainer.estimated_stepping_batches)
+            _set_training_steps(lr_scheduler, lightning_module.trainer)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step", "frequency": 1},
         }
+
+
+def _set_training_steps(lr_scheduler: Any, trainer: pl.Trainer) -> None:
+    """Fill in a schedule's ``training_steps`` from the trainer's estimate of the run's optimizer steps."""
+    name = type(lr_scheduler).__name__
+    estimate = trainer.estimated_stepping_batches
+    if not math.isfinite(estimate):
+        # --trainer.max_time without max_steps / max_epochs (or max_epochs=-1): no step count
+        logger.warning(
+            "the run is bounded by time only (--trainer.max_time, no max_steps or max_epochs): %s has no "
+            "number of training steps and holds the learning rate after warmup. Give "
+            "--lr_scheduler.training_steps=<steps expected in the time budget> for a decay",
+            name,
+        )
+        return
+    lr_scheduler.training_steps = int(estimate)
+    warmup_steps = getattr(lr_scheduler, "warmup_steps", 0)
+    if warmup_steps > lr_scheduler.training_steps:  # e.g. a short trial run of a long configuration
+        logger.warning(
+            "%s: warmup_steps (%d) exceeds the run's %d training steps: the learning rate never reaches "
+            "its peak",
+            name,
+            warmup_steps,
+            lr_scheduler.training_steps,
+        )
+
+
+def _checkpoint_folders(trainer: pl.Trainer) -> list[Path]:
+    """The folders where this and earlier runs of the same configuration write checkpoints."""
+    folders = []
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.dirpath is not None:
+            folders.append(Path(callback.dirpath))
+    if len(folders) < len(trainer.checkpoint_callbacks) or not folders:
+        # a callback without dirpath writes to <logger root>/version_<n>/checkpoints, a new version per run
+        logger_ = trainer.logger
+        root = getattr(logger_, "root_dir", None) if logger_ is not None else None
+        if root is not None:
+            folders += sorted(Path(root).glob("*/checkpoints"))
+        else:
+            folders.append(Path(trainer.default_root_dir) / "checkpoints")
+    return folders
+
+
+def _globbed(folders: list[Path], pattern: str) -> Iterable[Path]:
+    for folder in folders:
+        yield from folder.glob(pattern)
+
+
+def find_last_checkpoint(trainer: pl.Trainer) -> str | None:
+    """The newest ``last*.ckpt`` under the run's checkpoint folders (``--ckpt_path=last``).
+
+    Lightning resolves ``ckpt_path="last"`` in the new run's own version folder, which is empty,
+    and starts from step 0 with a warning. Here every earlier version folder of the logger (or
+    the callbacks' ``dirpath``) is searched. ``None`` (a new run, with a warning) when there is none.
+    """
+    if any("://" in str(getattr(cb, "dirpath", "") or "") for cb in trainer.checkpoint_callbacks):
+        return "last"  # remote checkpoint folders: Lightning's own lookup
+    folders = _checkpoint_folders(trainer)
+    last = list(_globbed(folders, "last*.ckpt"))  # files, or folders of sharded checkpoints
+    if last:
+        path = max(last, key=lambda p: p.stat().st_mtime)
+        logger.info("--ckpt_path=last: resuming from %s", path)
+        return os.fspath(path)
+    others = list(_globbed(folders, "*.ckpt"))
+    hint = (
+        f"; there are {len(others)} other checkpoints (newest {max(others, key=lambda p: p.stat().st_mtime)}): "
+        "pass one with --ckpt_path=<file>"
+        if others
+        else ""
+    )
+    logger.warning(
+        "--ckpt_path=last: no last checkpoint in %s (ModelCheckpoint(save_last=True) writes one), so the "
+        "run starts from step 0%s",
+        ", ".join(map(str, folders)) or "any checkpoint folder",
+        hint,
+    )
+    return None

@@ -55,6 +55,13 @@ class LitSymbolicAudioModel(LitCausalSequenceModel):
         super().__init__()
         self._build(locals())
 
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        prompt = self.hparams.validation_sample_prompt
+        if stage == "fit" and prompt is not None and not Path(prompt).is_file():
+            # before training, not at the end of the first epoch
+            raise FileNotFoundError(f"validation_sample_prompt={prompt!r} is not a MIDI file")
+
     def generate_validation_sample(self) -> Path | None:
         try:
             from perceiver.data.audio import MidiProcessor, decode_midi  # noqa: F401

@@ -8,12 +8,14 @@ reconstructed, as in the paper's subsampled decoding.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from perceiver.lightning._batch_checks import check_class_labels
 from perceiver.lightning._io import LitPerceiverIO
 from perceiver.model.multimodal import (
     MultimodalAutoencoder,
@@ -29,6 +31,20 @@ __all__ = [
     "MultimodalDecoderConfig",
     "MultimodalEncoderConfig",
 ]
+
+
+LOSS_TERMS = ("image", "audio", "label")
+
+
+def _check_training_args(num_image_output_points: Any, loss_weights: Any) -> None:
+    n = num_image_output_points
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"num_image_output_points must be an integer >= 1 (or None: all pixels), got {n!r}")
+    for name, weight in (loss_weights or {}).items():
+        if name not in LOSS_TERMS:
+            raise ValueError(f"loss_weights has the key {name!r}; the loss terms are {LOSS_TERMS}")
+        if not isinstance(weight, int | float) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"loss_weights[{name!r}] must be a finite number >= 0, got {weight!r}")
 
 
 class LitMultimodalAutoencoder(LitPerceiverIO):
@@ -50,9 +66,21 @@ class LitMultimodalAutoencoder(LitPerceiverIO):
         num_image_output_points: int | None = None,
         loss_weights: dict[str, float] | None = None,
     ) -> None:
+        _check_training_args(num_image_output_points, loss_weights)
         super().__init__()
         self._build(locals())
         self.val_acc = MulticlassAccuracy(self.hparams.encoder["num_classes"], average="micro")
+
+    def check_batch(self, batch: dict[str, torch.Tensor], where: str) -> None:
+        super().check_batch(batch, where)  # video, audio (and one-hot labels) are finite
+        label, num_classes = batch["label"], self.hparams.encoder["num_classes"]
+        if label.dim() == 1:
+            check_class_labels(label, num_classes, where, name="batch['label']")
+        elif label.dim() != 2 or label.shape[1] != num_classes:
+            raise ValueError(
+                f"{where}: batch['label'] must be class indices (b,) or one-hot (b, {num_classes}), "
+                f"got shape {tuple(label.shape)}"
+            )
 
     def _inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         label = batch["label"]

@@ -18,6 +18,7 @@ from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
 from perceiver.lightning._base import LitModel
+from perceiver.lightning._batch_checks import check_token_ids
 from perceiver.model.core.attention import effective_pad_mask
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class LitCausalSequenceModel(LitModel):
     def _build(self, hparams: dict[str, Any]) -> None:
         if hparams.get("num_latents") is not None:  # the seed docs' name of max_latents
             hparams["max_latents"] = hparams["num_latents"]
+        _check_sample_args(hparams)
         super()._build(hparams)
         vocab_size = self.hparams.vocab_size
         self.val_loss = MeanMetric()
@@ -50,6 +52,12 @@ class LitCausalSequenceModel(LitModel):
 
     def data_limits(self) -> dict[str, int]:
         return {"max_seq_len": self.hparams.max_seq_len, "vocab_size": self.hparams.vocab_size}
+
+    def check_batch(self, batch: Any, where: str) -> None:
+        super().check_batch(batch, where)
+        labels, input_ids, _ = batch
+        check_token_ids(input_ids, self.hparams.vocab_size, where)
+        check_token_ids(labels, self.hparams.vocab_size, where, name="labels", ignore_index=IGNORE_INDEX)
 
     def step(self, batch: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         """Logits (b, l, v), labels (b, l) and the mean loss over the labelled latent positions."""
@@ -110,6 +118,19 @@ class LitCausalSequenceModel(LitModel):
 
     def generate_validation_sample(self) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
+
+
+def _check_sample_args(hparams: dict[str, Any]) -> None:
+    """Refuse bad validation sample arguments at construction, not after the first epoch."""
+    for name in ("validation_sample_num_tokens", "validation_sample_top_k"):
+        value = hparams.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    prompt = hparams.get("validation_sample_prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        raise TypeError(
+            f"validation_sample_prompt must be a str (or None), got {type(prompt).__name__}: {prompt!r}"
+        )
 
 
 class _full_params:

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from perceiver.lightning._base import load_checked
+from perceiver.lightning._batch_checks import check_token_ids
 from perceiver.lightning._io import LitClassifier
 from perceiver.model.core import ClassificationDecoderConfig
 from perceiver.model.core.attention import effective_pad_mask
@@ -114,12 +115,14 @@ class LitTextClassifier(LitClassifier):
 
     def check_data(self, datamodule: Any) -> None:
         super().check_data(datamodule)
-        num_classes = getattr(datamodule, "num_classes", None)
-        if isinstance(num_classes, int) and num_classes != self.hparams.decoder["num_classes"]:
-            raise ValueError(
-                f"the data has {num_classes} classes but the model's decoder.num_classes is "
-                f"{self.hparams.decoder['num_classes']}"
-            )
+        self.check_num_classes(datamodule)
+
+    def labels_of(self, batch: Any) -> torch.Tensor:
+        return batch[0]
+
+    def check_batch(self, batch: Any, where: str) -> None:
+        super().check_batch(batch, where)
+        check_token_ids(batch[1], self.hparams.encoder["vocab_size"], where)
 
     def unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         labels, input_ids, pad_mask = batch

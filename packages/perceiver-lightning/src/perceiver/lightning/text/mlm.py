@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.classification import MulticlassAccuracy
 
+from perceiver.lightning._batch_checks import check_token_ids
 from perceiver.lightning._io import LitPerceiverIO
 from perceiver.model.core.attention import effective_pad_mask
 from perceiver.model.text.mlm import (
@@ -57,6 +58,13 @@ class LitMaskedLanguageModel(LitPerceiverIO):
     def data_limits(self) -> dict[str, int]:
         enc = self.hparams.encoder
         return {"max_seq_len": enc["max_seq_len"], "vocab_size": enc["vocab_size"]}
+
+    def check_batch(self, batch, where: str) -> None:
+        super().check_batch(batch, where)
+        labels, input_ids, _ = batch
+        vocab_size = self.hparams.encoder["vocab_size"]
+        check_token_ids(input_ids, vocab_size, where)
+        check_token_ids(labels, vocab_size, where, name="labels", ignore_index=IGNORE_INDEX)
 
     def step(self, batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         labels, input_ids, pad_mask = batch

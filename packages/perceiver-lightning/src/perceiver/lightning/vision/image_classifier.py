@@ -56,10 +56,25 @@ class LitImageClassifier(LitClassifier):
         expected = tuple(self.hparams.encoder["image_shape"])
         if shape is not None and channels_first(shape) != expected:
             raise ValueError(f"the data's image_shape {tuple(shape)} does not fit the model's {expected}")
+        self.check_num_classes(datamodule)
+
+    def labels_of(self, batch: Any) -> torch.Tensor:
+        return batch["label"]
+
+    def check_batch(self, batch: Any, where: str) -> None:
+        super().check_batch(batch, where)
+        images = batch["image"]
+        if not images.is_floating_point():
+            raise ValueError(
+                f"{where}: batch['image'] is a {images.dtype} tensor; the model takes normalized float images "
+                "(perceiver-data's image preprocessing), not raw pixel values"
+            )
 
     def unpack(self, batch: Any) -> tuple[torch.Tensor, torch.Tensor, None]:
         images = batch["image"]
         expected = tuple(self.hparams.encoder["image_shape"])
         if tuple(images.shape[1:]) != expected and tuple(images.shape[1:]) == (*expected[1:], expected[0]):
             images = images.permute(0, 3, 1, 2)  # (b, h, w, c) -> (b, c, h, w)
+        if images.dtype != self.dtype and images.is_floating_point():
+            images = images.to(self.dtype)  # float64 arrays are common: the model's dtype
         return batch["label"], images, None

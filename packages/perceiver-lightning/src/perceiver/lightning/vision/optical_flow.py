@@ -3,7 +3,11 @@
 Batches are dicts ``{"patches": (b, 2, 27, H, W), "flow": (b, H, W, 2), "valid": (b, H, W)}``
 (perceiver-data's ``OpticalFlowDataModule``). Frames larger than the model's ``image_shape`` are
 cropped: at a random position in training, in the centre in validation. The loss and the
-validation metric are the end-point error (EPE) over valid pixels.
+validation metric are the end-point error (EPE) over valid pixels: those that ``valid`` marks (all
+when the batch has none) and whose ground truth is known. As in the Sintel and KITTI tools,
+ground truth that is not finite or whose magnitude exceeds 1e9 (the ``.flo`` "unknown" value is
+1e10) is unknown. A batch without a valid pixel has a loss of zero (no gradient), not NaN; the
+validation EPE is the mean over all valid pixels of the validation set.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from typing import Any
 import torch
 from torchmetrics import MeanMetric
 
+from perceiver.lightning._batch_checks import check_finite
 from perceiver.lightning._io import LitPerceiverIO
 from perceiver.model.vision.optical_flow import (
     OpticalFlow,
@@ -22,7 +27,27 @@ from perceiver.model.vision.optical_flow import (
     end_point_error,
 )
 
-__all__ = ["LitOpticalFlow", "OpticalFlowConfig", "OpticalFlowDecoderConfig", "OpticalFlowEncoderConfig"]
+__all__ = [
+    "UNKNOWN_FLOW_THRESHOLD",
+    "LitOpticalFlow",
+    "OpticalFlowConfig",
+    "OpticalFlowDecoderConfig",
+    "OpticalFlowEncoderConfig",
+    "known_flow",
+]
+
+# flow components above this magnitude are "unknown" (Sintel / Middlebury .flo files store 1e10)
+UNKNOWN_FLOW_THRESHOLD = 1e9
+
+
+def known_flow(flow: torch.Tensor, valid: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ground truth flow (b, h, w, 2) with unknown pixels set to 0, and the mask (b, h, w) of the
+    pixels to score: marked ``valid`` (when given) and finite with magnitude <= 1e9."""
+    known = (torch.isfinite(flow) & (flow.abs() <= UNKNOWN_FLOW_THRESHOLD)).all(dim=-1)
+    valid = known if valid is None else valid.to(torch.bool) & known
+    # NaN * 0 is NaN: zero the unknown targets so that they drop out of the masked mean
+    flow = torch.where(valid.unsqueeze(-1), flow, torch.zeros((), dtype=flow.dtype, device=flow.device))
+    return flow, valid
 
 
 class LitOpticalFlow(LitPerceiverIO):
@@ -63,16 +88,36 @@ class LitOpticalFlow(LitPerceiverIO):
         valid = valid[:, top : top + h, left : left + w] if valid is not None else None
         return patches, flow, valid
 
+    def check_batch(self, batch: dict[str, Any], where: str) -> None:
+        # the ground truth may hold NaN / inf where it is unknown: only the frames must be finite
+        patches, flow, valid = batch["patches"], batch["flow"], batch.get("valid")
+        check_finite({"batch['patches']": patches}, where)
+        b, h, w = patches.shape[0], *patches.shape[-2:]
+        if patches.dim() != 5 or tuple(flow.shape) != (b, h, w, 2):
+            raise ValueError(
+                f"{where}: batch['patches'] must be (b, 2, 27, H, W) and batch['flow'] (b, H, W, 2), got "
+                f"{tuple(patches.shape)} and {tuple(flow.shape)}"
+            )
+        if valid is not None and tuple(valid.shape) != (b, h, w):
+            raise ValueError(f"{where}: batch['valid'] must have shape {(b, h, w)}, got {tuple(valid.shape)}")
+        if valid is not None and (valid.is_floating_point() or valid.is_complex()):
+            raise ValueError(
+                f"{where}: batch['valid'] must be a bool (or 0/1 integer) mask, got {valid.dtype}"
+            )
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         patches, flow, valid = self.crop(batch, random=True)
+        flow, valid = known_flow(flow, valid)
         loss = end_point_error(self.backend_model(patches), flow, valid)
         self.log("train_loss", loss, prog_bar=True)
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         patches, flow, valid = self.crop(batch, random=False)
+        flow, valid = known_flow(flow, valid)
         epe = end_point_error(self.backend_model(patches), flow, valid)
-        self.val_epe.update(epe, weight=patches.shape[0])
+        # weighted by valid pixels: the metric is the mean EPE over all valid pixels
+        self.val_epe.update(epe, weight=valid.sum())
         return epe
 
     def on_validation_epoch_end(self) -> None:
