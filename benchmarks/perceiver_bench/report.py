@@ -1,8 +1,10 @@
 """Markdown tables and plots of a benchmark run.
 
-The generated part of docs/performance.md sits between two markers; the hand-written text
-around it (what each optimisation bought) is kept. A GPU run has markers of its own
-(``bench-cuda``), so that it does not replace the CPU results.
+The generated part of docs/performance.md sits between two markers, right after the page's
+introduction, so that the page leads with the results; the hand-written text around it (the
+method, the missed targets, how we got here) is kept. A GPU run has markers of its own
+(``bench-cuda``), so that it does not replace the CPU results. The generated section itself
+leads with the targets and the plots, then the setup and the detailed measurements.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BEGIN", "END", "markdown", "markers", "plots", "write_markdown"]
+__all__ = ["BEGIN", "END", "PLOT_NAMES", "existing_plots", "markdown", "markers", "plots", "write_markdown"]
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +27,9 @@ def markers(name: str = "bench") -> tuple[str, str]:
 
 
 BEGIN, END = markers()
+
+# the figures ``plots`` draws, in the order the page shows them
+PLOT_NAMES = ("performance-vs-transformers", "performance-scaling", "performance-generation")
 
 
 def _mib(b: int | None) -> str:
@@ -58,19 +63,11 @@ def markdown(run: dict[str, Any], plot_files: list[str]) -> str:
             f"- `torch.set_num_threads({m['torch_threads']})`, dtype {m['dtype']}, no GPU.",
         ]
         memory = "from the CPU allocator's events in `torch.profiler` (`profile_memory=True`)."
+    # results first: the targets and the plots, then the setup they were measured on
     lines = [
         "## Results on a GPU" if gpu else "## Results",
         "",
-        f"Run: `{run['command']}` on {run['date']} ({run['wall_s'] / 60:.1f} min).",
-        "",
-        *where,
-        f"- Matmul peak measured in this run: **{_rate(run['peak_flops'])}** (fastest repetition of "
-        + ", ".join(f"{n}x{n}: {_rate(f)}" for n, f in run["matmul"]["per_size"].items())
-        + f", {dtype}).",
-        f"- Repetitions: {run['settings']['repeats']} timed after {run['settings']['warmup']} warm-up; "
-        "figures are medians; compared implementations are interleaved in one process.",
-        "- Peak memory: tensor memory allocated during the call beyond what was allocated before it "
-        f"(weights, inputs), {memory}",
+        f"Run: `{run['command']}` on {run['date']} ({run['wall_s'] / 60:.1f} min); the setup and every measurement follow.",
         "",
         "### Targets",
         "",
@@ -84,6 +81,22 @@ def markdown(run: dict[str, Any], plot_files: list[str]) -> str:
             lines.append(
                 f"| {w['workload']} | {(c['name'] + note).replace('|', chr(92) + '|')} | {c['value']:.4g} | {c['op']} {c['target']:g} | {mark} |"
             )
+    lines += ["", "Workloads:", ""] + [f"- `{w['workload']}`: {w['title']}" for w in run["workloads"]]
+    if plot_files:
+        lines += ["", "### Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plot_files]
+    lines += [
+        "",
+        "### Setup",
+        "",
+        *where,
+        f"- Matmul peak measured in this run: **{_rate(run['peak_flops'])}** (fastest repetition of "
+        + ", ".join(f"{n}x{n}: {_rate(f)}" for n, f in run["matmul"]["per_size"].items())
+        + f", {dtype}).",
+        f"- Repetitions: {run['settings']['repeats']} timed after {run['settings']['warmup']} warm-up; "
+        "figures are medians; compared implementations are interleaved in one process.",
+        "- Peak memory: tensor memory allocated during the call beyond what was allocated before it "
+        f"(weights, inputs), {memory}",
+    ]
     lines += ["", "### Measurements", ""]
     for w in run["workloads"]:
         lines += [
@@ -119,9 +132,7 @@ def markdown(run: dict[str, Any], plot_files: list[str]) -> str:
             if "breakdown" in r["extra"]:
                 lines += ["", *_breakdown_table(r)]
         lines.append("")
-    if plot_files:
-        lines += ["### Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plot_files] + [""]
-    return "\n".join(lines)
+    return "\n".join(lines).rstrip("\n") + "\n"
 
 
 def _breakdown_table(r: dict[str, Any]) -> list[str]:
@@ -230,6 +241,12 @@ def plots(run: dict[str, Any], out_dir: Path, suffix: str = "") -> list[str]:
             fig.tight_layout()
             files.append(_save(fig, out_dir / f"performance-generation{suffix}.png", plt))
     return files
+
+
+def existing_plots(out_dir: Path, suffix: str = "") -> list[str]:
+    """The figures of an earlier run in ``out_dir``, for a page rewritten without drawing them."""
+    paths = (out_dir / f"{name}{suffix}.png" for name in PLOT_NAMES)
+    return [str(p) for p in paths if p.is_file()]
 
 
 def _save(fig, path: Path, plt) -> str:

@@ -6,7 +6,11 @@ Writes the JSON results (``--json``), the generated section of docs/performance.
     python -m perceiver_bench.run --device cuda --precision bf16-mixed --keep-going
 
 writes benchmarks/results/results-cuda.json and the GPU section of docs/performance.md (its
-own markers: the CPU results stay), plots with a ``-cuda`` suffix.
+own markers: the CPU results stay), plots with a ``-cuda`` suffix. ``--render`` rewrites the
+page's generated section (and the plots) from the JSON results without measuring anything,
+e.g. after a change of the report's layout::
+
+    python -m perceiver_bench.run --render --no-plots    # keeps the existing plots
 """
 
 from __future__ import annotations
@@ -25,9 +29,9 @@ import torch
 
 from perceiver_bench import causal, compiled, flow, mlm, scaling
 from perceiver_bench.measure import PRECISIONS, Settings, WorkloadResult, machine_info, matmul_peak
-from perceiver_bench.report import markdown, plots, write_markdown
+from perceiver_bench.report import existing_plots, markdown, plots, write_markdown
 
-__all__ = ["WORKLOADS", "main", "run_suite"]
+__all__ = ["WORKLOADS", "main", "render", "run_suite"]
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKLOADS: dict[str, Callable[[Settings], WorkloadResult]] = {
@@ -139,7 +143,12 @@ def main(argv: list[str] | None = None) -> dict:
         "--json", type=Path, default=None, help="default: benchmarks/results/results[-cuda].json"
     )
     parser.add_argument("--markdown", type=Path, default=ROOT / "docs" / "performance.md")
-    parser.add_argument("--no-plots", action="store_true")
+    parser.add_argument(
+        "--no-plots", action="store_true", help="draw no plots (--render: keep the existing ones)"
+    )
+    parser.add_argument(
+        "--render", action="store_true", help="rewrite the page (and plots) from --json, measuring nothing"
+    )
     parser.add_argument(
         "--merge", action="store_true", help="keep the other workloads' results from --json (rerun some only)"
     )
@@ -147,6 +156,11 @@ def main(argv: list[str] | None = None) -> dict:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     cuda = args.device.startswith("cuda")
+    suffix = "-cuda" if cuda else ""
+    args.json = args.json or ROOT / "benchmarks" / "results" / f"results{suffix}.json"
+    if args.render:
+        return render(args.json, args.markdown, suffix, draw_plots=not args.no_plots)
+
     settings = Settings(
         repeats=args.repeats or (3 if args.quick else 5),
         warmup=1,
@@ -156,9 +170,6 @@ def main(argv: list[str] | None = None) -> dict:
         precision=args.precision or ("bf16-mixed" if cuda else "32"),
         ar_batch_size=args.ar_batch_size or (64 if cuda else None),
     )
-    suffix = "-cuda" if cuda else ""
-    args.json = args.json or ROOT / "benchmarks" / "results" / f"results{suffix}.json"
-
     previous = json.loads(args.json.read_text()) if args.merge and args.json.exists() else None
 
     def write(run: dict) -> None:
@@ -181,6 +192,18 @@ def main(argv: list[str] | None = None) -> dict:
                 c["target"],
                 "met" if c["passed"] else "MISSED",
             )
+    return run
+
+
+def render(json_path: Path, markdown_path: Path, suffix: str = "", draw_plots: bool = True) -> dict:
+    """Rewrite the generated section ``bench{suffix}`` of ``markdown_path`` from the results in
+    ``json_path``; the plots are redrawn, or (``draw_plots=False``) the existing ones are kept."""
+    if not json_path.is_file():
+        raise SystemExit(f"--json {json_path} does not exist: run the suite first")
+    run = json.loads(json_path.read_text())
+    out_dir = markdown_path.parent
+    files = plots(run, out_dir, suffix) if draw_plots else existing_plots(out_dir, suffix)
+    write_markdown(markdown_path, markdown(run, files), marker=f"bench{suffix}")
     return run
 
 

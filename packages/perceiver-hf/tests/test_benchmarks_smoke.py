@@ -19,8 +19,8 @@ if not (BENCHMARKS / "perceiver_bench").is_dir():
 sys.path.insert(0, str(BENCHMARKS))
 
 from perceiver_bench.measure import Settings  # noqa: E402
-from perceiver_bench.report import markdown, write_markdown  # noqa: E402
-from perceiver_bench.run import WORKLOADS, run_suite  # noqa: E402
+from perceiver_bench.report import markdown, markers, write_markdown  # noqa: E402
+from perceiver_bench.run import WORKLOADS, main, run_suite  # noqa: E402
 
 AGREEMENT = ("difference", "==", "compiled - eager")
 
@@ -94,6 +94,45 @@ def test_report_is_written(suite, tmp_path):
     assert content.startswith("# Performance\n\nhand-written text")
     assert content.count("### Targets") == 1
     assert "| mlm |" in content
+
+
+def test_report_leads_with_the_results(suite):
+    text = markdown(json.loads(json.dumps(suite)), ["docs/performance-scaling.png"])
+    order = ["## Results", "### Targets", "Workloads:", "### Plots", "### Setup", "### Measurements"]
+    positions = [text.index(heading) for heading in order]
+    assert positions == sorted(positions), dict(zip(order, positions))
+    assert "![performance-scaling](performance-scaling.png)" in text
+    assert "seed" not in text.lower()
+
+
+def test_render_rewrites_the_page_from_the_json_without_measuring(tmp_path, monkeypatch):
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        run = run_suite(Settings(repeats=1, warmup=0, tiny=True), only=["scaling_encoder"])
+    finally:
+        torch.set_num_threads(threads)
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps(run))
+    page = tmp_path / "performance.md"
+    begin, end = markers()
+    page.write_text(f"# Performance\n\nintroduction\n\n{begin}\nold results\n{end}\n\n## Method\n\nhow\n")
+    (tmp_path / "performance-generation.png").write_bytes(b"an earlier plot")
+
+    def no_measuring(*args, **kwargs):
+        raise AssertionError("--render must not run the suite")
+
+    monkeypatch.setattr("perceiver_bench.run.run_suite", no_measuring)
+    main(["--render", "--no-plots", "--json", str(results), "--markdown", str(page)])
+    content = page.read_text()
+    assert content.startswith("# Performance\n\nintroduction") and content.endswith("## Method\n\nhow\n")
+    assert content.index("### Targets") < content.index("## Method") and "old results" not in content
+    assert content.count(begin) == 1 and "| scaling_encoder |" in content
+    assert "![performance-generation](performance-generation.png)" in content  # the plot is kept
+    assert "performance-scaling.png" not in content  # no such plot: not referenced
+    with pytest.raises(SystemExit, match="does not exist"):
+        main(["--render", "--json", str(tmp_path / "missing.json"), "--markdown", str(page)])
 
 
 def test_bf16_mixed_precision_runs_and_is_reported(tmp_path):

@@ -1,0 +1,102 @@
+"""Loss curve of the quick-start training run (``examples/train_clm.py``, run by ``nox -s main``).
+
+    nox -s main -- --output_dir .cache/train_clm     # train; TensorBoard logs in .cache/train_clm/logs
+    python docs/figures/loss_curve.py .cache/train_clm/logs --machine "2 shared CPU cores"
+
+Needs matplotlib and tensorboard (``pip install matplotlib tensorboard``). Reads the scalars
+``train_loss`` and ``val_loss`` of the newest ``version_*`` folder and plots them against the
+training step and against wall time since the first logged step; writes
+``docs/figures/loss-curve.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "loss-curve.png"
+TAGS = ("train_loss", "val_loss")
+
+
+def read_scalars(log_dir: Path) -> dict[str, list[tuple[float, int, float]]]:
+    """(wall time, step, value) of each tag in the newest TensorBoard run under ``log_dir``."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    runs = sorted(log_dir.glob("version_*"), key=lambda p: int(p.name.split("_")[-1]))
+    run = runs[-1] if runs else log_dir
+    if not any(run.glob("events.out.tfevents.*")):
+        raise SystemExit(f"no TensorBoard event files in {run}")
+    events = EventAccumulator(str(run), size_guidance={"scalars": 0})  # 0: keep every point
+    events.Reload()
+    found = events.Tags()["scalars"]
+    missing = [tag for tag in TAGS if tag not in found]
+    if missing:
+        raise SystemExit(f"{run} has no scalars {missing} (it has {sorted(found)})")
+    return {tag: [(e.wall_time, e.step, e.value) for e in events.Scalars(tag)] for tag in TAGS}
+
+
+def plot(
+    scalars: dict[str, list[tuple[float, int, float]]], out: Path, machine: str, max_steps: int | None
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    start = min(t for points in scalars.values() for t, _, _ in points)
+    train, val = scalars["train_loss"], scalars["val_loss"]
+    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
+    by_step.plot(
+        [s for _, s, _ in train],
+        [v for _, _, v in train],
+        color="tab:blue",
+        alpha=0.45,
+        lw=1,
+        label="training loss",
+    )
+    by_step.plot(
+        [s for _, s, _ in val], [v for _, _, v in val], "o-", color="tab:orange", label="validation loss"
+    )
+    by_step.set_xlabel("training step")
+    by_step.set_ylabel("cross-entropy (nats per byte)")
+    if max_steps:
+        by_step.set_xlim(0, max_steps)
+    by_step.legend()
+    by_time.plot(
+        [(t - start) / 60 for t, _, _ in train], [v for _, _, v in train], color="tab:blue", alpha=0.45, lw=1
+    )
+    by_time.plot([(t - start) / 60 for t, _, _ in val], [v for _, _, v in val], "o-", color="tab:orange")
+    by_time.set_xlabel(f"wall time (minutes, {machine})")
+    for ax in (by_step, by_time):
+        ax.grid(alpha=0.3)
+    done = 1 + max(s for points in scalars.values() for _, s, _ in points)  # steps count from 0
+    steps = f"{done} of {max_steps} steps" if max_steps and done < max_steps else f"{done} steps"
+    fig.suptitle(f"Perceiver AR on CPython's documentation topics, UTF-8 bytes ({steps})", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("log_dir", type=Path, help="the run's TensorBoard folder (OUTPUT_DIR/logs)")
+    parser.add_argument(
+        "--machine", default="2 shared CPU cores", help="where the run was made, for the axis label"
+    )
+    parser.add_argument(
+        "--max_steps", type=int, default=1600, help="the run's --max_steps (default: the script's)"
+    )
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    scalars = read_scalars(args.log_dir)
+    plot(scalars, args.out, args.machine, args.max_steps)
+    val = scalars["val_loss"]
+    print(
+        f"{args.out}: {len(scalars['train_loss'])} training and {len(val)} validation points; last {val[-1][2]:.3f} at step {val[-1][1]}"
+        if val
+        else args.out
+    )
+
+
+if __name__ == "__main__":
+    main()
