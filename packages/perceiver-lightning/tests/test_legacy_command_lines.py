@@ -70,6 +70,15 @@ SAM_MAESTRO = """--model.activation_checkpointing=true --model.num_channels=512 
 --trainer.max_steps=20000 --trainer.accelerator=gpu --trainer.devices=2 --trainer.val_check_interval=0.5
 --trainer.gradient_clip_val=0.5 --trainer.accumulate_grad_batches=2 --trainer.logger=TensorBoardLogger
 --trainer.log_every_n_steps=20 --trainer.logger.save_dir=logs --trainer.logger.name=sam"""
+SAM_GIANTMIDI = """--model.activation_checkpointing=true --model.num_channels=768 --model.num_self_attention_layers=18
+--model.num_heads=8 --model.max_latents=2048 --model.cross_attention_dropout=0.1
+--model.post_attention_dropout=0.1 --model.residual_dropout=0.1 --data=GiantMidiPianoDataModule
+--data.max_seq_len=6144 --data.min_seq_len=2048 --data.batch_size=8 --data.padding_side=left
+--data.num_workers=1 --optimizer=AdamW --optimizer.weight_decay=0.01 --optimizer.lr=2e-4
+--lr_scheduler.warmup_steps=200 --trainer.max_steps=20000 --trainer.accelerator=gpu --trainer.devices=2
+--trainer.val_check_interval=0.5 --trainer.gradient_clip_val=0.5 --trainer.accumulate_grad_batches=2
+--trainer.logger=TensorBoardLogger --trainer.log_every_n_steps=20 --trainer.logger.save_dir=logs
+--trainer.logger.name=sam"""
 
 # small Perceiver IO text models (the scripts' defaults are deepmind/language-perceiver's size)
 TINY_TEXT_IO = (
@@ -204,16 +213,21 @@ def test_mlm_then_text_classifier_command_lines(tmp_path: Path):
     assert torch.load(ckpt, weights_only=True)["hyper_parameters"]["params"] == str(clf_ckpt)
 
 
-def test_symbolic_audio_command_line_parses_with_the_old_defaults(tmp_path: Path):
-    """sam/maestrov3/train.sh (its data needs a download): the config it resolves to."""
+@pytest.mark.parametrize(
+    "command, data_module",
+    [(SAM_MAESTRO, "MaestroV3DataModule"), (SAM_GIANTMIDI, "GiantMidiPianoDataModule")],
+    ids=["maestrov3", "giantmidi"],
+)
+def test_symbolic_audio_command_lines_parse_with_the_old_defaults(tmp_path: Path, command, data_module):
+    """sam/{maestrov3,giantmidi}/train.sh (their data needs a download): the config they resolve to."""
     pytest.importorskip("pretty_midi", reason="perceiver-data's audio extra (pretty-midi) is not installed")
     result = run_cli(
-        "perceiver.scripts.audio.symbolic", "fit", *_options(SAM_MAESTRO), "--print_config", cwd=tmp_path
+        "perceiver.scripts.audio.symbolic", "fit", *_options(command), "--print_config", cwd=tmp_path
     )
     config = result.stdout
     for line in ("output_norm: true", "output_bias: false", "abs_pos_emb: false", "weight_decay: 0.01"):
         assert line in config
-    assert "class_path: perceiver.data.audio" in config and "MaestroV3DataModule" in config
+    assert "class_path: perceiver.data.audio" in config and data_module in config
 
 
 def test_fsdp_script_says_what_replaces_it(tmp_path: Path):
