@@ -23,3 +23,28 @@ def test_page_examples_run(page):
     namespace: dict = {}
     for block in blocks:  # blocks of a page build on each other
         exec(compile(block, str(path), "exec"), namespace)
+
+
+# Words that mean something only inside this repository's history, not to a reader of the docs.
+INTERNAL_WORDS = re.compile(
+    r"seed[- ]docs?|\bthe seed\b|\bseed's|seed-sized|main job|\.\./shared|this session", flags=re.IGNORECASE
+)
+
+
+def test_user_facing_text_has_no_internal_vocabulary():
+    root = DOCS.parent
+    pages = [root / "README.md", *sorted(DOCS.glob("*.md")), *sorted(root.glob("packages/*/README.md"))]
+    pages = [page for page in pages if page.is_file()]
+    if not pages:
+        pytest.skip(f"no README.md or docs pages under {root} (installed without the repository)")
+    hits = [
+        f"{page.relative_to(root)}:{number}: {match.group(0)!r}"
+        for page in pages
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1)
+        for match in INTERNAL_WORDS.finditer(line)
+    ]
+    assert not hits, (
+        "user-facing text uses words only this repository's history explains (say what a reader needs: "
+        "'krasserm/perceiver-io 0.11', 'the quick-start training run', '$PERCEIVER_DATA_DIR', 'the random "
+        "seed'):\n" + "\n".join(hits)
+    )

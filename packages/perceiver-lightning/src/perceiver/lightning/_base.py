@@ -3,7 +3,7 @@ plain-data hyperparameters, the task tag in checkpoints and the pre-training inp
 
 A wrapper owns a core model (``backend_model``, alias ``model``), its loss and its metrics;
 the optimizer comes from the LightningCLI (``--optimizer``) or from ``configure_optimizers``
-added by the user (as in the seed docs). Hyperparameters are stored as plain data so that
+added by the user (as in krasserm/perceiver-io 0.11's docs). Hyperparameters are stored as plain data so that
 ``load_from_checkpoint`` works under ``torch.load(weights_only=True)``.
 """
 
@@ -130,7 +130,7 @@ class LitModel(pl.LightningModule):
 
     @property
     def model(self) -> nn.Module:
-        """The core model (the seed docs' name for ``backend_model``)."""
+        """The core model (krasserm/perceiver-io 0.11's name for ``backend_model``)."""
         return self.backend_model
 
     @property

@@ -42,7 +42,7 @@ class CausalLanguageModelConfig(PerceiverARConfig):
 
     @property
     def num_latents(self) -> int:
-        """The seed docs' older name of ``max_latents``."""
+        """The name of ``max_latents`` in krasserm/perceiver-io 0.11's docs."""
         return self.max_latents
 
 

@@ -41,7 +41,7 @@ class LitCausalSequenceModel(LitModel):
     legacy_hparams = ("validation_sample_prompt",)
 
     def _build(self, hparams: dict[str, Any]) -> None:
-        if hparams.get("num_latents") is not None:  # the seed docs' name of max_latents
+        if hparams.get("num_latents") is not None:  # krasserm/perceiver-io 0.11's name of max_latents
             hparams["max_latents"] = hparams["num_latents"]
         _check_sample_args(hparams)
         super()._build(hparams)
