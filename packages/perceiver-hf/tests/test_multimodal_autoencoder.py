@@ -137,6 +137,8 @@ def test_pipeline_reconstructs_in_chunks(converted):
     inputs = _inputs(1)
     video, audio = inputs["image"][0].numpy(), inputs["audio"][0, :, 0].numpy()
     out = autoencoder({"image": video, "audio": audio}, num_chunks=4, top_k=3)
+    with pytest.raises(TypeError, match=r"unknown arguments \['num_chunk'\]"):
+        autoencoder({"image": video, "audio": audio}, num_chunk=4)
     assert out["image"].shape == (T, S, S, 3) and out["image"].dtype == np.float32
     assert out["audio"].shape == (T * SPF,)
     assert out["label"].shape == (K,)

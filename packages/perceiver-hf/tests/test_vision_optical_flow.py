@@ -150,3 +150,7 @@ def test_pipeline_renders_flow_and_rejects_bad_inputs(converted, rubberwhale):
         flow_pipeline([c.crop((0, 0, 10, 10)) for c in crop])
     with pytest.raises(ValueError, match="pair of frames"):
         flow_pipeline(crop[0])
+    with pytest.raises(TypeError, match=r"unknown arguments \['overlapp'\]"):
+        flow_pipeline(crop, overlapp=4)
+    with pytest.raises(TypeError, match=r"micro_batch_size \(tiles are run through the model one at a time"):
+        flow_pipeline(crop, micro_batch_size=2)  # a perceiver-io 0.11 argument

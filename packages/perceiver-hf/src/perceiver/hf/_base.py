@@ -239,3 +239,24 @@ def _check_loading_info(info: dict[str, Any], source: str | os.PathLike) -> None
 def _encoder_init_scale(config: PerceiverBackendConfig) -> float:
     encoder = getattr(config.backend_config, "encoder", None)
     return getattr(encoder, "init_scale", 0.02)
+
+
+def refuse_pipeline_arguments(
+    task: str, kwargs: dict[str, Any], replaced: dict[str, str] | None = None
+) -> None:
+    """Raise ``TypeError`` naming the arguments a pipeline call does not take (nothing is ignored).
+
+    ``replaced`` maps arguments of krasserm/perceiver-io 0.11's pipelines that this library does
+    not take to what to use instead.
+    """
+    if not kwargs:
+        return
+    replaced = replaced or {}
+    notes = [f"{name} ({replaced[name]})" for name in sorted(kwargs) if name in replaced]
+    unknown = sorted(name for name in kwargs if name not in replaced)
+    parts = []
+    if unknown:
+        parts.append(f"unknown arguments {unknown}")
+    if notes:
+        parts.append("perceiver-io 0.11 arguments it does not take: " + "; ".join(notes))
+    raise TypeError(f"the {task} pipeline got " + " and ".join(parts))

@@ -17,6 +17,9 @@ import torch
 from transformers import AutoModelForCausalLM, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
+from perceiver.hf._base import refuse_pipeline_arguments
+from perceiver.model.core.validation import check_int
+
 __all__ = ["SymbolicAudioGenerationPipeline"]
 
 
@@ -52,10 +55,29 @@ class SymbolicAudioGenerationPipeline(Pipeline):
         top_p: float | None = None,
         temperature: float | None = None,
         output_path: str | os.PathLike | None = None,
-        render_audio: bool = False,
-        include_prompt: bool = True,
+        render_audio: bool | None = None,
+        include_prompt: bool | None = None,
+        max_prompt_length: int | None = None,
+        sf2_path: str | os.PathLike | None = None,
+        render: bool | None = None,
+        return_full_audio: bool | None = None,
         **kwargs,
     ):
+        # render / return_full_audio: perceiver-io 0.11's names of render_audio / include_prompt
+        render_audio = _one_of("render_audio", render_audio, "render", render, default=False)
+        include_prompt = _one_of(
+            "include_prompt", include_prompt, "return_full_audio", return_full_audio, default=True
+        )
+        refuse_pipeline_arguments(
+            "symbolic-audio-generation",
+            kwargs,
+            {"return_type": "the result holds both 'token_ids' and 'midi'; drop it"},
+        )
+        preprocess = {}
+        if max_prompt_length is not None:
+            preprocess["max_prompt_length"] = check_int("max_prompt_length", max_prompt_length, minimum=1)
+        if sf2_path is not None and not Path(sf2_path).is_file():
+            raise FileNotFoundError(f"sf2_path {os.fspath(sf2_path)!r} is not a SoundFont file")
         generate_kwargs = {
             k: v
             for k, v in dict(
@@ -68,10 +90,15 @@ class SymbolicAudioGenerationPipeline(Pipeline):
             ).items()
             if v is not None
         }
-        postprocess = dict(output_path=output_path, render_audio=render_audio, include_prompt=include_prompt)
-        return {}, generate_kwargs, postprocess
+        postprocess = dict(
+            output_path=output_path,
+            render_audio=render_audio,
+            include_prompt=include_prompt,
+            sf2_path=sf2_path,
+        )
+        return preprocess, generate_kwargs, postprocess
 
-    def preprocess(self, midi: Any) -> dict[str, torch.Tensor]:
+    def preprocess(self, midi: Any, max_prompt_length: int | None = None) -> dict[str, torch.Tensor]:
         if isinstance(midi, list | tuple):
             ids = list(midi)
             bad = [i for i in ids if isinstance(i, bool) or not isinstance(i, numbers.Integral)]
@@ -82,6 +109,8 @@ class SymbolicAudioGenerationPipeline(Pipeline):
             ids = encode_midi(midi)
         if not ids:
             raise ValueError(f"the MIDI prompt {midi!r} holds no notes")
+        if max_prompt_length is not None:
+            ids = ids[:max_prompt_length]  # the prompt's beginning, as in perceiver-io 0.11
         max_seq_len = self.model.backend_model.max_seq_len
         return {"input_ids": torch.tensor([ids[-max_seq_len:]], dtype=torch.long)}
 
@@ -92,7 +121,7 @@ class SymbolicAudioGenerationPipeline(Pipeline):
         return {"sequence": output[0], "prompt_len": model_inputs["input_ids"].shape[1]}
 
     def postprocess(
-        self, model_outputs, output_path=None, render_audio=False, include_prompt=True
+        self, model_outputs, output_path=None, render_audio=False, include_prompt=True, sf2_path=None
     ) -> dict[str, Any]:
         _, decode_midi, _ = _midi_codec()
         ids = model_outputs["sequence"].tolist()
@@ -108,12 +137,29 @@ class SymbolicAudioGenerationPipeline(Pipeline):
             result["path"] = path
         if render_audio:
             try:
-                result["audio"], result["sample_rate"] = midi.fluidsynth(fs=22050), 22050
+                audio = midi.fluidsynth(
+                    fs=22050, **({} if sf2_path is None else {"sf2_path": os.fspath(sf2_path)})
+                )
+                result["audio"], result["sample_rate"] = audio, 22050
             except Exception as error:  # no fluidsynth / SoundFont on this machine
                 raise RuntimeError(
                     f"rendering MIDI to audio needs fluidsynth and a SoundFont: {error}"
                 ) from error
         return result
+
+
+def _one_of(name: str, value: Any, old_name: str, old_value: Any, default: Any) -> Any:
+    """``value``, or perceiver-io 0.11's ``old_value`` for it; both given and different is an error."""
+    if value is not None and old_value is not None and value != old_value:
+        raise ValueError(
+            f"{name}={value!r} and {old_name}={old_value!r} (its perceiver-io 0.11 name) disagree"
+        )
+    chosen = value if value is not None else old_value
+    if chosen is None:
+        return default
+    if not isinstance(chosen, bool):
+        raise TypeError(f"{name if value is not None else old_name} must be True or False, got {chosen!r}")
+    return chosen
 
 
 PIPELINE_REGISTRY.register_pipeline(

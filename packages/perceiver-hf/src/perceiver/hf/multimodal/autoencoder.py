@@ -21,7 +21,7 @@ from transformers import AutoConfig, AutoModel, PerceiverConfig, PerceiverForMul
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import ModelOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, refuse_pipeline_arguments
 from perceiver.hf._convert import convert_checkpoint_to, convert_state_dict, load_source_model
 from perceiver.hf.vision._tables import decoder_table, encoder_kwargs, encoder_table
 from perceiver.model.core.validation import check_int
@@ -229,6 +229,7 @@ class MultimodalAutoencodingPipeline(Pipeline):
     _load_tokenizer = False
 
     def _sanitize_parameters(self, num_chunks: int | None = None, top_k: int | None = None, **kwargs):
+        refuse_pipeline_arguments("multimodal-autoencoding", kwargs)
         if num_chunks is not None:
             check_int("num_chunks", num_chunks, minimum=1)
         if top_k is not None:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from transformers import Pipeline
 
+from perceiver.hf._base import refuse_pipeline_arguments
 from perceiver.model.core.validation import check_int, check_number
 from perceiver.model.vision.optical_flow import extract_patches
 
@@ -85,6 +86,11 @@ class OpticalFlowPipeline(Pipeline):
     def _sanitize_parameters(
         self, render: bool | None = None, overlap: int | None = None, max_flow: float | None = None, **kwargs
     ):
+        refuse_pipeline_arguments(
+            "optical-flow",
+            kwargs,
+            {"micro_batch_size": "tiles are run through the model one at a time; drop it"},
+        )
         if overlap is not None:
             check_int("overlap", overlap, minimum=0)
         if max_flow is not None:
