@@ -112,6 +112,11 @@ ALL_PADDING = torch.tensor([[1] * 10, [0] * 10])
 
 # (case, call, exception, message)
 CASES = [
+    # forward(): nothing a caller passes is ignored
+    ("forward misspelt argument", lambda: forward(attention_masks=torch.ones(2, 10)), TypeError,
+     r"PerceiverCausalLanguageModel.forward got unexpected keyword arguments \['attention_masks'\]"),
+    ("forward output_attentions", lambda: forward(output_attentions=True), ValueError,
+     r"PerceiverCausalLanguageModel does not return attentions: output_attentions=True"),
     # generate()
     ("generate right padding", lambda: generate(attention_mask=RIGHT_PADDED), ValueError,
      r"attention_mask has padding after a token in prompt 1 \(right padding\).*pad prompts on the left"),

@@ -260,3 +260,29 @@ def refuse_pipeline_arguments(
     if notes:
         parts.append("perceiver-io 0.11 arguments it does not take: " + "; ".join(notes))
     raise TypeError(f"the {task} pipeline got " + " and ".join(parts))
+
+
+# keyword arguments transformers' generate(), pipelines and Trainer pass to every model's forward
+# that have no meaning here: accepted and unused (a Perceiver has no token types or position ids
+# of its own; the wrappers return neither attentions nor hidden states)
+_UNUSED_FORWARD_ARGUMENTS = frozenset(
+    {"use_cache", "token_type_ids", "num_items_in_batch", "cache_position", "position_ids"}
+)
+_UNSUPPORTED_OUTPUTS = ("output_attentions", "output_hidden_states")
+
+
+def check_forward_arguments(model: nn.Module, kwargs: dict[str, Any]) -> None:
+    """Raise for a keyword argument of ``model.forward`` that would otherwise be ignored.
+
+    A misspelt argument (``attention_masks=``) must not run the model without it.
+    """
+    for name in _UNSUPPORTED_OUTPUTS:
+        if kwargs.get(name):
+            raise ValueError(
+                f"{type(model).__name__} does not return {name.removeprefix('output_')}: {name}=True"
+            )
+    unknown = sorted(
+        k for k in kwargs if k not in _UNUSED_FORWARD_ARGUMENTS and k not in _UNSUPPORTED_OUTPUTS
+    )
+    if unknown:
+        raise TypeError(f"{type(model).__name__}.forward got unexpected keyword arguments {unknown}")

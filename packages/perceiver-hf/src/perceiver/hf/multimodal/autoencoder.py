@@ -21,7 +21,12 @@ from transformers import AutoConfig, AutoModel, PerceiverConfig, PerceiverForMul
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import ModelOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, refuse_pipeline_arguments
+from perceiver.hf._base import (
+    PerceiverBackendConfig,
+    PerceiverBackendModel,
+    check_forward_arguments,
+    refuse_pipeline_arguments,
+)
 from perceiver.hf._convert import convert_checkpoint_to, convert_state_dict, load_source_model
 from perceiver.hf.vision._tables import decoder_table, encoder_kwargs, encoder_table
 from perceiver.model.core.validation import check_int
@@ -77,6 +82,7 @@ class PerceiverMultimodalAutoencoder(PerceiverBackendModel):
     ) -> MultimodalAutoencoderOutput:
         """``labels``: reconstruction targets shaped like ``inputs`` (usually the inputs themselves,
         with a one-hot ``label``); the loss is the core ``reconstruction_loss``."""
+        check_forward_arguments(self, kwargs)
         logits = self.backend_model(inputs, subsampled_output_points=subsampled_output_points)
         loss = None if labels is None else reconstruction_loss(logits, labels, subsampled_output_points)
         return MultimodalAutoencoderOutput(loss=loss, logits=logits)

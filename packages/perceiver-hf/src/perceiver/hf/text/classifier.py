@@ -9,7 +9,13 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForSequenceClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, check_class_labels, pad_mask_of
+from perceiver.hf._base import (
+    PerceiverBackendConfig,
+    PerceiverBackendModel,
+    check_class_labels,
+    check_forward_arguments,
+    pad_mask_of,
+)
 from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.tokenizer import load_tokenizer
 from perceiver.model.core import ClassificationDecoderConfig
@@ -54,6 +60,7 @@ class PerceiverTextClassifier(PerceiverBackendModel):
         return_dict: bool | None = None,
         **kwargs,
     ) -> SequenceClassifierOutput:
+        check_forward_arguments(self, kwargs)
         pad_mask = pad_mask_of(attention_mask)
         logits = self.backend_model(input_ids, pad_mask=pad_mask)
         loss = None

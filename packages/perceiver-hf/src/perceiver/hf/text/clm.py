@@ -18,7 +18,13 @@ from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, check_class_labels, pad_mask_of
+from perceiver.hf._base import (
+    PerceiverBackendConfig,
+    PerceiverBackendModel,
+    check_class_labels,
+    check_forward_arguments,
+    pad_mask_of,
+)
 from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.tokenizer import load_tokenizer
 from perceiver.model.core import IncrementalDecoder, check_prompt_padding
@@ -173,6 +179,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
             num_latents: latents of an uncached forward (default ``max_latents``, at most n);
                 during cached generation, the latents the window (re)starts with.
         """
+        check_forward_arguments(self, kwargs)
         pad_mask = pad_mask_of(attention_mask)
         cache = cache if cache is not None else past_key_values
         if isinstance(cache, PerceiverARGenerationCache):

@@ -10,7 +10,13 @@ import torch.nn.functional as F
 from transformers import AutoConfig, AutoModelForMaskedLM, PerceiverConfig, PerceiverForMaskedLM
 from transformers.modeling_outputs import MaskedLMOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, check_class_labels, pad_mask_of
+from perceiver.hf._base import (
+    PerceiverBackendConfig,
+    PerceiverBackendModel,
+    check_class_labels,
+    check_forward_arguments,
+    pad_mask_of,
+)
 from perceiver.hf._convert import (
     convert_checkpoint_to,
     convert_state_dict,
@@ -61,6 +67,7 @@ class PerceiverMaskedLanguageModel(PerceiverBackendModel):
         **kwargs,
     ) -> MaskedLMOutput:
         """``attention_mask``: 1 = token, 0 = padding (the 🤗 convention); ``labels``: -100 = ignore."""
+        check_forward_arguments(self, kwargs)
         pad_mask = pad_mask_of(attention_mask)
         logits = self.backend_model(input_ids, pad_mask=pad_mask)
         loss = None

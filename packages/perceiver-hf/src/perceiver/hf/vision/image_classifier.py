@@ -25,7 +25,12 @@ from transformers import (
 )
 from transformers.modeling_outputs import ImageClassifierOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, check_class_labels
+from perceiver.hf._base import (
+    PerceiverBackendConfig,
+    PerceiverBackendModel,
+    check_class_labels,
+    check_forward_arguments,
+)
 from perceiver.hf._convert import (
     backend_from_lightning_checkpoint,
     convert_checkpoint_to,
@@ -83,6 +88,7 @@ class PerceiverImageClassifier(PerceiverBackendModel):
         **kwargs,
     ) -> ImageClassifierOutput:
         """``labels``: class indices (b,); the loss is their cross-entropy."""
+        check_forward_arguments(self, kwargs)
         logits = self.backend_model(pixel_values)  # (b, num_labels)
         loss = None
         if labels is not None:

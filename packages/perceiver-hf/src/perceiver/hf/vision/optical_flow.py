@@ -17,7 +17,7 @@ from transformers import AutoConfig, AutoModel, PerceiverConfig, PerceiverForOpt
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import ModelOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel
+from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, check_forward_arguments
 from perceiver.hf._convert import convert_checkpoint_to, convert_state_dict, load_source_model
 from perceiver.hf.vision._flow_pipeline import OpticalFlowPipeline
 from perceiver.hf.vision._tables import decoder_table, encoder_kwargs, encoder_table
@@ -78,6 +78,7 @@ class OpticalFlowPerceiver(PerceiverBackendModel):
         **kwargs,
     ) -> OpticalFlowOutput:
         """``labels``: target flow (b, h, w, 2); ``valid_mask``: (b, h, w) bool, True where it is valid."""
+        check_forward_arguments(self, kwargs)
         flow = self.backend_model(inputs)  # (b, h, w, 2)
         loss = None if labels is None else end_point_error(flow, labels, valid_mask)
         return OpticalFlowOutput(loss=loss, logits=flow)
