@@ -269,13 +269,13 @@ def test_a_checkpoint_with_a_wrong_hyperparameter_type_names_file_and_field(tmp_
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (lambda data: b"", r"checkpoint .*broken.ckpt is empty \(0 bytes\)"),
+        (lambda data: b"", r"checkpoint .*broken\.ckpt'? is empty \(0 bytes\)"),
         (
             lambda data: data[: len(data) // 2],
-            r"checkpoint .*broken.ckpt \(\d+ bytes\) cannot be read: it is truncated",
+            r"checkpoint .*broken\.ckpt'? \(\d+ bytes\) cannot be read: it is truncated",
         ),
-        (lambda data: data[:40], r"checkpoint .*broken.ckpt \(40 bytes\) cannot be read"),
-        (lambda data: b"not a checkpoint at all", r"broken.ckpt \(23 bytes\) cannot be read"),
+        (lambda data: data[:40], r"checkpoint .*broken\.ckpt'? \(40 bytes\) cannot be read"),
+        (lambda data: b"not a checkpoint at all", r"broken\.ckpt'? \(23 bytes\) cannot be read"),
     ],
     ids=["zero bytes", "truncated", "truncated header", "not a checkpoint"],
 )

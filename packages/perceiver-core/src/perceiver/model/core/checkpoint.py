@@ -144,8 +144,10 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file {os.fspath(path)!r} does not exist")
-    if path.stat().st_size == 0:
-        raise ValueError(f"checkpoint file {os.fspath(path)!r} is empty")
+    size = path.stat().st_size
+    if size == 0:
+        raise ValueError(f"checkpoint file {os.fspath(path)!r} is empty (0 bytes)")
+    unreadable = f"checkpoint file {os.fspath(path)!r} ({size} bytes) cannot be read: it is truncated, corrupt or not a checkpoint"
     try:
         with torch.serialization.safe_globals(_STAND_INS):
             try:
@@ -157,26 +159,55 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                 checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         found = _GLOBAL.search(str(error))
-        if found is None:
-            raise ValueError(
-                f"refusing to load checkpoint {os.fspath(path)!r}: it is corrupt, or its pickle holds "
-                f"something other than tensors and plain data and loading it could run code: {error}"
-            ) from None
+        if found is None or _damaged_pickle(path):
+            # torch's advice (weights_only=False) would not help a damaged file: not shown
+            raise ValueError(f"{unreadable} ({_first_line(error)})") from None
         raise ValueError(
             f"refusing to load checkpoint {os.fspath(path)!r}: its pickle refers to the global "
             f"{found.group(1)!r}, which is neither a tensor, plain data nor a known perceiver-io 0.11 "
             "config class, and loading it could run code"
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError, KeyError) as error:
-        raise ValueError(
-            f"checkpoint file {os.fspath(path)!r} is truncated, corrupt or not a checkpoint: "
-            f"{type(error).__name__}: {error}"
-        ) from None
+        raise ValueError(f"{unreadable} ({type(error).__name__}: {_first_line(error)})") from None
     if not isinstance(checkpoint, dict):
         raise ValueError(
             f"checkpoint file {os.fspath(path)!r} holds a {type(checkpoint).__name__}, not a checkpoint dict"
         )
     return _plain(checkpoint)
+
+
+# pickle opcodes that import or call something: a pickle that ends or breaks before any of them is
+# damaged, not one that would run code
+_CODE_OPCODES = frozenset({"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD"})
+
+
+def _damaged_pickle(path: Path) -> bool:
+    """Whether a pickle that the safe loader refused is damaged rather than unsafe. Reads the
+    opcodes only (``pickletools``), executing nothing; a zip checkpoint's inner pickle is read
+    from the archive."""
+    import pickletools
+    import zipfile
+
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+                data = archive.read(name)
+        else:
+            data = path.read_bytes()
+        for opcode, _, _ in pickletools.genops(data):
+            if opcode.name in _CODE_OPCODES:
+                return False
+    except Exception:
+        return True
+    return False
+
+
+def _first_line(error: BaseException) -> str:
+    """The informative line of torch's long error messages."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    detail = next((line for line in lines if "Unsupported" in line or "truncated" in line), None)
+    return detail or (lines[0] if lines else repr(error))
 
 
 def _plain(value: Any) -> Any:
