@@ -158,10 +158,15 @@ def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
                 # torch's legacy (non-zip) format cannot be memory-mapped
                 checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        found = _GLOBAL.search(str(error))
-        if found is None or _damaged_pickle(path):
+        if _damaged_pickle(path):
             # torch's advice (weights_only=False) would not help a damaged file: not shown
             raise ValueError(f"{unreadable} ({_first_line(error)})") from None
+        found = _GLOBAL.search(str(error))
+        if found is None:
+            raise ValueError(
+                f"refusing to load checkpoint {os.fspath(path)!r}: its pickle holds something other than "
+                f"tensors and plain data, and loading it could run code ({_first_line(error)})"
+            ) from None
         raise ValueError(
             f"refusing to load checkpoint {os.fspath(path)!r}: its pickle refers to the global "
             f"{found.group(1)!r}, which is neither a tensor, plain data nor a known perceiver-io 0.11 "
