@@ -7,6 +7,7 @@ DAG (../shared/DESIGN.md) fails here rather than on a user's machine.
     nox -t tests        # lint, the core-wheel isolation check and every package's tests
     nox -s main         # the main job (README's first command)
     nox -s tests-core   # one package
+    nox -s tests-repo   # journeys, docs and examples across all four packages (tests/)
 """
 
 from __future__ import annotations
@@ -102,6 +103,31 @@ def tests_lightning(session: nox.Session) -> None:
 def tests_hf(session: nox.Session) -> None:
     """perceiver-hf with perceiver-core (and perceiver-data for pipeline preprocessors)."""
     _run_tests(session, "hf")
+
+
+@nox.session(name="tests-repo", tags=["tests"])
+def tests_repo(session: nox.Session) -> None:
+    """Tests that span the packages (tests/ at the repository root): end-to-end journeys, the
+    documentation's examples and commands, examples/ and a benchmark smoke run, with all four
+    packages installed together as a user who trains and serves models would have them."""
+    _install(
+        session,
+        "-e",
+        _package_path("core", "test"),
+        "-e",
+        _package_path("data", "test"),
+        "-e",
+        _package_path("lightning", "test,data"),
+        "-e",
+        _package_path("hf", "test,data"),
+    )
+    data_dir = os.environ.get("PERCEIVER_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    session.env["PERCEIVER_DATA_DIR"] = data_dir
+    session.env["HF_HUB_OFFLINE"] = "1"
+    session.env["HF_DATASETS_OFFLINE"] = "1"
+    session.env["TOKENIZERS_PARALLELISM"] = "false"
+    session.chdir(ROOT / "tests")
+    session.run("pytest", "--timeout=900", *session.posargs)
 
 
 @nox.session(tags=["tests"])
