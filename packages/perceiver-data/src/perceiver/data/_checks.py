@@ -1,5 +1,6 @@
 """Argument checks shared by the data modules and file readers: each raises a ValueError that names
-the argument and its value, so that bad input fails where it enters the library."""
+the argument and its value, so that bad input fails where it enters the library. Integers are
+checked with perceiver-core's ``check_int`` (``perceiver.model.core.validation``), as in every package."""
 
 from __future__ import annotations
 
@@ -7,16 +8,9 @@ import math
 import numbers
 from typing import Any
 
-__all__ = ["check_int", "check_label", "check_loader_args", "check_probability"]
+from perceiver.model.core.validation import check_int
 
-
-def check_int(name: str, value: Any, minimum: int | None = None) -> int:
-    """``value`` as an int (bools and floats are refused), at least ``minimum`` if given."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} ({value!r}) must be an integer, not {type(value).__name__}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} ({value}) must be at least {minimum}")
-    return int(value)
+__all__ = ["check_class_names", "check_label", "check_loader_args", "check_probability"]
 
 
 def check_probability(name: str, value: Any, low_open: bool = True, high_open: bool = True) -> float:
@@ -54,3 +48,16 @@ def check_label(value: Any, num_classes: int | None, where: str) -> int:
 def check_loader_args(batch_size: Any, num_workers: Any) -> None:
     check_int("batch_size", batch_size, 1)
     check_int("num_workers", num_workers, 0)
+
+
+def check_class_names(names: Any) -> list[str]:
+    """A class map: a non-empty list of distinct, non-empty strings (label i is ``names[i]``)."""
+    if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"class_names ({names!r}) must be a list of non-empty strings")
+    names = list(names)
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"class_names has duplicates: {duplicates}")
+    if not names:
+        raise ValueError("class_names is empty")
+    return names

@@ -54,11 +54,14 @@ __all__ = [
 DEFAULT_OPTIMIZER = {"class_path": "torch.optim.AdamW", "init_args": {"lr": 1e-3}}
 DEFAULT_LR_SCHEDULER = "perceiver.scripts.lrs.CosineWithWarmupLR"
 
-# data module packages of perceiver-data, imported so that --data=<ClassName> resolves
+# modules of perceiver-data that define data modules, imported so that --data=<ClassName> resolves
+# (perceiver.data.vision and perceiver.data.audio load their modules lazily)
 DATA_MODULES = (
     "perceiver.data.text",
-    "perceiver.data.vision",
-    "perceiver.data.audio",
+    "perceiver.data.vision.mnist",
+    "perceiver.data.vision.imagenet",
+    "perceiver.data.vision.optical_flow",
+    "perceiver.data.audio.datamodule",
     "perceiver.data.multimodal",
 )
 

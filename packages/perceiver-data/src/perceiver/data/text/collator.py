@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 import torch
 
-from perceiver.data._checks import check_int, check_label, check_probability
+from perceiver.data._checks import check_label, check_probability
+from perceiver.model.core.validation import check_int
 
 __all__ = [
     "IGNORE_INDEX",

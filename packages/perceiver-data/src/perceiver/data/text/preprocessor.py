@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
-from perceiver.data._checks import check_int
 from perceiver.data.text._tokenizer import load_tokenizer
+from perceiver.model.core.validation import check_int
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase

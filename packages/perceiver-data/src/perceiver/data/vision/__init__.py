@@ -1,38 +1,46 @@
-"""Vision data: image preprocessing, MNIST, ImageNet-style folders and optical flow."""
+"""Vision data: image preprocessing, MNIST, ImageNet-style folders and optical flow.
 
-from perceiver.data.vision.image import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocessor, load_image
-from perceiver.data.vision.imagenet import ImageFolderDataset, ImageNetDataModule
-from perceiver.data.vision.mnist import MNISTDataModule, read_idx
-from perceiver.data.vision.optical_flow import (
-    FramePairDataset,
-    OpticalFlowDataModule,
-    extract_patches,
-    flow_to_color,
-    middlebury_frame_pairs,
-    preprocess_frame_pair,
-    read_flo,
-    save_flow_image,
-    sintel_frame_pairs,
-    write_flo,
-)
+Names load on first use (PEP 562), so that the format helpers (`perceiver.data.vision.image`,
+`perceiver.data.vision.flow`) import without Lightning and datasets; the data modules load them.
+"""
 
-__all__ = [
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
-    "FramePairDataset",
-    "ImageFolderDataset",
-    "ImageNetDataModule",
-    "ImagePreprocessor",
-    "MNISTDataModule",
-    "OpticalFlowDataModule",
-    "extract_patches",
-    "flow_to_color",
-    "load_image",
-    "middlebury_frame_pairs",
-    "preprocess_frame_pair",
-    "read_flo",
-    "read_idx",
-    "save_flow_image",
-    "sintel_frame_pairs",
-    "write_flo",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "IMAGENET_MEAN": "image",
+    "IMAGENET_STD": "image",
+    "ImagePreprocessor": "image",
+    "load_image": "image",
+    "extract_patches": "flow",
+    "flow_to_color": "flow",
+    "preprocess_frame_pair": "flow",
+    "read_flo": "flow",
+    "save_flow_image": "flow",
+    "write_flo": "flow",
+    "ImageFolderDataset": "imagenet",
+    "ImageNetDataModule": "imagenet",
+    "MNISTDataModule": "mnist",
+    "read_idx": "mnist",
+    "FramePairDataset": "optical_flow",
+    "OpticalFlowDataModule": "optical_flow",
+    "middlebury_frame_pairs": "optical_flow",
+    "sintel_frame_pairs": "optical_flow",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from perceiver.data._checks import check_int
+from perceiver.model.core.validation import check_int
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ImagePreprocessor", "image_array", "load_image"]
 
