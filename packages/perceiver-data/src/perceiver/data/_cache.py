@@ -32,6 +32,7 @@ __all__ = [
     "cache_key",
     "default_cache_dir",
     "files_fingerprint",
+    "hf_datasets_cache",
     "load_or_build",
     "remove_orphaned_temp_dirs",
 ]
@@ -39,13 +40,29 @@ __all__ = [
 MARKER = "_COMPLETE.json"
 OWNER = "_OWNER.json"
 # 2: classification labels are validated (version 1 truncated float labels to int)
-CACHE_VERSION = 2
+# 3: a test split is kept next to the validation split; column names are part of the key
+CACHE_VERSION = 3
 _TMP_NAME = re.compile(r"\.tmp-([0-9a-f]{20})-(\d+)-([0-9a-f]{8})")
 
 
+def hf_datasets_cache() -> Path:
+    """The 🤗 datasets cache directory, resolved as `datasets` resolves it: `$HF_DATASETS_CACHE`, else
+    `$HF_HOME/datasets`, else `$XDG_CACHE_HOME/huggingface/datasets`, else `~/.cache/huggingface/datasets`."""
+    if os.environ.get("HF_DATASETS_CACHE"):
+        return Path(os.environ["HF_DATASETS_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "datasets"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path("~/.cache").expanduser())
+    return Path(xdg).expanduser() / "huggingface" / "datasets"
+
+
 def default_cache_dir(name: str) -> Path:
-    """`$PERCEIVER_DATA_CACHE/<name>`, by default `.cache/perceiver-data/<name>` in the working directory."""
-    return Path(os.environ.get("PERCEIVER_DATA_CACHE", ".cache/perceiver-data")) / name
+    """Where data module `name` caches its preprocessed data unless given a `dataset_dir`:
+    `$PERCEIVER_DATA_CACHE/<name>`, by default `perceiver-data/<name>` in the 🤗 datasets cache
+    (`hf_datasets_cache()`), an absolute path that does not depend on the working directory."""
+    root = os.environ.get("PERCEIVER_DATA_CACHE")
+    base = Path(root).expanduser() if root else hf_datasets_cache() / "perceiver-data"
+    return base.absolute() / name
 
 
 def cache_key(spec: dict[str, Any]) -> str:

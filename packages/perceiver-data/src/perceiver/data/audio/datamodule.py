@@ -14,6 +14,7 @@ from typing import Any
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
+from perceiver.data import inference
 from perceiver.data._cache import default_cache_dir, files_fingerprint, load_or_build
 from perceiver.data._hparams import make_plain
 from perceiver.data.audio.midi import DEFAULT_MAX_DURATION, PAD_TOKEN_ID, VOCAB_SIZE, MidiProcessor
@@ -27,26 +28,36 @@ __all__ = ["GiantMidiPianoDataModule", "MaestroV3DataModule", "MidiDataModule"]
 MIDI_SUFFIXES = {".mid", ".midi"}
 
 
-def _encode_or_error(processor: MidiProcessor, path: Path) -> list[int] | str:
-    """Token ids of a file, or why it cannot be used (module level, so that worker processes can run it)."""
-    try:
-        return processor.encode(path)
-    except ValueError as e:
-        return str(e)
+class _EncodeOrError:
+    """`datasets.map` function: a file's token ids, or why it cannot be used (picklable, so that worker
+    processes can run it)."""
+
+    def __init__(self, processor: MidiProcessor):
+        self.processor = processor
+
+    def __call__(self, row: dict[str, str]) -> dict[str, Any]:
+        try:
+            return {"input_ids": self.processor.encode(row["path"]), "error": ""}
+        except ValueError as e:
+            return {"input_ids": [], "error": str(e)}
 
 
 class MidiDataModule(pl.LightningDataModule):
     """MIDI files of a local folder (searched recursively). Unreadable files, and files whose notes last
     longer than `max_duration` seconds, are skipped with a warning naming them.
 
-    The last `valid_fraction` of the sorted files (at least one) are the validation split.
+    The last `valid_fraction` of the sorted files (at least one) are the validation split. The test
+    split (`test_dataloader`, `predict_dataloader`) is the dataset's own where it has one (MAESTRO),
+    otherwise the validation split.
 
     Args:
         min_seq_len: if set, each training example is cut to n + 1 tokens, n drawn uniformly from
             [min_seq_len, max_seq_len] (the collator pads the batch), as in krasserm/perceiver-io.
         include_drums: tokenize drum tracks too (krasserm/perceiver-io did).
         max_duration: longest accepted file, in seconds of music (None: no limit).
-        preproc_workers: processes that tokenize the files (default 1: in this process).
+        preproc_workers: processes that tokenize the files (`datasets.map`'s `num_proc`; default 1:
+            in this process), with a progress bar either way. Parallel and serial tokenization give
+            the same tokens.
         dataset_uri: not supported: this module reads `data_dir` and downloads nothing.
     """
 
@@ -92,6 +103,23 @@ class MidiDataModule(pl.LightningDataModule):
         self.dataset_dir = Path(dataset_dir) if dataset_dir is not None else default_cache_dir(self.name)
         self.ds_train: Any = None
         self.ds_valid: Any = None
+        self.ds_test: Any = None
+        inference.store(self.hparams, self.inference_spec())
+
+    def inference_spec(self) -> inference.InferenceSpec:
+        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`)."""
+        hp = self.hparams
+        return inference.InferenceSpec(
+            kind="midi",
+            max_seq_len=hp.max_seq_len,
+            padding_side=hp.padding_side,
+            midi={
+                "vocab_size": VOCAB_SIZE,
+                "pad_token_id": PAD_TOKEN_ID,
+                "include_drums": hp.include_drums,
+                "max_duration": hp.max_duration,
+            },
+        )
 
     @property
     def vocab_size(self) -> int:
@@ -118,23 +146,27 @@ class MidiDataModule(pl.LightningDataModule):
         n_valid = max(1, round(len(files) * self.hparams.valid_fraction))
         return {"train": files[:-n_valid], "valid": files[-n_valid:]}
 
-    def _encode_split(self, files: list[Path]) -> Any:
+    def _encode_split(self, files: list[Path], split: str = "train") -> Any:
         import datasets
 
-        tokens: list[int] = []
         workers = self.hparams.preproc_workers or 1
-        if workers > 1 and len(files) > 1:
-            from concurrent.futures import ProcessPoolExecutor
-
-            with ProcessPoolExecutor(min(workers, len(files))) as pool:
-                encoded = list(pool.map(_encode_or_error, [self.processor] * len(files), files, chunksize=8))
-        else:
-            encoded = [_encode_or_error(self.processor, path) for path in files]
-        for path, result in zip(files, encoded):
-            if isinstance(result, str):
-                warnings.warn(f"skipping {path}: {result}", stacklevel=2)
+        paths = datasets.Dataset.from_dict({"path": [str(p) for p in files]})
+        encoded = paths.map(
+            _EncodeOrError(self.processor),
+            remove_columns=["path"],
+            features=datasets.Features(
+                {"input_ids": datasets.Sequence(datasets.Value("int32")), "error": datasets.Value("string")}
+            ),
+            num_proc=min(workers, len(files)) if workers > 1 and len(files) > 1 else None,
+            load_from_cache_file=False,
+            desc=f"tokenizing MIDI files ({split})",
+        )
+        tokens: list[int] = []
+        for path, ids, error in zip(files, encoded["input_ids"], encoded["error"]):  # in file order
+            if error:
+                warnings.warn(f"skipping {path}: {error}", stacklevel=2)
             else:
-                tokens += result
+                tokens += ids
         n = self.max_seq_len + 1
         if len(tokens) < n:
             raise ValueError(
@@ -149,7 +181,11 @@ class MidiDataModule(pl.LightningDataModule):
         import datasets
 
         return datasets.DatasetDict(
-            {split: self._encode_split(files) for split, files in self.split_files().items()}
+            {
+                split: self._encode_split(files, split)
+                for split, files in self.split_files().items()
+                if files or split != "test"
+            }
         )
 
     def preprocessed_dir(self) -> Path:
@@ -173,12 +209,15 @@ class MidiDataModule(pl.LightningDataModule):
 
         dataset = datasets.load_from_disk(str(self.preprocessed_dir() / "data"))
         self.ds_train, self.ds_valid = dataset["train"], dataset["valid"]
+        self.ds_test = dataset.get("test", self.ds_valid)
         if self.hparams.random_train_shift:
             self.ds_train = RandomShiftDataset(self.ds_train, self.max_seq_len + 1)
         if self.hparams.min_seq_len is not None:
             self.ds_train = RandomLengthDataset(self.ds_train, self.hparams.min_seq_len, self.max_seq_len)
 
     def _loader(self, dataset: Any, train: bool) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError(f"call {type(self).__name__}.setup() before requesting a dataloader")
         hp = self.hparams
         return DataLoader(
             dataset,
@@ -196,10 +235,19 @@ class MidiDataModule(pl.LightningDataModule):
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.ds_valid, False)
 
+    def test_dataloader(self) -> DataLoader:
+        """The test split, or the validation split where the dataset has no test split."""
+        return self._loader(self.ds_test, False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Batches of the test split (as `test_dataloader`), for `trainer.predict`."""
+        return self._loader(self.ds_test, False)
+
 
 class MaestroV3DataModule(MidiDataModule):
     """MAESTRO v3 piano performances. `data_dir` is the unpacked `maestro-v3.0.0` folder; its
-    `maestro-v3.0.0.csv` assigns files to splits (train; validation), otherwise the folder is split by file order."""
+    `maestro-v3.0.0.csv` assigns files to splits (train, validation, test), otherwise the folder is split by
+    file order."""
 
     name = "maestro-v3"
     download_hint = "Download https://storage.googleapis.com/magentadata/datasets/maestro/v3.0.0/maestro-v3.0.0-midi.zip and unpack it."
@@ -211,10 +259,10 @@ class MaestroV3DataModule(MidiDataModule):
         metadata = data_dir / "maestro-v3.0.0.csv"
         if not metadata.is_file():
             return super().split_files()
-        splits: dict[str, list[Path]] = {"train": [], "valid": []}
+        splits: dict[str, list[Path]] = {"train": [], "valid": [], "test": []}
         with open(metadata, newline="", encoding="utf-8") as f:
             for row in csv.DictReader(f):
-                split = {"train": "train", "validation": "valid"}.get(row["split"])
+                split = {"train": "train", "validation": "valid", "test": "test"}.get(row["split"])
                 if split is not None:
                     splits[split].append(data_dir / row["midi_filename"])
         return splits

@@ -25,9 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from perceiver.data._checks import check_int, check_loader_args
+from perceiver.data import inference
+from perceiver.data._checks import check_loader_args
 from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
+from perceiver.model.core.validation import check_int
 
 __all__ = ["CLIP_FIELDS", "ClipDataset", "ClipPreprocessor", "MultimodalDataModule", "load_clip"]
 
@@ -198,7 +200,8 @@ class ClipDataset(Dataset):
 
 
 class MultimodalDataModule(SplitDataModule):
-    """Video + audio + label clips from ``data_dir/train`` and ``data_dir/valid`` (one ``.npz`` per clip).
+    """Video + audio + label clips from ``data_dir/train`` and ``data_dir/valid`` (one ``.npz`` per clip);
+    ``data_dir/test``, where present, is the test split (otherwise tests and predictions use ``valid``).
 
     Batches are ``{"image": (b, t, 3, h, w), "audio": (b, s), "label": (b,)}``, the input of the
     multimodal autoencoder (``LitMultimodalAutoencoder``). The first clip of each split is read in
@@ -234,6 +237,21 @@ class MultimodalDataModule(SplitDataModule):
         )
         self.ds_train: ClipDataset | None = None
         self.ds_valid: ClipDataset | None = None
+        self.ds_test: ClipDataset | None = None
+        inference.store(self.hparams, self.inference_spec())
+
+    def inference_spec(self) -> inference.InferenceSpec:
+        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`)."""
+        return inference.InferenceSpec(
+            kind="multimodal",
+            image={
+                "num_channels": 3,
+                "num_frames": self.num_frames,
+                "image_shape": list(self.image_shape),
+                "audio_samples_per_frame": self.audio_samples_per_frame,
+                "value_range": [0.0, 1.0],
+            },
+        )
 
     @property
     def num_frames(self) -> int:
@@ -255,5 +273,7 @@ class MultimodalDataModule(SplitDataModule):
         root = Path(self.hparams.data_dir)
         self.ds_train = ClipDataset(root / "train", self.preprocessor, random=True)
         self.ds_valid = ClipDataset(root / "valid", self.preprocessor, random=False)
+        if (root / "test").is_dir():
+            self.ds_test = ClipDataset(root / "test", self.preprocessor, random=False)
         for dataset in (self.ds_train, self.ds_valid):  # fail early on a malformed clip
             self.preprocessor(load_clip(dataset.files[0]), source=str(dataset.files[0]))

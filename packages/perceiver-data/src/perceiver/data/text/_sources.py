@@ -93,10 +93,11 @@ def load_local_dataset(files: str | os.PathLike | list, text_column: str = "text
 
 
 def normalize_splits(dataset: Any, valid_fraction: float, seed: int) -> Any:
-    """Returns a DatasetDict with exactly the splits 'train' and 'valid'.
+    """Returns a DatasetDict with the splits 'train' and 'valid', and 'test' where the data has one
+    besides its validation split.
 
-    'validation' or 'test' become 'valid'; without any, `valid_fraction` of 'train' is split off
-    (the last rows, so that text order is kept for language modelling).
+    'valid' or 'validation' become 'valid' (or else 'test'); without any, `valid_fraction` of 'train'
+    is split off (the last rows, so that text order is kept for language modelling).
     """
     import datasets
 
@@ -106,7 +107,10 @@ def normalize_splits(dataset: Any, valid_fraction: float, seed: int) -> Any:
         raise ValueError(f"dataset has no 'train' split, only {list(dataset)}")
     for name in VALID_SPLIT_NAMES:
         if name in dataset:
-            return datasets.DatasetDict({"train": dataset["train"], "valid": dataset[name]})
+            result = {"train": dataset["train"], "valid": dataset[name]}
+            if name != "test" and "test" in dataset:
+                result["test"] = dataset["test"]
+            return datasets.DatasetDict(result)
     train = dataset["train"]
     if not 0.0 < valid_fraction < 1.0:
         raise ValueError(

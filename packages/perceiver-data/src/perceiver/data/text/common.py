@@ -18,8 +18,9 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from perceiver.data import inference
 from perceiver.data._cache import default_cache_dir, files_fingerprint, load_or_build
-from perceiver.data._checks import check_int, check_label, check_loader_args, check_probability
+from perceiver.data._checks import check_class_names, check_label, check_loader_args, check_probability
 from perceiver.data._hparams import make_plain
 from perceiver.data.text._sources import load_local_dataset, normalize_splits
 from perceiver.data.text._tokenizer import load_tokenizer, tokenizer_name
@@ -31,6 +32,7 @@ from perceiver.data.text.collator import (
     WordMaskingCollator,
 )
 from perceiver.data.text.preprocessor import TextPreprocessor
+from perceiver.model.core.validation import check_int
 
 logger = logging.getLogger(__name__)
 
@@ -128,11 +130,21 @@ class TextDataModule(pl.LightningDataModule):
         tokenizer: tokenizer name, local path or instance (default: UTF-8 bytes, works offline).
         max_seq_len: sequence length of model inputs.
         task: `clm`, `mlm` or `clf`.
-        dataset_dir: root of the preprocessed-data cache (default `.cache/perceiver-data/<name>`,
-            or `$PERCEIVER_DATA_CACHE/<name>`).
-        train_files, valid_files: local data (txt, jsonl, parquet or a saved datasets directory)
-            used instead of the Hub dataset. Without `valid_files` the last `valid_fraction` of
-            the training rows (or the Hub dataset's validation/test split) is used.
+        dataset_dir: root of the preprocessed-data cache (default: `perceiver-data/<name>` in the
+            🤗 datasets cache, see `perceiver.data.default_cache_dir`).
+        train_files, valid_files, test_files: local data (txt, jsonl, parquet or a saved datasets
+            directory) used instead of the Hub dataset; in Python also a `datasets.Dataset` (or, as
+            `train_files`, a `DatasetDict` with a 'train' split and optionally 'validation' / 'test').
+            Without `valid_files` the dataset's validation (else test) split, or else the last
+            `valid_fraction` of the training rows, is the validation split.
+        text_column, label_column: the columns holding the text and (task clf) the class id
+            (default: the data module's, `text` and `label`).
+        class_names: task clf: label i is `class_names[i]` (ImdbDataModule: `neg`, `pos`); stored in
+            the hyperparameters for inference (see `perceiver.data.inference`).
+
+    `test_dataloader()` and `predict_dataloader()` serve the test split: `test_files`, or the
+    dataset's 'test' split when it also has a validation split; otherwise (documented fallback) the
+    validation split.
         add_special_tokens: let the tokenizer add its special tokens to each text.
         add_eos_token: append the tokenizer's eos (or sep) token to each text: before chunking (clm,
             mlm), or as the last token of each (truncated) example (clf).
@@ -147,9 +159,10 @@ class TextDataModule(pl.LightningDataModule):
     """
 
     name: ClassVar[str] = "text"
-    text_column: ClassVar[str] = "text"
-    label_column: ClassVar[str] = "label"
-    num_classes: ClassVar[int | None] = None
+    text_column: str = "text"
+    label_column: str = "label"
+    num_classes: int | None = None
+    class_names: tuple[str, ...] | None = None
     # Hub dataset loaded when no local files are given (None: local files are required)
     default_hub_path: ClassVar[str | None] = None
     default_hub_config: ClassVar[str | None] = None
@@ -186,6 +199,10 @@ class TextDataModule(pl.LightningDataModule):
         hub_path: str | None = None,
         hub_config: str | None = None,
         hub_revision: str | None = None,
+        test_files: str | list[str] | None = None,
+        text_column: str | None = None,
+        label_column: str | None = None,
+        class_names: list[str] | None = None,
     ):
         super().__init__()
         if task not in {t.value for t in Task}:
@@ -221,11 +238,35 @@ class TextDataModule(pl.LightningDataModule):
             )
         if batch_size < 1:
             raise ValueError(f"batch_size ({batch_size}) must be positive")
-        if train_files is None and valid_files is not None:
-            raise ValueError("valid_files given without train_files")
-        self.save_hyperparameters()
+        if train_files is None and (valid_files is not None or test_files is not None):
+            raise ValueError("valid_files or test_files given without train_files")
+        for name, value in (("text_column", text_column), ("label_column", label_column)):
+            if value is not None and (not isinstance(value, str) or not value):
+                raise ValueError(f"{name} ({value!r}) must be a column name")
+        self.text_column = text_column or type(self).text_column
+        self.label_column = label_column or type(self).label_column
+        if class_names is not None:
+            class_names = check_class_names(class_names)
+            if type(self).num_classes is not None and len(class_names) != type(self).num_classes:
+                raise ValueError(
+                    f"class_names ({class_names!r}) must name the {type(self).num_classes} classes "
+                    f"of {type(self).__name__}"
+                )
+            self.class_names = tuple(class_names)
+            self.num_classes = len(class_names)
+        # in-memory datasets (Python API) in place of files: kept here, described in the hyperparameters
+        self._sources = {"train": train_files, "valid": valid_files, "test": test_files}
+        in_memory = [name for name, value in self._sources.items() if _in_memory(value)]
+        if in_memory and not _in_memory(train_files):
+            raise ValueError("in-memory datasets must be given as train_files too, not with files")
+        self.save_hyperparameters(ignore=[f"{name}_files" for name in in_memory])
+        for name in in_memory:
+            self.hparams[f"{name}_files"] = _describe_in_memory(self._sources[name])
+        if not isinstance(tokenizer, str):  # an instance: its name or path, plain data
+            self.hparams.tokenizer = getattr(tokenizer, "name_or_path", None) or tokenizer_name(tokenizer)
         make_plain(self.hparams)
         self.task = task
+        self._tokenizer_key = tokenizer_name(tokenizer)
         self.tokenizer = load_tokenizer(tokenizer)
         if add_eos_token and self.eos_token_id is None:
             raise ValueError(
@@ -239,6 +280,21 @@ class TextDataModule(pl.LightningDataModule):
         self.hub_revision = hub_revision or self.default_hub_revision
         self.ds_train: Any = None
         self.ds_valid: Any = None
+        self.ds_test: Any = None
+        inference.store(self.hparams, self.inference_spec())
+
+    def inference_spec(self) -> inference.InferenceSpec:
+        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`)."""
+        hp = self.hparams
+        return inference.InferenceSpec(
+            kind="text",
+            class_names=self.class_names if self.task == Task.clf else None,
+            tokenizer=hp.tokenizer,
+            max_seq_len=hp.max_seq_len,
+            padding_side=self.padding_side,
+            add_special_tokens=hp.add_special_tokens,
+            task=self.task.value,
+        )
 
     # ------------------------------------------------------------------ public properties
 
@@ -286,16 +342,28 @@ class TextDataModule(pl.LightningDataModule):
         """What identifies the Hub dataset in the cache key."""
         return {"path": self.hub_path, "config": self.hub_config, "revision": self.hub_revision}
 
+    def _load_split(self, files: Any) -> Any:
+        return files if _in_memory(files) else load_local_dataset(files, self.text_column)
+
     def load_source_dataset(self) -> Any:
-        """The raw dataset as a `DatasetDict` with splits 'train' and 'valid'."""
+        """The raw dataset as a `DatasetDict` with splits 'train' and 'valid', and 'test' where the
+        data has a test split of its own."""
         hp = self.hparams
-        if hp.train_files is not None:
-            dataset = load_local_dataset(hp.train_files, self.text_column)
-            if hp.valid_files is not None:
-                dataset = {"train": dataset, "valid": load_local_dataset(hp.valid_files, self.text_column)}
+        sources = self._sources
+        if sources["train"] is not None:
+            dataset = self._load_split(sources["train"])
+            extra = {split: sources[split] for split in ("valid", "test") if sources[split] is not None}
+            if extra:
                 import datasets
 
-                dataset = datasets.DatasetDict(dataset)
+                if isinstance(dataset, datasets.DatasetDict):
+                    raise ValueError(
+                        f"train_files holds the splits {list(dataset)}: give valid_files and test_files "
+                        "only with a single training split"
+                    )
+                dataset = datasets.DatasetDict(
+                    {"train": dataset, **{split: self._load_split(f) for split, f in extra.items()}}
+                )
         else:
             dataset = self.load_hub_dataset()
         dataset = normalize_splits(dataset, hp.valid_fraction, hp.seed)
@@ -307,20 +375,26 @@ class TextDataModule(pl.LightningDataModule):
         return dataset
 
     def source_spec(self) -> dict[str, Any]:
-        hp = self.hparams
-        if hp.train_files is not None:
-            files = [hp.train_files] if isinstance(hp.train_files, str | os.PathLike) else hp.train_files
-            valid = hp.valid_files or []
-            valid = [valid] if isinstance(valid, str | os.PathLike) else valid
-            return {"train_files": files_fingerprint(files), "valid_files": files_fingerprint(valid)}
-        return {"hub": self.hub_spec()}
+        if self._sources["train"] is None:
+            return {"hub": self.hub_spec()}
+        spec = {}
+        for split, files in self._sources.items():
+            if _in_memory(files):
+                spec[f"{split}_files"] = _fingerprint_in_memory(files)
+            else:
+                files = [] if files is None else files
+                files = [files] if isinstance(files, str | os.PathLike) else files
+                spec[f"{split}_files"] = files_fingerprint(files)
+        return spec
 
     def cache_spec(self) -> dict[str, Any]:
         hp = self.hparams
         spec = {
             "data_module": type(self).__name__,
             "source": self.source_spec(),
-            "tokenizer": tokenizer_name(hp.tokenizer),
+            "tokenizer": self._tokenizer_key,
+            "text_column": self.text_column,
+            "label_column": self.label_column if self.task == Task.clf else None,
             "vocab_size": self.vocab_size,
             "max_seq_len": hp.max_seq_len,
             "task": self.task.value,
@@ -392,9 +466,10 @@ class TextDataModule(pl.LightningDataModule):
         }
 
     def _split_source(self, split: str) -> str:
-        files = self.hparams.train_files if split == "train" else self.hparams.valid_files
-        if files is None and self.hparams.train_files is not None:
-            files = self.hparams.train_files  # validation rows split off the training files
+        hp = self.hparams
+        files = {"train": hp.train_files, "valid": hp.valid_files, "test": hp.test_files}[split]
+        if files is None and hp.train_files is not None:
+            files = hp.train_files  # validation rows split off the training files
         if files is None:
             return f"{split} split of {self.hub_path}"
         return (
@@ -508,6 +583,7 @@ class TextDataModule(pl.LightningDataModule):
             ) from e
         self.ds_train = dataset["train"]
         self.ds_valid = dataset["valid"]
+        self.ds_test = dataset.get("test", self.ds_valid)
         if self.hparams.random_train_shift:
             self.ds_train = RandomShiftDataset(self.ds_train, self.chunk_len)
         if self.hparams.random_valid_shift:
@@ -555,3 +631,26 @@ class TextDataModule(pl.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.ds_valid, train=False)
+
+    def test_dataloader(self) -> DataLoader:
+        """The test split, or the validation split where the data has no test split of its own."""
+        return self._loader(self.ds_test, train=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        """Batches of the test split (as `test_dataloader`), for `trainer.predict`."""
+        return self._loader(self.ds_test, train=False)
+
+
+def _in_memory(value: Any) -> bool:
+    """A `datasets.Dataset` or `DatasetDict` (checked without importing datasets)."""
+    return type(value).__module__.split(".")[0] == "datasets" and hasattr(value, "column_names")
+
+
+def _fingerprint_in_memory(value: Any) -> Any:
+    if isinstance(value, dict):  # DatasetDict
+        return {split: ds._fingerprint for split, ds in value.items()}
+    return value._fingerprint
+
+
+def _describe_in_memory(value: Any) -> str:
+    return f"<in-memory datasets.{type(value).__name__}: {_fingerprint_in_memory(value)}>"

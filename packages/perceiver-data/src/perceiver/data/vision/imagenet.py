@@ -12,10 +12,12 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
-from perceiver.data._checks import check_int, check_loader_args
+from perceiver.data import inference
+from perceiver.data._checks import check_class_names, check_loader_args
 from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
 from perceiver.data.vision.image import IMAGENET_MEAN, IMAGENET_STD, ImagePreprocessor, load_image
+from perceiver.model.core.validation import check_int
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -56,7 +58,7 @@ def scan_image_folder(
         if not classes:
             raise ValueError(f"{root}: no class folders found")
     else:
-        classes = _checked_class_names(classes)
+        classes = check_class_names(classes)
         unknown = sorted(set(found) - set(classes))
         if unknown:
             raise ValueError(
@@ -78,18 +80,6 @@ def scan_image_folder(
 def _preview(names: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(repr(n) for n in names[:limit])
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-
-
-def _checked_class_names(names: Sequence[str]) -> list[str]:
-    if isinstance(names, str) or not all(isinstance(n, str) and n for n in names):
-        raise ValueError(f"class_names ({names!r}) must be a list of non-empty strings")
-    names = list(names)
-    duplicates = sorted({n for n in names if names.count(n) > 1})
-    if duplicates:
-        raise ValueError(f"class_names has duplicates: {duplicates}")
-    if not names:
-        raise ValueError("class_names is empty")
-    return names
 
 
 class ImageFolderDataset(Dataset):
@@ -127,6 +117,8 @@ class ImageNetDataModule(SplitDataModule):
 
     Args:
         class_names: the class map; `id2label` for a 🤗 model is `{i: name}` of it.
+        test_dir: the test split's folder under `data_dir` (default: none, then `test_dataloader`
+            and `predict_dataloader` serve the validation split).
     """
 
     def __init__(
@@ -142,6 +134,7 @@ class ImageNetDataModule(SplitDataModule):
         pin_memory: bool = False,
         shuffle: bool = True,
         class_names: list[str] | None = None,
+        test_dir: str | None = None,
     ):
         super().__init__()
         check_int("image_size", image_size, 1)
@@ -149,11 +142,31 @@ class ImageNetDataModule(SplitDataModule):
             raise ValueError(f"crop_fraction ({crop_fraction}) must be in (0, 1]")
         check_loader_args(batch_size, num_workers)
         if class_names is not None:
-            class_names = _checked_class_names(class_names)
+            class_names = check_class_names(class_names)
         self.save_hyperparameters()
         make_plain(self.hparams)
         self.ds_train: Any = None
         self.ds_valid: Any = None
+        self.ds_test: Any = None
+        inference.store(self.hparams, self.inference_spec())
+
+    def inference_spec(self) -> inference.InferenceSpec:
+        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`);
+        the class names once known (given, or read from the training folder by `setup`)."""
+        hp = self.hparams
+        preprocessor = self.image_preprocessor()
+        return inference.InferenceSpec(
+            kind="image",
+            class_names=hp.class_names,
+            image={
+                "num_channels": 3,
+                "size": preprocessor.size,
+                "crop_size": list(preprocessor.crop_size),
+                "mean": list(IMAGENET_MEAN),
+                "std": list(IMAGENET_STD),
+                "channels_last": hp.channels_last,
+            },
+        )
 
     def image_preprocessor(self) -> ImagePreprocessor:
         hp = self.hparams
@@ -179,6 +192,7 @@ class ImageNetDataModule(SplitDataModule):
                 raise ValueError(
                     f"{Path(self.hparams.data_dir) / self.hparams.train_dir}: no class folders found"
                 )
+            inference.store(self.hparams, self.inference_spec())
         return list(self.hparams.class_names)
 
     @property
@@ -194,3 +208,7 @@ class ImageNetDataModule(SplitDataModule):
         classes = self.class_names
         self.ds_train = ImageFolderDataset(root / self.hparams.train_dir, self.image_preprocessor(), classes)
         self.ds_valid = ImageFolderDataset(root / self.hparams.valid_dir, self.image_preprocessor(), classes)
+        if self.hparams.test_dir is not None:
+            self.ds_test = ImageFolderDataset(
+                root / self.hparams.test_dir, self.image_preprocessor(), classes
+            )

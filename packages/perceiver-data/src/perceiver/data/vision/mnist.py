@@ -15,11 +15,13 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from perceiver.data._checks import check_int, check_loader_args
+from perceiver.data import inference
+from perceiver.data._checks import check_loader_args
 from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
 from perceiver.data.vision.image import load_image
 from perceiver.data.vision.imagenet import scan_image_folder
+from perceiver.model.core.validation import check_int
 
 __all__ = ["MNISTDataModule", "read_idx"]
 
@@ -131,6 +133,9 @@ class MNISTDataModule(SplitDataModule):
             directories (`train/3/xyz.png`). If only one split is found, its last `valid_size` images are
             used for validation.
         hub_path: the Hub dataset used without `data_dir`.
+
+    The test split (`test_dataloader`, `predict_dataloader`) is the validation split: MNIST's test
+    images (`t10k`, the Hub's `test` split), or the held-out `valid_size` images.
     """
 
     num_classes = 10
@@ -154,6 +159,23 @@ class MNISTDataModule(SplitDataModule):
         make_plain(self.hparams)
         self.ds_train: Any = None
         self.ds_valid: Any = None
+        inference.store(self.hparams, self.inference_spec())
+
+    def inference_spec(self) -> inference.InferenceSpec:
+        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`)."""
+        hp = self.hparams
+        return inference.InferenceSpec(
+            kind="image",
+            class_names=tuple(str(i) for i in range(self.num_classes)),
+            image={
+                "num_channels": 1,
+                "size": 28,
+                "crop_size": [28, 28],
+                "mean": [MNIST_MEAN] if hp.normalize else None,
+                "std": [MNIST_STD] if hp.normalize else None,
+                "channels_last": hp.channels_last,
+            },
+        )
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
