@@ -69,3 +69,44 @@ def test_unavailable_error_is_both_os_and_value_error():
     assert issubclass(TokenizerUnavailableError, OSError) and issubclass(
         TokenizerUnavailableError, ValueError
     )
+
+
+class _Loaded:
+    def __init__(self, source, **kwargs):
+        self.source, self.kwargs = source, kwargs
+
+
+def _load(name, calls=None, cached=()):
+    from perceiver.model.text.tokenizer_names import load_named_tokenizer
+
+    def from_pretrained(source, **kwargs):
+        if calls is not None:
+            calls.append((source, kwargs.get("local_files_only", False)))
+        if kwargs.get("local_files_only") and source not in cached:
+            raise OSError(f"{source} is not cached")
+        return _Loaded(source, **kwargs)
+
+    return load_named_tokenizer(
+        name, from_pretrained=from_pretrained, utf8_bytes=lambda **kw: _Loaded(UTF8_BYTES_TOKENIZER, **kw)
+    )
+
+
+def test_load_named_tokenizer_follows_the_table(tmp_path, monkeypatch):
+    from perceiver.model.text.tokenizer_names import TokenizerLoadError
+
+    assert _load("deepmind/language-perceiver").source == UTF8_BYTES_TOKENIZER  # built, no files
+    calls = []
+    loaded = _load("krasserm/perceiver-ar-clm-base", calls, cached={"krasserm/perceiver-ar-clm-base"})
+    assert loaded.source == "krasserm/perceiver-ar-clm-base" and loaded.kwargs["local_files_only"]
+    assert calls == [("xlnet/xlnet-base-cased", True), ("krasserm/perceiver-ar-clm-base", True)]
+    assert _load(tmp_path).source == str(tmp_path)  # a local directory
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(
+        TokenizerUnavailableError, match=r"needs files from the Hub \('xlnet/xlnet-base-cased'\)"
+    ):
+        _load("krasserm/perceiver-ar-clm-base")
+    with pytest.raises(TokenizerLoadError, match="'/no/such/dir': not a directory and not a Hub id") as error:
+        _load("/no/such/dir")
+    assert isinstance(error.value, OSError) and isinstance(error.value, ValueError)
+    with pytest.raises(TypeError, match="name_or_path must be a Hub id or a local directory, got None"):
+        _load(None)
