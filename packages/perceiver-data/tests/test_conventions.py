@@ -382,27 +382,32 @@ def test_other_inference_specs_and_errors(data_dir, tmp_path):
     mm = inference_spec(_plain_round_trip(MultimodalDataModule(str(tmp_path), 2, (3, 8, 8), 16, 5).hparams))
     assert mm.image["image_shape"] == [3, 8, 8] and mm.image["audio_samples_per_frame"] == 16
 
-    with pytest.raises(ValueError, match="hparams has no 'inference' entry"):
+    with pytest.raises(ValueError, match=r"not those of one perceiver-data data module \(none match\)"):
         inference_spec({"batch_size": 3})
+    with pytest.raises(ValueError, match=r"hparams lack \['task'\], which text data modules save"):
+        inference_spec({"tokenizer": "bytes", "max_seq_len": 8}, kind="text")
+    with pytest.raises(ValueError, match="kind"):
+        inference_spec({}, kind="video")
     with pytest.raises(ValueError, match="unknown fields"):
-        inference_spec({"inference": {"kind": "text", "vocab": 3}})
+        InferenceSpec.from_dict({"kind": "text", "vocab": 3})
     with pytest.raises(ValueError, match="kind"):
         InferenceSpec(kind="video")
+    spec = inference_spec(flow.hparams)
+    assert InferenceSpec.from_dict(spec.to_dict()) == spec
 
 
-def test_data_module_loads_from_checkpoint_with_inference_entry(tmp_path):
+def test_hparams_restore_the_data_module_and_its_spec(tmp_path):
     pytest.importorskip("PIL")
     from perceiver.data.vision import MNISTDataModule
 
-    dm = MNISTDataModule(data_dir=str(tmp_path), batch_size=7, num_workers=0)
-    path = tmp_path / "dm.ckpt"
-    torch.save(
-        {
-            "datamodule_hyper_parameters": dict(dm.hparams),
-            "state_dict": {},
-            "pytorch-lightning_version": "2.4.0",
-        },
-        path,
-    )
-    restored = MNISTDataModule.load_from_checkpoint(path)
-    assert restored.hparams.batch_size == 7 and "inference" in restored.hparams
+    dm = MNISTDataModule(data_dir=str(tmp_path), batch_size=7, num_workers=0, channels_last=False)
+    hparams = _plain_round_trip(dm.hparams)
+    restored = MNISTDataModule(**hparams)
+    assert restored.hparams.batch_size == 7
+    assert restored.inference_spec() == inference_spec(hparams) == dm.inference_spec()
+    assert inference_spec(hparams).image["channels_last"] is False
+
+    imdb = ImdbDataModule(task="clf", dataset_dir=str(tmp_path))
+    hparams = _plain_round_trip(imdb.hparams)
+    assert hparams["class_names"] == ["neg", "pos"]  # the module's own names are recorded
+    assert ImdbDataModule(**hparams).inference_spec().id2label() == {0: "neg", 1: "pos"}

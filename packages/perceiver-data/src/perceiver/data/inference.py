@@ -1,10 +1,10 @@
 """What inference needs from a data module, as plain data: class names, the tokenizer and its settings,
 the image preprocessing.
 
-Every data module of perceiver-data stores an :class:`InferenceSpec` (as a plain dict) under the key
-``"inference"`` of its hyperparameters, so that Lightning writes it into every checkpoint
-(``checkpoint["datamodule_hyper_parameters"]``) and a model can be served without loading its
-dataset::
+Every data module of perceiver-data keeps what inference needs in its hyperparameters (plain data,
+written by Lightning into every checkpoint as ``checkpoint["datamodule_hyper_parameters"]``): class
+names, the tokenizer name, ``max_seq_len``, the padding side, the image settings. `inference_spec`
+turns them into an :class:`InferenceSpec` without loading the dataset::
 
     spec = inference_spec(checkpoint["datamodule_hyper_parameters"])
     spec.id2label()            # {0: "neg", 1: "pos"}, or None
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["KINDS", "InferenceSpec", "inference_spec"]
 
 KINDS = ("text", "midi", "image", "optical_flow", "multimodal")
-HPARAMS_KEY = "inference"
 
 
 @dataclass(frozen=True)
@@ -144,25 +143,145 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def inference_spec(hparams: Mapping[str, Any]) -> InferenceSpec:
+# data module family -> hyperparameters that only its data modules have (their __init__ arguments)
+_SIGNATURES = {
+    "text": {"tokenizer", "task", "max_seq_len"},
+    "midi": {"include_drums", "max_duration", "max_seq_len"},
+    "mnist": {"hub_path", "valid_size", "normalize", "channels_last"},
+    "image_folder": {"image_size", "crop_fraction", "train_dir", "valid_dir"},
+    "optical_flow": {"layout", "sintel_pass", "crop_shape", "root"},
+    "multimodal": {"num_frames", "image_shape", "audio_samples_per_frame", "num_classes"},
+}
+
+
+def _text(hp: Mapping[str, Any]) -> InferenceSpec:
+    task = str(hp["task"])
+    padding_side = hp.get("padding_side") or ("left" if task == "clm" else "right")  # as TextDataModule
+    class_names = hp.get("class_names") if task == "clf" else None
+    return InferenceSpec(
+        kind="text",
+        class_names=class_names,
+        tokenizer=hp["tokenizer"],
+        max_seq_len=hp["max_seq_len"],
+        padding_side=padding_side,
+        add_special_tokens=bool(hp.get("add_special_tokens", False)),
+        task=task,
+    )
+
+
+def _midi(hp: Mapping[str, Any]) -> InferenceSpec:
+    from perceiver.data.audio.midi import PAD_TOKEN_ID, VOCAB_SIZE  # no pretty-midi needed for these
+
+    return InferenceSpec(
+        kind="midi",
+        max_seq_len=hp["max_seq_len"],
+        padding_side=hp.get("padding_side", "left"),
+        midi={
+            "vocab_size": VOCAB_SIZE,
+            "pad_token_id": PAD_TOKEN_ID,
+            "include_drums": hp["include_drums"],
+            "max_duration": hp["max_duration"],
+        },
+    )
+
+
+def _mnist(hp: Mapping[str, Any]) -> InferenceSpec:
+    from perceiver.data.vision.image import MNIST_MEAN, MNIST_STD
+
+    normalize = hp.get("normalize", True)
+    return InferenceSpec(
+        kind="image",
+        class_names=tuple(str(i) for i in range(10)),
+        image={
+            "num_channels": 1,
+            "size": 28,
+            "crop_size": [28, 28],
+            "mean": [MNIST_MEAN] if normalize else None,
+            "std": [MNIST_STD] if normalize else None,
+            "channels_last": hp["channels_last"],
+        },
+    )
+
+
+def _image_folder(hp: Mapping[str, Any]) -> InferenceSpec:
+    from perceiver.data.vision.image import IMAGENET_MEAN, IMAGENET_STD
+
+    size = hp["image_size"]
+    return InferenceSpec(
+        kind="image",
+        class_names=hp.get("class_names"),  # None until given or read from the training folder
+        image={
+            "num_channels": 3,
+            "size": round(size / hp["crop_fraction"]),  # as ImageNetDataModule.image_preprocessor
+            "crop_size": [size, size],
+            "mean": list(IMAGENET_MEAN),
+            "std": list(IMAGENET_STD),
+            "channels_last": hp["channels_last"],
+        },
+    )
+
+
+def _optical_flow(hp: Mapping[str, Any]) -> InferenceSpec:
+    crop = hp.get("crop_shape")
+    return InferenceSpec(
+        kind="optical_flow",
+        image={
+            "num_channels": 3,
+            "patch_size": 3,
+            "channel_order": "hwc",
+            "value_range": [-1.0, 1.0],
+            "crop_shape": None if crop is None else list(crop),
+        },
+    )
+
+
+def _multimodal(hp: Mapping[str, Any]) -> InferenceSpec:
+    return InferenceSpec(
+        kind="multimodal",
+        image={
+            "num_channels": 3,
+            "num_frames": hp["num_frames"],
+            "image_shape": list(hp["image_shape"]),
+            "audio_samples_per_frame": hp["audio_samples_per_frame"],
+            "value_range": [0.0, 1.0],
+        },
+    )
+
+
+_BUILDERS = {
+    "text": _text,
+    "midi": _midi,
+    "mnist": _mnist,
+    "image_folder": _image_folder,
+    "optical_flow": _optical_flow,
+    "multimodal": _multimodal,
+}
+
+
+def inference_spec(hparams: Mapping[str, Any], kind: str | None = None) -> InferenceSpec:
     """The :class:`InferenceSpec` of a data module from its saved hyperparameters (a data module's
     `hparams`, or a checkpoint's `datamodule_hyper_parameters`), without loading the dataset.
 
+    Args:
+        kind: the data module family (`text`, `midi`, `mnist`, `image_folder`, `optical_flow`,
+            `multimodal`); by default recognized from the hyperparameters' names.
+
     Raises:
-        ValueError: `hparams` holds no inference spec (not saved by a perceiver-data data module).
+        ValueError: `hparams` are not those of a perceiver-data data module (or match several).
     """
     if not isinstance(hparams, Mapping):
         raise ValueError(f"hparams must be a mapping, got {type(hparams).__name__}")
-    data = hparams.get(HPARAMS_KEY)
-    if data is None:
-        raise ValueError(
-            f"hparams has no {HPARAMS_KEY!r} entry (keys: {sorted(hparams)}): they were not saved by a "
-            "perceiver-data data module"
-        )
-    return InferenceSpec.from_dict(data)
-
-
-def store(hparams: Any, spec: InferenceSpec) -> None:
-    """Writes `spec` into a data module's `hparams` (Lightning's `load_from_checkpoint` passes only
-    the data module's own arguments back to it, so the extra entry does no harm there)."""
-    hparams[HPARAMS_KEY] = spec.to_dict()
+    if kind is None:
+        matches = [name for name, keys in _SIGNATURES.items() if keys <= set(hparams)]
+        if len(matches) != 1:
+            raise ValueError(
+                f"hparams with keys {sorted(hparams)} are not those of one perceiver-data data module "
+                f"({'none' if not matches else ', '.join(matches)} match); pass kind= one of {list(_BUILDERS)}"
+            )
+        kind = matches[0]
+    elif kind not in _BUILDERS:
+        raise ValueError(f"kind ({kind!r}) must be one of {list(_BUILDERS)}")
+    missing = sorted(_SIGNATURES[kind] - set(hparams))
+    if missing:
+        raise ValueError(f"hparams lack {missing}, which {kind} data modules save")
+    return _BUILDERS[kind](hparams)

@@ -104,22 +104,10 @@ class MidiDataModule(pl.LightningDataModule):
         self.ds_train: Any = None
         self.ds_valid: Any = None
         self.ds_test: Any = None
-        inference.store(self.hparams, self.inference_spec())
 
     def inference_spec(self) -> inference.InferenceSpec:
-        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`)."""
-        hp = self.hparams
-        return inference.InferenceSpec(
-            kind="midi",
-            max_seq_len=hp.max_seq_len,
-            padding_side=hp.padding_side,
-            midi={
-                "vocab_size": VOCAB_SIZE,
-                "pad_token_id": PAD_TOKEN_ID,
-                "include_drums": hp.include_drums,
-                "max_duration": hp.max_duration,
-            },
-        )
+        """What inference needs, from the hyperparameters (see `perceiver.data.inference`)."""
+        return inference.inference_spec(self.hparams, kind="midi")
 
     @property
     def vocab_size(self) -> int:

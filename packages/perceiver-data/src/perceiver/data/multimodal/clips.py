@@ -238,20 +238,10 @@ class MultimodalDataModule(SplitDataModule):
         self.ds_train: ClipDataset | None = None
         self.ds_valid: ClipDataset | None = None
         self.ds_test: ClipDataset | None = None
-        inference.store(self.hparams, self.inference_spec())
 
     def inference_spec(self) -> inference.InferenceSpec:
-        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`)."""
-        return inference.InferenceSpec(
-            kind="multimodal",
-            image={
-                "num_channels": 3,
-                "num_frames": self.num_frames,
-                "image_shape": list(self.image_shape),
-                "audio_samples_per_frame": self.audio_samples_per_frame,
-                "value_range": [0.0, 1.0],
-            },
-        )
+        """What inference needs, from the hyperparameters (see `perceiver.data.inference`)."""
+        return inference.inference_spec(self.hparams, kind="multimodal")
 
     @property
     def num_frames(self) -> int:

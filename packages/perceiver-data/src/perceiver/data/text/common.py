@@ -264,6 +264,8 @@ class TextDataModule(pl.LightningDataModule):
             self.hparams[f"{name}_files"] = _describe_in_memory(self._sources[name])
         if not isinstance(tokenizer, str):  # an instance: its name or path, plain data
             self.hparams.tokenizer = getattr(tokenizer, "name_or_path", None) or tokenizer_name(tokenizer)
+        if class_names is None and self.class_names is not None:
+            self.hparams.class_names = list(self.class_names)  # the module's own: recorded for inference
         make_plain(self.hparams)
         self.task = task
         self._tokenizer_key = tokenizer_name(tokenizer)
@@ -281,22 +283,10 @@ class TextDataModule(pl.LightningDataModule):
         self.ds_train: Any = None
         self.ds_valid: Any = None
         self.ds_test: Any = None
-        inference.store(self.hparams, self.inference_spec())
 
     def inference_spec(self) -> inference.InferenceSpec:
-        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`)."""
-        hp = self.hparams
-        return inference.InferenceSpec(
-            kind="text",
-            class_names=self.class_names if self.task == Task.clf else None,
-            tokenizer=hp.tokenizer,
-            max_seq_len=hp.max_seq_len,
-            padding_side=self.padding_side,
-            add_special_tokens=hp.add_special_tokens,
-            task=self.task.value,
-        )
-
-    # ------------------------------------------------------------------ public properties
+        """What inference needs, from the hyperparameters (see `perceiver.data.inference`)."""
+        return inference.inference_spec(self.hparams, kind="text")
 
     @property
     def vocab_size(self) -> int:

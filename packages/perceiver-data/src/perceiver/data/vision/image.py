@@ -16,10 +16,19 @@ import torch
 
 from perceiver.model.core.validation import check_int
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "ImagePreprocessor", "image_array", "load_image"]
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "MNIST_MEAN",
+    "MNIST_STD",
+    "ImagePreprocessor",
+    "image_array",
+    "load_image",
+]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 def load_image(path: str | os.PathLike, mode: str = "RGB") -> Any:

@@ -148,25 +148,10 @@ class ImageNetDataModule(SplitDataModule):
         self.ds_train: Any = None
         self.ds_valid: Any = None
         self.ds_test: Any = None
-        inference.store(self.hparams, self.inference_spec())
 
     def inference_spec(self) -> inference.InferenceSpec:
-        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`);
-        the class names once known (given, or read from the training folder by `setup`)."""
-        hp = self.hparams
-        preprocessor = self.image_preprocessor()
-        return inference.InferenceSpec(
-            kind="image",
-            class_names=hp.class_names,
-            image={
-                "num_channels": 3,
-                "size": preprocessor.size,
-                "crop_size": list(preprocessor.crop_size),
-                "mean": list(IMAGENET_MEAN),
-                "std": list(IMAGENET_STD),
-                "channels_last": hp.channels_last,
-            },
-        )
+        """What inference needs, from the hyperparameters (see `perceiver.data.inference`)."""
+        return inference.inference_spec(self.hparams, kind="image_folder")
 
     def image_preprocessor(self) -> ImagePreprocessor:
         hp = self.hparams
@@ -192,7 +177,6 @@ class ImageNetDataModule(SplitDataModule):
                 raise ValueError(
                     f"{Path(self.hparams.data_dir) / self.hparams.train_dir}: no class folders found"
                 )
-            inference.store(self.hparams, self.inference_spec())
         return list(self.hparams.class_names)
 
     @property

@@ -19,13 +19,12 @@ from perceiver.data import inference
 from perceiver.data._checks import check_loader_args
 from perceiver.data._datamodule import SplitDataModule
 from perceiver.data._hparams import make_plain
-from perceiver.data.vision.image import load_image
+from perceiver.data.vision.image import MNIST_MEAN, MNIST_STD, load_image
 from perceiver.data.vision.imagenet import scan_image_folder
 from perceiver.model.core.validation import check_int
 
 __all__ = ["MNISTDataModule", "read_idx"]
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 _IDX_DTYPES = {
     0x08: np.uint8,
     0x09: np.int8,
@@ -159,23 +158,10 @@ class MNISTDataModule(SplitDataModule):
         make_plain(self.hparams)
         self.ds_train: Any = None
         self.ds_valid: Any = None
-        inference.store(self.hparams, self.inference_spec())
 
     def inference_spec(self) -> inference.InferenceSpec:
-        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`)."""
-        hp = self.hparams
-        return inference.InferenceSpec(
-            kind="image",
-            class_names=tuple(str(i) for i in range(self.num_classes)),
-            image={
-                "num_channels": 1,
-                "size": 28,
-                "crop_size": [28, 28],
-                "mean": [MNIST_MEAN] if hp.normalize else None,
-                "std": [MNIST_STD] if hp.normalize else None,
-                "channels_last": hp.channels_last,
-            },
-        )
+        """What inference needs, from the hyperparameters (see `perceiver.data.inference`)."""
+        return inference.inference_spec(self.hparams, kind="mnist")
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

@@ -227,22 +227,10 @@ class OpticalFlowDataModule(SplitDataModule):
         make_plain(self.hparams)
         self.ds_train: Dataset | None = None
         self.ds_valid: Dataset | None = None
-        inference.store(self.hparams, self.inference_spec())
 
     def inference_spec(self) -> inference.InferenceSpec:
-        """What inference needs (also stored in the hyperparameters, see `perceiver.data.inference`):
-        frames become 3x3 patches in [-1, 1] (`perceiver.data.vision.flow.preprocess_frame_pair`)."""
-        crop = self.hparams.crop_shape
-        return inference.InferenceSpec(
-            kind="optical_flow",
-            image={
-                "num_channels": 3,
-                "patch_size": 3,
-                "channel_order": "hwc",
-                "value_range": [-1.0, 1.0],
-                "crop_shape": None if crop is None else list(crop),
-            },
-        )
+        """What inference needs, from the hyperparameters (see `perceiver.data.inference`)."""
+        return inference.inference_spec(self.hparams, kind="optical_flow")
 
     def _dataset(self, root: str, random_crop: bool) -> Dataset:
         hp = self.hparams
