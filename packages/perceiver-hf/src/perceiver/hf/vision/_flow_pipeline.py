@@ -57,7 +57,7 @@ def load_frame(frame: Any) -> torch.Tensor:
 def render_flow(flow: np.ndarray, max_flow: float | None = None):
     """Middlebury colour coding of flow (h, w, 2) as a PIL image (perceiver-data's ``flow_to_color``)."""
     try:
-        from perceiver.data.vision.optical_flow import flow_to_color
+        from perceiver.data.vision.flow import flow_to_color  # no Lightning, no datasets
     except ImportError as e:
         raise ImportError("rendering flow needs perceiver-data: pip install 'perceiver-hf[data]'") from e
     from PIL import Image
