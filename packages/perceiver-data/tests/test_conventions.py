@@ -411,3 +411,22 @@ def test_hparams_restore_the_data_module_and_its_spec(tmp_path):
     hparams = _plain_round_trip(imdb.hparams)
     assert hparams["class_names"] == ["neg", "pos"]  # the module's own names are recorded
     assert ImdbDataModule(**hparams).inference_spec().id2label() == {0: "neg", 1: "pos"}
+
+
+def test_streamed_c4_tests_on_its_validation_stream(tmp_path):
+    from perceiver.data.text import C4DataModule
+
+    path = tmp_path / "c4.jsonl"
+    path.write_text("".join(f'{{"text": "document {i} with a few words in it"}}\n' for i in range(20)))
+    dm = C4DataModule(
+        task="clm", max_seq_len=8, train_files=str(path), valid_files=str(path), batch_size=2, num_workers=0
+    )
+    dm.setup()
+    labels, input_ids, _ = next(iter(dm.test_dataloader()))
+    expected = next(iter(dm.val_dataloader()))
+    torch.testing.assert_close(input_ids, expected[1], rtol=0, atol=0)
+    assert torch.equal(labels[:, :-1], input_ids[:, 1:])
+    with pytest.raises(ValueError, match="pass file paths, not datasets"):
+        C4DataModule(task="clm", train_files=datasets.Dataset.from_dict({"text": ["a"]}))
+    with pytest.raises(ValueError, match="test_files is not supported for streamed data"):
+        C4DataModule(task="clm", train_files=str(path), test_files=str(path))

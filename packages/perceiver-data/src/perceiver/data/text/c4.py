@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from perceiver.data.text.common import Task, TextDataModule
+from perceiver.data.text.common import Task, TextDataModule, _in_memory
 
 __all__ = ["C4DataModule", "StreamingTextDataset", "Task"]
 
@@ -89,6 +89,7 @@ class C4DataModule(TextDataModule):
     """C4 (Hub `allenai/c4`, config `en`), streamed. Tasks clm and mlm.
 
     Local `train_files`/`valid_files` (jsonl, json.gz, txt or parquet) are streamed the same way.
+    `test_dataloader` and `predict_dataloader` stream the validation split (C4 has no test split).
 
     Args:
         add_eos_token: end each document with the tokenizer's eos token (default True, as
@@ -120,6 +121,12 @@ class C4DataModule(TextDataModule):
         for option in ("random_train_shift", "random_valid_shift"):
             if self.hparams[option]:
                 raise ValueError(f"{option} is not supported for streamed data")
+        if any(_in_memory(files) for files in self._sources.values()):
+            raise ValueError("C4DataModule streams files or the Hub dataset: pass file paths, not datasets")
+        if self.hparams.test_files is not None:
+            raise ValueError(
+                "test_files is not supported for streamed data (tests use the validation stream)"
+            )
         if min_seq_len is not None and not 0 < min_seq_len < self.max_seq_len:
             raise ValueError(f"min_seq_len ({min_seq_len}) must be in (0, max_seq_len ({self.max_seq_len}))")
         for option, value in (
@@ -209,6 +216,7 @@ class C4DataModule(TextDataModule):
     def setup(self, stage: str | None = None) -> None:
         self.ds_train = self.streaming_dataset("train")
         self.ds_valid = self.streaming_dataset("valid")
+        self.ds_test = self.ds_valid  # C4 has no test split
 
     def _loader(self, dataset: Any, train: bool) -> DataLoader:
         hp = self.hparams
