@@ -141,10 +141,6 @@ class TextDataModule(pl.LightningDataModule):
             (default: the data module's, `text` and `label`).
         class_names: task clf: label i is `class_names[i]` (ImdbDataModule: `neg`, `pos`); stored in
             the hyperparameters for inference (see `perceiver.data.inference`).
-
-    `test_dataloader()` and `predict_dataloader()` serve the test split: `test_files`, or the
-    dataset's 'test' split when it also has a validation split; otherwise (documented fallback) the
-    validation split.
         add_special_tokens: let the tokenizer add its special tokens to each text.
         add_eos_token: append the tokenizer's eos (or sep) token to each text: before chunking (clm,
             mlm), or as the last token of each (truncated) example (clf).
@@ -156,6 +152,10 @@ class TextDataModule(pl.LightningDataModule):
         hub_path, hub_config, hub_revision: override the class's Hub dataset.
         mask_prob, mask_words, static_masking: mlm masking rate, whole word masking, and masking
             once at preprocessing time instead of per batch.
+
+    `test_dataloader()` and `predict_dataloader()` serve the test split: `test_files`, or the
+    dataset's 'test' split when it also has a validation split; otherwise (documented fallback) the
+    validation split.
     """
 
     name: ClassVar[str] = "text"
