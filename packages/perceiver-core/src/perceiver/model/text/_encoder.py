@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from perceiver.model.core import EncoderConfig, InputAdapter, PerceiverEncoder, TrainablePositionEncoding
-from perceiver.model.core._validation import check_pad_mask, check_positive, check_token_ids
+from perceiver.model.core._validation import check_positive, check_token_ids
+from perceiver.model.core.masks import check_pad_mask
 
 __all__ = ["TextEncoderConfig", "TextInputAdapter", "build_text_encoder", "check_text_input"]
 

@@ -19,7 +19,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from perceiver.lightning._base import LitModel
 from perceiver.lightning._batch_checks import check_token_ids
-from perceiver.model.core.attention import effective_pad_mask
+from perceiver.model.core.masks import effective_pad_mask
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from perceiver.lightning._base import load_checked
 from perceiver.lightning._batch_checks import check_token_ids
 from perceiver.lightning._io import LitClassifier
 from perceiver.model.core import ClassificationDecoderConfig
-from perceiver.model.core.attention import effective_pad_mask
+from perceiver.model.core.masks import effective_pad_mask
 from perceiver.model.text.classifier import TextClassifier, TextClassifierConfig
 from perceiver.model.text.mlm import TextEncoderConfig
 
