@@ -24,7 +24,7 @@ import numbers
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 from perceiver.model.core._validation import (
     ArgumentTypeError,
@@ -36,12 +36,15 @@ from perceiver.model.core._validation import (
 )
 
 __all__ = [
+    "QK_CHANNELS_DEFAULTS",
     "ClassificationDecoderConfig",
     "ConfigBase",
     "DecoderConfig",
+    "DerivedChannels",
     "EncoderConfig",
     "PerceiverARConfig",
     "PerceiverIOConfig",
+    "cross_attention_qk_channels",
 ]
 
 T = TypeVar("T", bound="ConfigBase")
@@ -331,13 +334,56 @@ class ClassificationDecoderConfig(DecoderConfig):
         check_positive("num_classes", self.num_classes)
 
 
+# what None means for a cross-attention's qk channels: the channels of its query input or of its
+# key/value input (see PerceiverIOConfig.cross_attention_qk_channels_default)
+QK_CHANNELS_DEFAULTS = ("queries", "keys")
+
+
+def cross_attention_qk_channels(
+    num_qk_channels: int | None, default: str, num_query_channels: int, num_kv_channels: int
+) -> int:
+    """The qk channels of a cross-attention: ``num_qk_channels``, or where it is None the channels
+    of the queries (``default="queries"``) or of the keys and values (``default="keys"``)."""
+    if num_qk_channels is not None:
+        return num_qk_channels
+    if default not in QK_CHANNELS_DEFAULTS:
+        raise ValueError(f"the qk channels default must be one of {QK_CHANNELS_DEFAULTS}, got {default!r}")
+    return num_query_channels if default == "queries" else num_kv_channels
+
+
+class DerivedChannels(NamedTuple):
+    """A channel count that a model derives from config fields, and how (in those fields)."""
+
+    value: int
+    derivation: str  # e.g. "image_shape[0] (1) + 2 x (2 x num_frequency_bands (8) + 1)"
+    fields: tuple[str, ...]  # the fields it is derived from, e.g. ("encoder.num_frequency_bands",)
+
+
 @dataclass
 class PerceiverIOConfig(ConfigBase, Generic[E, D]):
+    """A Perceiver IO model: encoder, decoder and latent array.
+
+    Args:
+        encoder: the encoder's config (input adapter, cross-attention to the input, self-attention).
+        decoder: the decoder's config (output queries cross-attending to the latents).
+        num_latents: number of latent vectors, the length of the latent array.
+        num_latent_channels: channels of each latent vector.
+        activation_checkpointing: recompute the activations of each layer in the backward pass
+            instead of storing them (less memory, more compute).
+    """
+
     encoder: E
     decoder: D
     num_latents: int
     num_latent_channels: int
     activation_checkpointing: bool = False
+
+    # What ``num_cross_attention_qk_channels=None`` means in this model's encoder and decoder:
+    # "queries", the cross-attention's query channels (the latents' in the encoder, the output
+    # queries' in the decoder), or "keys", the channels of its key/value input (the adapted
+    # input's in the encoder, the latents' in the decoder), the layout of DeepMind's official
+    # vision, optical-flow and multimodal models. A class constant, not a field.
+    cross_attention_qk_channels_default: ClassVar[str] = "queries"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -347,13 +393,56 @@ class PerceiverIOConfig(ConfigBase, Generic[E, D]):
             heads = [f for f in ("num_cross_attention_heads", "num_self_attention_heads") if hasattr(cfg, f)]
             for name in heads:
                 check_positive(f"{prefix}.{name}", getattr(cfg, name))
-        enc = self.encoder
-        if enc.num_self_attention_qk_channels is None and enc.num_self_attention_v_channels is None:
-            check_divisible(
-                "num_latent_channels",
-                self.num_latent_channels,
-                "num_self_attention_heads",
-                enc.num_self_attention_heads,
+        self._check_derived_channels()
+
+    # ---------------------------------------------------------------- derived channel counts
+
+    def encoder_input_channels(self) -> DerivedChannels | None:
+        """Channels of the adapted input (the encoder's keys and values), where the config knows
+        them; task configs override this."""
+        return None
+
+    def decoder_query_channels(self) -> DerivedChannels | None:
+        """Channels of the decoder's output queries, where the config knows them; task configs
+        override this."""
+        return None
+
+    def _latent_channels(self) -> DerivedChannels:
+        n = self.num_latent_channels
+        return DerivedChannels(n, f"num_latent_channels ({n})", ("num_latent_channels",))
+
+    def _check_derived_channels(self) -> None:
+        """Heads must divide the qk and v channels that the model derives where a config leaves
+        them None; the error names the fields the user set, not only the derived number."""
+        enc, dec = self.encoder, self.decoder
+        latents = self._latent_channels()
+        if hasattr(enc, "num_self_attention_heads"):
+            self._check_heads(
+                "encoder", "self_attention", enc.num_self_attention_heads, latents, "the latent channels"
+            )
+        default = self.cross_attention_qk_channels_default
+        for prefix, cfg, queries, keys in (
+            ("encoder", enc, latents, self.encoder_input_channels()),
+            ("decoder", dec, self.decoder_query_channels(), latents),
+        ):
+            side = (queries, "query") if default == "queries" else (keys, "key/value input")
+            if side[0] is not None:
+                heads = cfg.num_cross_attention_heads
+                self._check_heads(prefix, "cross_attention", heads, side[0], f"the {side[1]} channels")
+
+    def _check_heads(self, prefix: str, kind: str, heads: int, default: DerivedChannels, what: str) -> None:
+        cfg = getattr(self, prefix)
+        qk_name = f"num_{kind}_qk_channels"
+        # v channels default to the qk channels: with explicit qk or v channels, the encoder or
+        # decoder config has checked them; only the derived default is checked here
+        qk = getattr(cfg, qk_name)
+        heads_name = f"{prefix}.num_{kind}_heads"
+        if qk is None and default.value % heads:
+            changes = ", ".join(dict.fromkeys([*default.fields, heads_name]))
+            raise ValueError(
+                f"{heads_name} ({heads}) must divide the {kind.replace('_', '-')} qk channels, which "
+                f"{prefix}.{qk_name}=None sets to {what}: {default.derivation} = {default.value}; "
+                f"set {prefix}.{qk_name} to a multiple of {heads}, or change {changes}"
             )
 
 

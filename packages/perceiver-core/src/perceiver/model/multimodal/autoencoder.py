@@ -11,6 +11,7 @@ n_image / n_audio are the decoded video pixels / audio patches: all of them, or 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -29,8 +30,8 @@ from perceiver.model.core._validation import (
     float_input,
     module_dtype,
 )
+from perceiver.model.core.builders import build_decoder, build_encoder
 from perceiver.model.multimodal._adapters import MODALITIES, MultimodalInputAdapter, MultimodalQueryProvider
-from perceiver.model.vision._builders import build_decoder, build_encoder
 
 __all__ = [
     "MultimodalAutoencoder",
@@ -118,6 +119,8 @@ class MultimodalDecoderConfig(DecoderConfig):
 
 @dataclass
 class MultimodalAutoencoderConfig(PerceiverIOConfig[MultimodalEncoderConfig, MultimodalDecoderConfig]):
+    cross_attention_qk_channels_default: ClassVar[str] = "keys"
+
     @classmethod
     def multimodal_perceiver(cls) -> MultimodalAutoencoderConfig:
         """deepmind/multimodal-perceiver (19,858,855 parameters)."""
@@ -178,6 +181,7 @@ class MultimodalAutoencoder(nn.Module):
             num_latents=config.num_latents,
             num_latent_channels=config.num_latent_channels,
             activation_checkpointing=config.activation_checkpointing,
+            qk_channels_default=config.cross_attention_qk_channels_default,
         )
         self.decoder = build_decoder(
             dec,
@@ -185,6 +189,7 @@ class MultimodalAutoencoder(nn.Module):
             output_query_provider=query_provider,
             num_latent_channels=config.num_latent_channels,
             activation_checkpointing=config.activation_checkpointing,
+            qk_channels_default=config.cross_attention_qk_channels_default,
             output_chunk_size=dec.output_chunk_size,
         )
         self.postprocessors = nn.ModuleDict(

@@ -12,6 +12,7 @@ from torch import nn
 
 from perceiver.model.core import EncoderConfig, InputAdapter, PerceiverEncoder, TrainablePositionEncoding
 from perceiver.model.core._validation import check_positive, check_token_ids
+from perceiver.model.core.builders import build_encoder
 from perceiver.model.core.masks import check_pad_mask
 
 __all__ = ["TextEncoderConfig", "TextInputAdapter", "build_text_encoder", "check_text_input"]
@@ -45,15 +46,20 @@ class TextInputAdapter(InputAdapter):
 
 
 def build_text_encoder(
-    config: TextEncoderConfig, num_latents: int, num_latent_channels: int, activation_checkpointing: bool
+    config: TextEncoderConfig,
+    num_latents: int,
+    num_latent_channels: int,
+    activation_checkpointing: bool,
+    qk_channels_default: str,
 ) -> PerceiverEncoder:
     adapter = TextInputAdapter(config.vocab_size, config.max_seq_len, config.num_input_channels)
-    return PerceiverEncoder(
+    return build_encoder(
+        config,
         input_adapter=adapter,
         num_latents=num_latents,
         num_latent_channels=num_latent_channels,
         activation_checkpointing=activation_checkpointing,
-        **config.base_kwargs(),
+        qk_channels_default=qk_channels_default,
     )
 
 
