@@ -228,3 +228,67 @@ def test_explicit_qk_channels_lift_the_derived_constraint():
     assert qk_channels(model.encoder.cross_attn_1) == 64
     with torch.no_grad():
         assert model(torch.randn(2, 1, 12, 12)).shape == (2, 3)
+
+
+def _config_classes():
+    from perceiver.model.audio.symbolic import SymbolicAudioModelConfig
+    from perceiver.model.core import DecoderConfig, EncoderConfig, PerceiverARConfig
+    from perceiver.model.multimodal.autoencoder import MultimodalDecoderConfig, MultimodalEncoderConfig
+    from perceiver.model.text.clm import CausalLanguageModelConfig
+
+    return [
+        EncoderConfig,
+        DecoderConfig,
+        ClassificationDecoderConfig,
+        PerceiverIOConfig,
+        PerceiverARConfig,
+        TextEncoderConfig,
+        TextDecoderConfig,
+        MaskedLanguageModelConfig,
+        TextClassifierConfig,
+        CausalLanguageModelConfig,
+        SymbolicAudioModelConfig,
+        ImageEncoderConfig,
+        ImageClassifierConfig,
+        OpticalFlowEncoderConfig,
+        OpticalFlowDecoderConfig,
+        OpticalFlowConfig,
+        MultimodalEncoderConfig,
+        MultimodalDecoderConfig,
+        MultimodalAutoencoderConfig,
+    ]
+
+
+@pytest.mark.parametrize("cls", _config_classes(), ids=lambda c: c.__name__)
+def test_every_config_field_is_documented_once_in_its_dataclass(cls):
+    import dataclasses
+
+    from perceiver.model.core.config import field_docs
+
+    docs = field_docs(cls)
+    missing = [f.name for f in dataclasses.fields(cls) if not docs.get(f.name)]
+    assert not missing, f"{cls.__name__} fields without a description: {missing}"
+    # each field is described by the class that declares it, not again by its subclasses
+    for klass in cls.__mro__[1:]:
+        if dataclasses.is_dataclass(klass) and klass.__dict__.get("__doc__"):
+            own = field_docs(type("Probe", (), {"__doc__": cls.__dict__.get("__doc__")}))
+            inherited = {f.name for f in dataclasses.fields(klass)} & set(field_docs(klass))
+            assert not (set(own) & inherited), f"{cls.__name__} describes {set(own) & inherited} again"
+
+
+def test_field_docs_reads_google_style_args_sections():
+    from perceiver.model.core.config import field_docs
+
+    class Doc:
+        """Summary.
+
+        Args:
+            alpha: first line
+                continued.
+            beta (int): typed.
+
+        Returns:
+            nothing: not an argument.
+        """
+
+    assert field_docs(Doc) == {"alpha": "first line continued.", "beta": "typed."}

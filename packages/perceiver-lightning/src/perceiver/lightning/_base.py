@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import io
 import json
 import logging
@@ -36,7 +37,7 @@ from perceiver.model.core.checkpoint import (
     plain_data,
     read_backend,
 )
-from perceiver.model.core.config import ConfigBase
+from perceiver.model.core.config import ConfigBase, field_docs
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +79,12 @@ class LitModel(pl.LightningModule):
     """Base class of the ``Lit*`` wrappers.
 
     Subclasses set ``task`` (the module path below ``perceiver.lightning``), ``config_class``
-    and ``model_class``, and call :meth:`_build` from ``__init__``.
+    and ``model_class``, and call :meth:`_build` from ``__init__``. The ``__init__`` arguments
+    that are fields of ``config_class`` are documented by the config's docstring.
+
+    Args:
+        params: initial weights of the model: a Lightning checkpoint of the same task (ours or
+            krasserm/perceiver-io 0.11's), a local 🤗 directory or a 🤗 Hub id.
     """
 
     task: ClassVar[str]
@@ -88,6 +94,28 @@ class LitModel(pl.LightningModule):
     extra_hparams: ClassVar[tuple[str, ...]] = ("params",)
 
     backend_model: nn.Module
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Document the ``__init__`` arguments that are config fields with the config's field
+        docs (``Args:`` of the class docstring), where the CLI's ``--help`` reads them."""
+        super().__init_subclass__(**kwargs)
+        config_class = getattr(cls, "config_class", None)
+        if config_class is None:
+            return
+        docs, documented = field_docs(config_class), field_docs(cls)
+        entries = [
+            f"        {name}: {docs[name]}"
+            for name in inspect.signature(cls.__init__).parameters
+            if name in docs and name not in documented
+        ]
+        if not entries:
+            return
+        doc = (cls.__doc__ or "").rstrip()
+        if "\n    Args:\n" in doc:  # one Args section: docstring parsers read only one
+            head, tail = doc.split("\n    Args:\n", 1)
+            cls.__doc__ = head + "\n    Args:\n" + "\n".join(entries) + "\n" + tail + "\n"
+        else:
+            cls.__doc__ = doc + "\n\n    Args:\n" + "\n".join(entries) + "\n"
 
     # ------------------------------------------------------------------ construction
 

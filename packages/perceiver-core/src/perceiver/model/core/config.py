@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import json
 import math
 import numbers
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -45,6 +47,7 @@ __all__ = [
     "PerceiverARConfig",
     "PerceiverIOConfig",
     "cross_attention_qk_channels",
+    "field_docs",
 ]
 
 T = TypeVar("T", bound="ConfigBase")
@@ -225,8 +228,70 @@ def _field_types(cls: type) -> dict[str, Any]:
     return {name: bindings.get(tp, tp) for name, tp in hints.items()}
 
 
+_ARG = re.compile(r"^    (\w+)(?: \([^)]*\))?: (.*)$")
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The description of each field of a config dataclass, from the ``Args:`` sections
+    (Google style) of its class docstring and those of its base classes (a subclass's
+    description wins). This is where jsonargparse, and so the CLI's ``--help``, reads them."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        doc = klass.__dict__.get("__doc__")
+        if not doc:
+            continue
+        name, in_args = None, False
+        for line in inspect.cleandoc(doc).splitlines():
+            if not line.startswith(" "):
+                in_args, name = line.strip() == "Args:", None
+                continue
+            match = _ARG.match(line) if in_args else None
+            if match:
+                name = match.group(1)
+                docs[name] = match.group(2).strip()
+            elif in_args and name is not None and line.startswith("        "):
+                docs[name] += " " + line.strip()
+    return docs
+
+
 @dataclass
 class EncoderConfig(ConfigBase):
+    """The encoder of a Perceiver IO model: latents cross-attend to the adapted input, then
+    self-attend in blocks of layers.
+
+    Args:
+        num_cross_attention_heads: attention heads of the cross-attention; must divide its qk
+            and v channels.
+        num_cross_attention_qk_channels: channels of queries and keys in the cross-attention;
+            None: the query channels (the latents') or the key/value channels (the adapted
+            input's), as the model config's ``cross_attention_qk_channels_default`` says
+            ("queries" in the text models, "keys" in the vision, optical-flow and multimodal ones).
+        num_cross_attention_v_channels: channels of values in the cross-attention (None: its qk
+            channels).
+        num_cross_attention_layers: cross-attention layers, interleaved with the self-attention
+            blocks (at most num_self_attention_blocks).
+        first_cross_attention_layer_shared: later cross-attention layers reuse the first one's
+            weights (else they share a second set).
+        cross_attention_widening_factor: hidden size of the cross-attention's MLP, in multiples
+            of the latent channels.
+        num_self_attention_heads: attention heads of the self-attention; must divide its qk and
+            v channels.
+        num_self_attention_qk_channels: channels of queries and keys in the self-attention
+            (None: the latent channels).
+        num_self_attention_v_channels: channels of values in the self-attention (None: its qk
+            channels).
+        num_self_attention_layers_per_block: self-attention layers in each block.
+        num_self_attention_blocks: applications of the block of self-attention layers.
+        first_self_attention_block_shared: later blocks reuse the first block's weights (else
+            they share a second set).
+        self_attention_widening_factor: hidden size of the self-attention's MLP, in multiples of
+            the latent channels.
+        dropout: dropout on attention probabilities, in training only.
+        residual_dropout: dropout on the residual branches, in training only.
+        init_scale: standard deviation of the normal initialization of the weights.
+        freeze: exclude the encoder's parameters from training (e.g. a pretrained encoder).
+    """
+
     # cross-attention
     num_cross_attention_heads: int = 8
     num_cross_attention_qk_channels: int | None = None
@@ -293,6 +358,26 @@ class EncoderConfig(ConfigBase):
 
 @dataclass
 class DecoderConfig(ConfigBase):
+    """The decoder of a Perceiver IO model: output queries cross-attend to the latents.
+
+    Args:
+        num_cross_attention_heads: attention heads of the cross-attention; must divide its qk
+            and v channels.
+        num_cross_attention_qk_channels: channels of queries and keys in the cross-attention;
+            None: the query channels (the output queries') or the key/value channels (the
+            latents'), as the model config's ``cross_attention_qk_channels_default`` says
+            ("queries" in the text models, "keys" in the vision, optical-flow and multimodal ones).
+        num_cross_attention_v_channels: channels of values in the cross-attention (None: its qk
+            channels).
+        cross_attention_widening_factor: hidden size of the cross-attention's MLP, in multiples
+            of the query channels.
+        cross_attention_residual: add the output queries to the attention output.
+        dropout: dropout on attention probabilities, in training only.
+        residual_dropout: dropout on the residual branches, in training only.
+        init_scale: standard deviation of the normal initialization of the weights.
+        freeze: exclude the decoder's parameters from training.
+    """
+
     num_cross_attention_heads: int = 8
     num_cross_attention_qk_channels: int | None = None
     num_cross_attention_v_channels: int | None = None
@@ -323,6 +408,14 @@ class DecoderConfig(ConfigBase):
 
 @dataclass
 class ClassificationDecoderConfig(DecoderConfig):
+    """A decoder whose learned output queries are mapped to class logits.
+
+    Args:
+        num_output_queries: learned output queries (1: one prediction per input).
+        num_output_query_channels: channels of each output query.
+        num_classes: number of classes, the size of the logits.
+    """
+
     num_output_queries: int = 1
     num_output_query_channels: int = 256
     num_classes: int = 100
@@ -451,12 +544,30 @@ LATENT_KV_NORMS = ("kv", "q")
 
 @dataclass
 class PerceiverARConfig(ConfigBase):
-    """Perceiver AR.
+    """Perceiver AR: the last tokens (the latents) cross-attend to the whole window (prefix and
+    latents), then self-attend causally.
 
-    ``latent_kv_norm``: the layer norm that the latents pass through where they serve as keys
-    and values of the cross-attention (they are its last keys): "kv", the norm of the prefix
-    keys (the default), or "q", the norm of the queries, which the latents also are. "q" is the
-    rule of krasserm/perceiver-io 0.11, whose trained models need it; loading one sets it.
+    Args:
+        num_heads: attention heads of every attention; must divide the channels.
+        num_self_attention_layers: causal self-attention layers over the latents.
+        num_self_attention_rotary_layers: self-attention layers with rotary position embedding,
+            counted from the first (-1: all of them).
+        self_attention_widening_factor: hidden size of the self-attention MLPs, in multiples of
+            the channels.
+        cross_attention_widening_factor: hidden size of the cross-attention MLP, in multiples of
+            the channels.
+        cross_attention_dropout: fraction of the prefix tokens dropped from the cross-attention
+            in training (prefix dropout); never in evaluation.
+        post_attention_dropout: dropout on attention probabilities, in training only.
+        residual_dropout: dropout on the residual branches, in training only.
+        activation_checkpointing: recompute the activations of each layer in the backward pass
+            instead of storing them (less memory, more compute).
+        init_scale: standard deviation of the normal initialization of the weights.
+        latent_kv_norm: the layer norm that the latents pass through where they serve as keys
+            and values of the cross-attention (they are its last keys): "kv", the norm of the
+            prefix keys (the default), or "q", the norm of the queries, which the latents also
+            are. "q" is the rule of krasserm/perceiver-io 0.11, whose trained models need it;
+            loading one sets it.
     """
 
     num_heads: int = 8

@@ -44,6 +44,25 @@ __all__ = [
 
 @dataclass
 class MultimodalEncoderConfig(EncoderConfig):
+    """Encoder of the multimodal autoencoder: video patches, audio patches and a label, each
+    with its Fourier features, padded to one channel count.
+
+    Args:
+        num_frames: video frames per clip.
+        image_shape: (channels, height, width) of each frame.
+        image_patch_size: side of the square space patches of the frames (must divide height
+            and width).
+        image_num_frequency_bands: Fourier frequency bands per dimension of the video.
+        audio_samples_per_frame: audio samples per video frame.
+        audio_samples_per_patch: audio samples per audio patch (must divide num_frames *
+            audio_samples_per_frame).
+        audio_num_frequency_bands: Fourier frequency bands of the audio.
+        num_classes: classes of the label input.
+        min_padding_size: learned padding channels added to the largest modality's channels.
+        mask_probs: probability per modality ("audio", "image", "label") that it is replaced by
+            a learned mask token.
+    """
+
     # video
     num_frames: int = 16
     image_shape: tuple[int, int, int] = (3, 224, 224)  # (channels, height, width)
@@ -99,6 +118,18 @@ class MultimodalEncoderConfig(EncoderConfig):
 
 @dataclass
 class MultimodalDecoderConfig(DecoderConfig):
+    """Decoder of the multimodal autoencoder: queries for every video and audio patch and the
+    label.
+
+    Args:
+        num_label_query_channels: channels of the learned label query.
+        min_padding_size: learned padding channels added to the largest query's channels.
+        num_output_channels: channels that the decoder output is projected to, before the
+            per-modality output heads.
+        output_chunk_size: decode at most this many queries at a time, to bound memory (None:
+            all at once); results are identical either way.
+    """
+
     cross_attention_residual: bool = False
     num_label_query_channels: int = 1024
     min_padding_size: int = 2

@@ -20,6 +20,14 @@ __all__ = ["TextEncoderConfig", "TextInputAdapter", "build_text_encoder", "check
 
 @dataclass
 class TextEncoderConfig(EncoderConfig):
+    """The encoder of the text models: token and learned position embeddings.
+
+    Args:
+        vocab_size: tokens in the vocabulary.
+        max_seq_len: longest input, in tokens (the size of the position embedding).
+        num_input_channels: channels of the token and position embeddings.
+    """
+
     vocab_size: int = 10003
     max_seq_len: int = 256
     num_input_channels: int = 64

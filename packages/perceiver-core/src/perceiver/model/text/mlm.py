@@ -32,6 +32,14 @@ __all__ = ["MaskedLanguageModel", "MaskedLanguageModelConfig", "TextDecoderConfi
 
 @dataclass
 class TextDecoderConfig(DecoderConfig):
+    """The decoder of the masked language model: one learned query per position, decoded onto
+    the (tied) token embedding.
+
+    Args:
+        vocab_size: tokens in the vocabulary (must equal the encoder's).
+        max_seq_len: most output positions (at least the encoder's max_seq_len).
+    """
+
     vocab_size: int = 10003
     max_seq_len: int = 512
 

@@ -57,6 +57,20 @@ class ImageEncoderConfig(EncoderConfig):
     - "learned": 1x1 conv to ``num_conv_channels`` + projected learned positions
       (``num_position_channels``).
     - "conv": conv stem to ``num_conv_channels`` (4x downsampling) + Fourier features.
+
+    The adapted input has ``image_shape[0] + 2 * (2 * num_frequency_bands + 1)`` channels
+    ("fourier"), ``num_conv_channels + num_position_channels`` ("learned") or
+    ``num_conv_channels + 2 * (2 * num_frequency_bands + 1)`` ("conv").
+
+    Args:
+        image_shape: (channels, height, width) of the input images.
+        position_encoding: the input adapter: "fourier", "learned" or "conv" (see above).
+        num_frequency_bands: Fourier frequency bands per spatial dimension ("fourier", "conv").
+        max_resolution: (height, width) that sets the highest Fourier frequency (None: the
+            encoded grid's shape).
+        num_conv_channels: output channels of the 1x1 conv ("learned") or of the conv stem
+            ("conv").
+        num_position_channels: channels of the learned position encoding ("learned").
     """
 
     # image

@@ -47,6 +47,17 @@ NUM_FRAMES = 2
 
 @dataclass
 class OpticalFlowEncoderConfig(EncoderConfig):
+    """Encoder of the optical-flow model: 3x3 patches of a frame pair, projected, plus Fourier
+    features (the adapted input has ``num_patch_hidden_channels + 2 * (2 *
+    num_frequency_bands + 1)`` channels).
+
+    Args:
+        image_shape: (height, width) of the frames, also the Fourier features' max resolution.
+        num_patch_input_channels: channels of each frame's patch (27: 3x3 pixels of 3 channels).
+        num_patch_hidden_channels: channels that the two frames' patches are projected to.
+        num_frequency_bands: Fourier frequency bands per spatial dimension.
+    """
+
     # input: patches (b, 2, num_patch_input_channels, *image_shape)
     image_shape: tuple[int, int] = (368, 496)  # (height, width), also the Fourier max resolution
     num_patch_input_channels: int = 27
@@ -68,6 +79,14 @@ class OpticalFlowEncoderConfig(EncoderConfig):
 
 @dataclass
 class OpticalFlowDecoderConfig(DecoderConfig):
+    """Decoder of the optical-flow model: one query per pixel (the adapted input).
+
+    Args:
+        rescale_factor: the decoded flow is divided by it (the official models' scale).
+        output_chunk_size: decode at most this many pixels at a time, to bound memory (None:
+            all at once); results are identical either way.
+    """
+
     cross_attention_residual: bool = False
     rescale_factor: float = 100.0
     output_chunk_size: int | None = None

@@ -33,9 +33,13 @@ __all__ = [
 
 @dataclass
 class TextClassifierEncoderConfig(TextEncoderConfig):
-    """``TextEncoderConfig`` plus ``params``, initial encoder weights (``--model.encoder.params``,
-    as in perceiver-io 0.11): a masked language model checkpoint (ours or perceiver-io 0.11's),
-    a 🤗 directory or a Hub id of one. The core model's config does not hold it."""
+    """``TextEncoderConfig`` plus ``params`` (``--model.encoder.params``, as in perceiver-io
+    0.11). The core model's config does not hold it.
+
+    Args:
+        params: initial encoder weights: a masked language model checkpoint (ours or
+            perceiver-io 0.11's), a 🤗 directory or a Hub id of one.
+    """
 
     params: str | None = None
 
