@@ -16,6 +16,18 @@ generated. The cost of a step does not grow with the number of tokens generated;
 cost is spread over ``max_latents - num_latents`` steps. Restarting at a lower ``num_latents`` is
 cheaper, and restarting at a higher one keeps more latents for every prediction.
 
+What ``num_latents`` means where
+--------------------------------
+- ``max_latents`` (model config; ``config.num_latents`` is a read-only alias, and the training
+  CLI's ``--model.num_latents`` its older name): the most latents the model has.
+- In training, the last ``min(n, max_latents)`` tokens of a sequence of length n are latents
+  (``forward(x, prefix_len=n - num_latents)``).
+- ``num_latents`` here, in :func:`generate` and :class:`IncrementalDecoder`: the latents a
+  window starts and restarts with, ``1..max_latents``.
+- (Perceiver IO configs' ``num_latents``: the length of their latent array.)
+
+docs/generation.md has the same table, with the CLI and 🤗 names.
+
 Compiled decoding
 -----------------
 A cached step reads every weight once for one token per sequence; on a CPU, where that is
