@@ -5,7 +5,8 @@ import torch
 from torch.testing import assert_close
 
 from perceiver.model.core import KVCache, MultiHeadAttention, RotaryPositionEmbedding
-from perceiver.model.core.attention import attend_mask, eager_attention_reference
+from perceiver.model.core.attention import eager_attention_reference
+from perceiver.model.core.masks import attend_mask
 from perceiver.model.core.position import FrequencyPositionEncoding
 
 
@@ -214,24 +215,3 @@ def test_causal_attention_runs_flash_attention_on_cuda(num_queries):
             eager = attn(x_q, x_kv)
     assert_close(fused.float(), eager.float(), atol=2e-2, rtol=2e-2)
     assert torch.isfinite(x_kv.grad).all()
-
-
-def test_effective_pad_mask_reads_a_device_mask_only_when_asked():
-    from perceiver.model.core.attention import effective_pad_mask
-
-    no_padding = torch.zeros(2, 5, dtype=torch.bool)
-    padded = no_padding.clone()
-    padded[0, 0] = True
-    assert effective_pad_mask(no_padding) is None and effective_pad_mask(padded) is padded
-    assert effective_pad_mask(None) is None
-    meta = torch.zeros(2, 5, dtype=torch.bool, device="meta")  # stands for an accelerator's mask
-    assert effective_pad_mask(meta) is meta  # not read: the host would wait for the device
-
-
-@pytest.mark.gpu
-def test_effective_pad_mask_on_cuda():
-    from perceiver.model.core.attention import effective_pad_mask
-
-    no_padding = torch.zeros(2, 5, dtype=torch.bool, device="cuda")
-    assert effective_pad_mask(no_padding) is no_padding
-    assert effective_pad_mask(no_padding, read_device=True) is None

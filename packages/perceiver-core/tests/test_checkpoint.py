@@ -19,12 +19,16 @@ import pytest
 import torch
 
 from perceiver.model.core.checkpoint import (
+    BACKEND_PREFIX,
     LEGACY_CONFIG_CLASSES,
     TASK_KEY,
+    check_task,
     is_legacy_checkpoint,
     legacy_model_config,
     legacy_tasks,
     load_checkpoint,
+    plain_data,
+    read_backend,
 )
 
 
@@ -147,3 +151,66 @@ def test_bad_files_raise_naming_the_file(tmp_path: Path):
     torch.save(torch.zeros(2), tensor)
     with pytest.raises(ValueError, match=r"tensor\.pt.*holds a Tensor"):
         load_checkpoint(tensor)
+
+
+def _ours(config, **extra) -> dict:
+    from perceiver.model.text.clm import CausalLanguageModel
+
+    model = CausalLanguageModel(config)
+    return {
+        TASK_KEY: "text.clm",
+        "state_dict": {BACKEND_PREFIX + k: v for k, v in model.state_dict().items()},
+        "hyper_parameters": plain_data({**config.to_dict(), "params": None}),
+        **extra,
+    }, model
+
+
+def test_read_backend_returns_the_core_config_and_state_of_a_task(tmp_path: Path):
+    from perceiver.model.text.clm import CausalLanguageModelConfig
+
+    config = CausalLanguageModelConfig(
+        vocab_size=11, max_seq_len=8, max_latents=4, num_channels=8, num_heads=2
+    )
+    data, model = _ours(config)
+    data["state_dict"]["val_acc.tp"] = torch.zeros(1)  # not the core model's: left out
+    path = tmp_path / "clm.ckpt"
+    torch.save(data, path)
+    read_config, state = read_backend(
+        load_checkpoint(path), "text.clm", CausalLanguageModelConfig, "clm.ckpt"
+    )
+    assert read_config == config
+    assert state.keys() == model.state_dict().keys()
+    with pytest.raises(
+        ValueError, match=r"clm\.ckpt is a checkpoint of task 'text\.clm', not of task 'text\.mlm'"
+    ):
+        read_backend(data, "text.mlm", CausalLanguageModelConfig, "clm.ckpt")
+    with pytest.raises(ValueError, match=r"x\.ckpt: invalid hyper_parameters: .*num_heads must be an int"):
+        read_backend(
+            {**data, "hyper_parameters": {"num_heads": "2"}}, "text.clm", CausalLanguageModelConfig, "x.ckpt"
+        )
+    with pytest.raises(ValueError, match=r"x\.ckpt is not a Lightning checkpoint \(no 'state_dict'\)"):
+        read_backend({TASK_KEY: "text.clm"}, "text.clm", CausalLanguageModelConfig, "x.ckpt")
+    assert read_backend({"state_dict": {}}, "text.clm", CausalLanguageModelConfig, "x.ckpt")[0] is None
+
+
+def test_check_task_warns_without_a_tag(caplog):
+    with caplog.at_level("WARNING"):
+        check_task({}, "text.clm", "old.ckpt")
+    assert "old.ckpt has no task tag" in caplog.text
+    check_task({TASK_KEY: "text.clm"}, "text.clm", "ok.ckpt")
+
+
+def test_plain_data_is_what_weights_only_loading_reads(tmp_path: Path):
+    import enum
+
+    from perceiver.model.text.clm import CausalLanguageModelConfig
+
+    class Kind(enum.Enum):
+        a = "a"
+
+    value = {"config": CausalLanguageModelConfig(), "path": Path("x/y"), "kind": Kind.a, "shape": (1, 2)}
+    plain = plain_data(value)
+    assert plain["config"] == CausalLanguageModelConfig().to_dict()
+    assert plain["path"] == os.fspath(Path("x/y")) and plain["kind"] == "a" and plain["shape"] == [1, 2]
+    torch.save(plain, tmp_path / "p.pt")
+    assert torch.load(tmp_path / "p.pt", weights_only=True) == plain

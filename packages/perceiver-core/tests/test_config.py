@@ -50,7 +50,9 @@ def test_perceiver_io_config_round_trips_through_json_with_nested_types():
             lambda: PerceiverIOConfig(
                 EncoderConfig(num_self_attention_heads=6), ClassificationDecoderConfig(), 8, 512
             ),
-            r"num_self_attention_heads \(6\) must divide num_latent_channels \(512\)",
+            r"encoder\.num_self_attention_heads \(6\) must divide the self-attention qk channels, which "
+            r"encoder\.num_self_attention_qk_channels=None sets to the latent channels: "
+            r"num_latent_channels \(512\) = 512",
         ),
         (
             lambda: PerceiverIOConfig(EncoderConfig(), ClassificationDecoderConfig(), 0, 64),

@@ -49,9 +49,7 @@ def test_lightning_checkpoint_converts_with_identical_outputs(tmp_path):
 
 def test_a_checkpoint_of_another_task_is_refused(tmp_path):
     lightning_checkpoint(tmp_path / "clm.ckpt")
-    with pytest.raises(
-        ValueError, match=r"checkpoint of task 'text\.clm', but this converter takes 'text\.mlm'"
-    ):
+    with pytest.raises(ValueError, match=r"checkpoint of task 'text\.clm', not of task 'text\.mlm'"):
         mlm.convert_checkpoint(save_dir=tmp_path / "out", ckpt_url=tmp_path / "clm.ckpt")
 
 

@@ -106,7 +106,7 @@ def test_seed_inference_example(clm_checkpoint, clm_data):
 
 def test_checkpoint_of_another_task_is_refused(clm_checkpoint):
     path, _ = clm_checkpoint
-    with pytest.raises(ValueError, match=r"task 'text\.clm'.*LitMaskedLanguageModel"):
+    with pytest.raises(ValueError, match=r"task 'text\.clm', not of task 'text\.mlm'"):
         LitMaskedLanguageModel.load_from_checkpoint(path)
     config = MaskedLanguageModelConfig(
         encoder=TextEncoderConfig(vocab_size=262, max_seq_len=32, num_input_channels=16),

@@ -19,16 +19,7 @@ from perceiver.hf._legacy import HUB_KWARGS, load_perceiver_io_weights
 from perceiver.model.core import ConfigBase
 from perceiver.model.core.legacy import legacy_config
 
-__all__ = ["PerceiverBackendConfig", "PerceiverBackendModel", "check_class_labels", "pad_mask_of"]
-
-
-def pad_mask_of(attention_mask: torch.Tensor | None) -> torch.Tensor | None:
-    """perceiver-core's pad mask (True = padding) of a 🤗 attention mask (1 = token, 0 = padding)."""
-    if attention_mask is None:
-        return None
-    if not isinstance(attention_mask, torch.Tensor):
-        raise TypeError(f"attention_mask must be a tensor, got {type(attention_mask).__name__}")
-    return attention_mask == 0
+__all__ = ["PerceiverBackendConfig", "PerceiverBackendModel", "check_class_labels"]
 
 
 def check_class_labels(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from perceiver.model.core.checkpoint import TASK_KEY, is_legacy_checkpoint, legacy_backend, load_checkpoint
+from perceiver.model.core.checkpoint import load_checkpoint, read_backend
 
 __all__ = [
     "backend_from_lightning_checkpoint",
@@ -99,9 +99,6 @@ def load_source_model(model_class: type, source_repo_id: str | Path, **kwargs):
     return model_class.from_pretrained(source_repo_id, **kwargs).eval()
 
 
-BACKEND_PREFIX = "backend_model."
-
-
 def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
     """A Lightning checkpoint from a local path or a URL (perceiver-lightning's or krasserm/perceiver-io
     0.11's), read by ``perceiver.model.core.checkpoint.load_checkpoint``.
@@ -126,32 +123,11 @@ def read_lightning_checkpoint(ckpt_url: str | Path) -> dict:
 
 
 def backend_from_lightning_checkpoint(ckpt: dict, task: str, config_class: type, source: str) -> tuple:
-    """(backend config, backend state dict) of a perceiver-lightning or perceiver-io 0.11 checkpoint of ``task``."""
-    import dataclasses
-
-    if is_legacy_checkpoint(ckpt):
-        try:
-            return legacy_backend(ckpt, task)
-        except ValueError as e:
-            raise ValueError(f"{source} (a perceiver-io 0.11 checkpoint): {e}") from None
-    found = ckpt.get(TASK_KEY)
-    if found is not None and found != task:
-        raise ValueError(f"{source} is a checkpoint of task {found!r}, but this converter takes {task!r}")
-    hparams = ckpt.get("hyper_parameters")
-    if not isinstance(hparams, dict) or "state_dict" not in ckpt:
-        raise ValueError(
-            f"{source} is not a perceiver-lightning checkpoint (no hyper_parameters or state_dict)"
-        )
-    fields = {f.name for f in dataclasses.fields(config_class)}
-    try:
-        config = config_class.from_dict({k: v for k, v in hparams.items() if k in fields})
-    except (TypeError, ValueError) as error:
-        raise type(error)(f"{source}: invalid hyper_parameters: {error}") from error
-    state = {
-        k.removeprefix(BACKEND_PREFIX): v
-        for k, v in ckpt["state_dict"].items()
-        if k.startswith(BACKEND_PREFIX)
-    }
+    """(backend config, backend state dict) of a perceiver-lightning or perceiver-io 0.11 checkpoint
+    of ``task`` (the checkpoint contract of ``perceiver.model.core.checkpoint``)."""
+    config, state = read_backend(ckpt, task, config_class, source)
+    if config is None:
+        raise ValueError(f"{source} is not a perceiver-lightning checkpoint (no hyper_parameters)")
     return config, state
 
 

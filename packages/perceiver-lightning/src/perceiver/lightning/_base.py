@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import io
 import json
 import logging
 import os
 from collections.abc import Mapping
-from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,31 +27,21 @@ from torch import nn
 
 from perceiver.lightning._batch_checks import check_finite, floating_tensors
 from perceiver.lightning._checkpoint import AtomicCheckpointIO
-from perceiver.model.core.checkpoint import TASK_KEY, is_legacy_checkpoint, legacy_backend, load_checkpoint
-from perceiver.model.core.config import ConfigBase
+from perceiver.model.core.checkpoint import (
+    BACKEND_PREFIX,
+    TASK_KEY,
+    check_task,
+    is_legacy_checkpoint,
+    legacy_backend,
+    load_checkpoint,
+    plain_data,
+    read_backend,
+)
+from perceiver.model.core.config import ConfigBase, field_docs
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["HF_CLASSES", "LitModel", "read_checkpoint_task"]
-
-BACKEND_PREFIX = "backend_model."
-
-
-def _plain(value: Any) -> Any:
-    """Configs to dicts and tuples to lists, recursively: what ``weights_only`` loading accepts."""
-    if isinstance(value, ConfigBase):
-        return _plain(value.to_dict())
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value))
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, Enum):
-        return value.value
-    return value
 
 
 def read_checkpoint_task(path: str | os.PathLike) -> str | None:
@@ -89,7 +79,12 @@ class LitModel(pl.LightningModule):
     """Base class of the ``Lit*`` wrappers.
 
     Subclasses set ``task`` (the module path below ``perceiver.lightning``), ``config_class``
-    and ``model_class``, and call :meth:`_build` from ``__init__``.
+    and ``model_class``, and call :meth:`_build` from ``__init__``. The ``__init__`` arguments
+    that are fields of ``config_class`` are documented by the config's docstring.
+
+    Args:
+        params: initial weights of the model: a Lightning checkpoint of the same task (ours or
+            krasserm/perceiver-io 0.11's), a local 🤗 directory or a 🤗 Hub id.
     """
 
     task: ClassVar[str]
@@ -99,6 +94,28 @@ class LitModel(pl.LightningModule):
     extra_hparams: ClassVar[tuple[str, ...]] = ("params",)
 
     backend_model: nn.Module
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Document the ``__init__`` arguments that are config fields with the config's field
+        docs (``Args:`` of the class docstring), where the CLI's ``--help`` reads them."""
+        super().__init_subclass__(**kwargs)
+        config_class = getattr(cls, "config_class", None)
+        if config_class is None:
+            return
+        docs, documented = field_docs(config_class), field_docs(cls)
+        entries = [
+            f"        {name}: {docs[name]}"
+            for name in inspect.signature(cls.__init__).parameters
+            if name in docs and name not in documented
+        ]
+        if not entries:
+            return
+        doc = (cls.__doc__ or "").rstrip()
+        if "\n    Args:\n" in doc:  # one Args section: docstring parsers read only one
+            head, tail = doc.split("\n    Args:\n", 1)
+            cls.__doc__ = head + "\n    Args:\n" + "\n".join(entries) + "\n" + tail + "\n"
+        else:
+            cls.__doc__ = doc + "\n\n    Args:\n" + "\n".join(entries) + "\n"
 
     # ------------------------------------------------------------------ construction
 
@@ -120,7 +137,7 @@ class LitModel(pl.LightningModule):
 
     def _build(self, hparams: dict[str, Any]) -> None:
         """Save ``hparams`` (plain data), build the config and the core model, load ``params``."""
-        hparams = _plain({k: v for k, v in hparams.items() if k not in ("self", "__class__")})
+        hparams = plain_data({k: v for k, v in hparams.items() if k not in ("self", "__class__")})
         self.save_hyperparameters(hparams)
         fields = {f.name for f in dataclasses.fields(self.config_class)}
         config = self.config_class.from_dict({k: v for k, v in hparams.items() if k in fields})
@@ -185,14 +202,7 @@ class LitModel(pl.LightningModule):
 
     @classmethod
     def _read_checkpoint_params(cls, path: Path) -> tuple[ConfigBase | None, dict[str, torch.Tensor]]:
-        checkpoint = load_checkpoint(path)
-        if "state_dict" not in checkpoint:
-            raise ValueError(f"{os.fspath(path)!r} is not a Lightning checkpoint (no 'state_dict')")
-        if is_legacy_checkpoint(checkpoint):
-            return cls._legacy_backend(checkpoint, path)
-        cls._check_task(checkpoint.get(TASK_KEY), repr(os.fspath(path)))
-        state = {k.removeprefix(BACKEND_PREFIX): v for k, v in checkpoint["state_dict"].items()}
-        return _config_of(cls.config_class, checkpoint.get("hyper_parameters")), state
+        return read_backend(load_checkpoint(path), cls.task, cls.config_class, repr(os.fspath(path)))
 
     @classmethod
     def _legacy_backend(
@@ -226,15 +236,6 @@ class LitModel(pl.LightningModule):
         }
 
     @classmethod
-    def _check_task(cls, task: str | None, source: Any) -> None:
-        if task is not None and task != cls.task:
-            raise ValueError(
-                f"{source} is a checkpoint of task {task!r}, not of {cls.__name__} (task {cls.task!r})"
-            )
-        if task is None:
-            logger.warning("%s has no task tag; assuming it is a %s checkpoint", source, cls.__name__)
-
-    @classmethod
     def load_from_checkpoint(cls, checkpoint_path: Any, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Lightning's ``load_from_checkpoint``, also for krasserm/perceiver-io 0.11's checkpoints.
 
@@ -253,7 +254,7 @@ class LitModel(pl.LightningModule):
                 return super().load_from_checkpoint(buffer, *args, **kwargs)
             if "state_dict" not in checkpoint:
                 raise ValueError(f"{os.fspath(path)!r} is not a Lightning checkpoint (no 'state_dict')")
-            cls._check_task(checkpoint.get(TASK_KEY), repr(os.fspath(path)))
+            check_task(checkpoint, cls.task, repr(os.fspath(path)))
         return super().load_from_checkpoint(checkpoint_path, *args, **kwargs)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -262,10 +263,10 @@ class LitModel(pl.LightningModule):
         # that the checkpoint loads with torch.load(weights_only=True)
         key = "datamodule_hyper_parameters"
         if key in checkpoint:
-            checkpoint[key] = _plain(dict(checkpoint[key]))
+            checkpoint[key] = plain_data(dict(checkpoint[key]))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._check_task(checkpoint.get(TASK_KEY), "the checkpoint to resume from")
+        check_task(checkpoint, self.task, "the checkpoint to resume from")
 
     # ------------------------------------------------------------------ checks before training
 

@@ -17,6 +17,9 @@ __all__ = ["SymbolicAudioModel", "SymbolicAudioModelConfig"]
 
 @dataclass
 class SymbolicAudioModelConfig(CausalLanguageModelConfig):
+    """The Perceiver AR over MIDI event tokens: a causal language model config with the
+    defaults of the symbolic audio model (the fields are those of CausalLanguageModelConfig)."""
+
     vocab_size: int = 389
     max_seq_len: int = 6144
     max_latents: int = 2048

@@ -11,7 +11,7 @@ from perceiver.model.core.adapter import (
     TokenInputAdapter,
     TrainableQueryProvider,
 )
-from perceiver.model.core.attention import MultiHeadAttention, attend_mask
+from perceiver.model.core.attention import MultiHeadAttention
 from perceiver.model.core.cache import KVCache
 from perceiver.model.core.config import (
     ClassificationDecoderConfig,
@@ -23,7 +23,6 @@ from perceiver.model.core.config import (
 )
 from perceiver.model.core.generation import (
     IncrementalDecoder,
-    check_prompt_padding,
     generate,
     sample_next_token,
 )
@@ -35,6 +34,13 @@ from perceiver.model.core.layers import (
     SelfAttentionBlock,
     SelfAttentionLayer,
     init_parameters,
+)
+from perceiver.model.core.masks import (
+    attend_mask,
+    check_pad_mask,
+    check_prompt_padding,
+    effective_pad_mask,
+    pad_mask_from_attention_mask,
 )
 from perceiver.model.core.perceiver_ar import CausalSequenceModel, PerceiverAR, PerceiverARCache
 from perceiver.model.core.perceiver_io import PerceiverDecoder, PerceiverEncoder, PerceiverIO
@@ -81,8 +87,11 @@ __all__ = [
     "TrainablePositionEncoding",
     "TrainableQueryProvider",
     "attend_mask",
+    "check_pad_mask",
     "check_prompt_padding",
+    "effective_pad_mask",
     "generate",
     "init_parameters",
+    "pad_mask_from_attention_mask",
     "sample_next_token",
 ]

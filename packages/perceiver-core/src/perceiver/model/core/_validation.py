@@ -103,19 +103,6 @@ def check_token_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
         raise ValueError(f"{name} holds token id {bad}, outside the vocabulary [0, {vocab_size})")
 
 
-def check_pad_mask(pad_mask: torch.Tensor | None, shape: tuple[int, ...], name: str = "pad_mask") -> None:
-    if pad_mask is None:
-        return
-    if not isinstance(pad_mask, torch.Tensor):
-        raise ArgumentTypeError(
-            f"{name} must be a bool tensor (True = padding), got {type(pad_mask).__name__}"
-        )
-    if pad_mask.dtype != torch.bool:
-        raise ValueError(f"{name} must be a bool tensor (True = padding), got dtype {pad_mask.dtype}")
-    if tuple(pad_mask.shape) != tuple(shape):
-        raise ValueError(f"{name} has shape {tuple(pad_mask.shape)}, expected {tuple(shape)}")
-
-
 def check_batch(name: str, x: torch.Tensor) -> None:
     """A tensor whose first (batch) dimension is not empty."""
     if not isinstance(x, torch.Tensor):

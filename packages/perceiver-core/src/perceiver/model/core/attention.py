@@ -4,8 +4,9 @@ SDPA is called in exactly one place, :func:`_attend`. :func:`eager_attention` is
 implementation (matmul, softmax) that tests compare it with; :func:`eager_attention_reference`
 switches every ``MultiHeadAttention`` to it inside a ``with`` block.
 
-Masks: users pass ``pad_mask`` with True = padding. :func:`attend_mask` turns it, together with a
-causal mask aligned to the bottom right, into SDPA's convention (True = may attend). A query
+Masks: users pass ``pad_mask`` with True = padding. :func:`~perceiver.model.core.masks.attend_mask`
+turns it, together with a causal mask aligned to the bottom right, into SDPA's convention (True =
+may attend); :mod:`perceiver.model.core.masks` holds the whole convention. A query
 whose keys are all masked attends to nothing and returns zeros, never NaN. A causal mask without
 padding is not materialized: SDPA masks causally itself (``is_causal`` when queries and keys are
 the same positions; on CUDA, ``causal_lower_right`` when the queries are the last of more keys),
@@ -29,58 +30,14 @@ from perceiver.model.core._recompute import norm_linears
 from perceiver.model.core._validation import (
     check_divisible,
     check_optional_positive,
-    check_pad_mask,
     check_positive_int,
     check_probability,
 )
 from perceiver.model.core.cache import KVCache
+from perceiver.model.core.masks import attend_mask, check_pad_mask
 from perceiver.model.core.position import RotaryPositionEmbedding
 
-__all__ = ["MultiHeadAttention", "attend_mask", "eager_attention", "eager_attention_reference"]
-
-
-def attend_mask(
-    pad_mask: torch.Tensor | None,
-    num_queries: int,
-    num_keys: int,
-    causal: bool,
-    device: torch.device | None = None,
-) -> torch.Tensor | None:
-    """Boolean mask (b|1, 1, n|1, m), True = attend, or None when every query sees every key.
-
-    The causal mask is aligned to the bottom right: query i sees keys up to ``i + m - n``, so
-    queries that are the last n of the m keys see themselves and everything before them.
-    """
-    # bottom-right alignment: a single query that is the last key sees every key
-    causal = causal and num_queries > 1
-    mask = None
-    if pad_mask is not None:
-        mask = ~pad_mask[:, None, None, :]  # (b, 1, 1, m)
-    if causal:
-        offset = num_keys - num_queries
-        q_idx = torch.arange(num_queries, device=device)[:, None]
-        k_idx = torch.arange(num_keys, device=device)[None, :]
-        causal_mask = (k_idx <= q_idx + offset)[None, None]  # (1, 1, n, m)
-        mask = causal_mask if mask is None else mask & causal_mask
-    return mask
-
-
-def effective_pad_mask(pad_mask: torch.Tensor | None, read_device: bool = False) -> torch.Tensor | None:
-    """``pad_mask``, or None where it marks no padding at all.
-
-    Tokenizers and collators hand an all-False mask for a batch without padding; without a
-    mask, attention runs unmasked (or with SDPA's own causal masking, which on CUDA lets SDPA
-    choose flash attention) and skips the handling of queries without keys. Models call this
-    once per forward pass, where a mask on an accelerator is kept as it is: reading it would
-    make the host wait for the device. Callers for which one wait per step is small next to
-    the step pass ``read_device=True``, as the Lightning text wrappers do in training and
-    validation. While compiling, the mask is kept; the result is the same either way.
-    """
-    if pad_mask is None or torch.compiler.is_compiling():
-        return pad_mask
-    if pad_mask.device.type != "cpu" and not read_device:
-        return pad_mask
-    return pad_mask if bool(pad_mask.any()) else None
+__all__ = ["MultiHeadAttention", "eager_attention", "eager_attention_reference"]
 
 
 def eager_attention(

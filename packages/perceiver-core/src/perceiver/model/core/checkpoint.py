@@ -1,4 +1,17 @@
-"""Reading Lightning checkpoints without running code: ours and those of perceiver-io 0.11.
+"""The checkpoint contract shared by perceiver-lightning (which writes and reads checkpoints) and
+perceiver-hf (which converts them), and reading checkpoints without running code: ours and those
+of perceiver-io 0.11.
+
+A perceiver-lightning checkpoint is a Lightning checkpoint dict with
+
+- ``state_dict``: the core model's parameters under :data:`BACKEND_PREFIX` (``"backend_model."``);
+- ``hyper_parameters``: plain data only (:func:`plain_data`), among them the fields of the task's
+  core config dataclass;
+- :data:`TASK_KEY` (``"perceiver_task"``): the task tag, the module path of the task below
+  ``perceiver.lightning`` (``"text.clm"``, ``"vision.image_classifier"`` ...).
+
+:func:`read_backend` turns such a checkpoint, or one of perceiver-io 0.11, into the core config
+and state dict of a task; :func:`check_task` refuses a checkpoint of another task.
 
 Checkpoints written by perceiver-lightning hold tensors and plain data only and are read with
 ``torch.load(weights_only=True)``. Checkpoints written by krasserm/perceiver-io 0.11 also pickle
@@ -14,28 +27,44 @@ of our core model of a task (via :mod:`perceiver.model.core.legacy`).
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import pickle
 import re
 from collections.abc import Mapping
+from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
 
+from perceiver.model.core.config import ConfigBase
+
+logger = logging.getLogger(__name__)
+
 __all__ = [
+    "BACKEND_PREFIX",
     "LEGACY_CONFIG_CLASSES",
     "LEGACY_ENUMS",
     "TASK_KEY",
+    "backend_state_dict",
+    "check_task",
     "is_legacy_checkpoint",
     "legacy_backend",
     "legacy_model_config",
     "legacy_tasks",
     "load_checkpoint",
+    "plain_data",
+    "read_backend",
 ]
 
 # key of the task tag ("text.clm" ...) that perceiver-lightning writes into every checkpoint
 TASK_KEY = "perceiver_task"
+
+# prefix of the core model's parameters in perceiver-lightning's state dicts (the Lit* wrappers
+# hold the core model as ``backend_model``)
+BACKEND_PREFIX = "backend_model."
 
 # the config dataclasses of perceiver-io 0.11 (module path and class name as pickled)
 LEGACY_CONFIG_CLASSES = (
@@ -297,3 +326,81 @@ def legacy_backend(checkpoint: Mapping[str, Any], task: str) -> tuple[Any, dict[
         if key.startswith(LEGACY_PREFIX)
     }
     return config, legacy_state_dict(task, state)
+
+
+# ---------------------------------------------------------------- perceiver-lightning's checkpoints
+
+
+def plain_data(value: Any) -> Any:
+    """``value`` as plain data that ``torch.load(weights_only=True)`` reads: configs and other
+    dataclasses become dicts, tuples lists, paths strings and enums their values, recursively."""
+    if isinstance(value, ConfigBase):
+        return plain_data(value.to_dict())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain_data(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): plain_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_data(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def check_task(checkpoint: Mapping[str, Any], task: str, source: str) -> None:
+    """Refuse a checkpoint whose task tag is not ``task``; warn when it has none.
+
+    Raises:
+        ValueError: the checkpoint is tagged with another task (``source`` names it).
+    """
+    found = checkpoint.get(TASK_KEY)
+    if found is None:
+        logger.warning("%s has no task tag; assuming it is a checkpoint of task %r", source, task)
+    elif found != task:
+        raise ValueError(f"{source} is a checkpoint of task {found!r}, not of task {task!r}")
+
+
+def backend_state_dict(checkpoint: Mapping[str, Any], source: str) -> dict[str, torch.Tensor]:
+    """The core model's state dict: the entries of ``state_dict`` under :data:`BACKEND_PREFIX`,
+    without it.
+
+    Raises:
+        ValueError: the checkpoint has no ``state_dict`` (``source`` names it).
+    """
+    state = checkpoint.get("state_dict")
+    if not isinstance(state, Mapping):
+        raise ValueError(f"{source} is not a Lightning checkpoint (no 'state_dict')")
+    return {k.removeprefix(BACKEND_PREFIX): v for k, v in state.items() if k.startswith(BACKEND_PREFIX)}
+
+
+def read_backend(
+    checkpoint: Mapping[str, Any], task: str, config_class: type[ConfigBase], source: str
+) -> tuple[ConfigBase | None, dict[str, torch.Tensor]]:
+    """(core config, core state dict) of a checkpoint of ``task``, written by perceiver-lightning
+    or by perceiver-io 0.11 (converted on the fly).
+
+    The config is built from the hyperparameters that are fields of ``config_class``; it is
+    None where the checkpoint records no hyperparameters.
+
+    Raises:
+        ValueError: the checkpoint is of another task, has no state dict, or its
+            hyperparameters are no valid ``config_class`` (``source`` names the checkpoint).
+    """
+    if is_legacy_checkpoint(checkpoint):
+        try:
+            return legacy_backend(checkpoint, task)
+        except ValueError as e:
+            raise ValueError(f"{source} (a perceiver-io 0.11 checkpoint): {e}") from None
+    state = backend_state_dict(checkpoint, source)
+    check_task(checkpoint, task, source)
+    hparams = checkpoint.get("hyper_parameters")
+    if not isinstance(hparams, Mapping):
+        return None, state
+    fields = {f.name for f in dataclasses.fields(config_class)}  # type: ignore[arg-type]
+    try:
+        config = config_class.from_dict({k: v for k, v in hparams.items() if k in fields})
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"{source}: invalid hyper_parameters: {error}") from error
+    return config, state

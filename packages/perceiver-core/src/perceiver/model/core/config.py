@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import json
 import math
 import numbers
+import re
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 from perceiver.model.core._validation import (
     ArgumentTypeError,
@@ -36,12 +38,16 @@ from perceiver.model.core._validation import (
 )
 
 __all__ = [
+    "QK_CHANNELS_DEFAULTS",
     "ClassificationDecoderConfig",
     "ConfigBase",
     "DecoderConfig",
+    "DerivedChannels",
     "EncoderConfig",
     "PerceiverARConfig",
     "PerceiverIOConfig",
+    "cross_attention_qk_channels",
+    "field_docs",
 ]
 
 T = TypeVar("T", bound="ConfigBase")
@@ -222,8 +228,70 @@ def _field_types(cls: type) -> dict[str, Any]:
     return {name: bindings.get(tp, tp) for name, tp in hints.items()}
 
 
+_ARG = re.compile(r"^    (\w+)(?: \([^)]*\))?: (.*)$")
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """The description of each field of a config dataclass, from the ``Args:`` sections
+    (Google style) of its class docstring and those of its base classes (a subclass's
+    description wins). This is where jsonargparse, and so the CLI's ``--help``, reads them."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        doc = klass.__dict__.get("__doc__")
+        if not doc:
+            continue
+        name, in_args = None, False
+        for line in inspect.cleandoc(doc).splitlines():
+            if not line.startswith(" "):
+                in_args, name = line.strip() == "Args:", None
+                continue
+            match = _ARG.match(line) if in_args else None
+            if match:
+                name = match.group(1)
+                docs[name] = match.group(2).strip()
+            elif in_args and name is not None and line.startswith("        "):
+                docs[name] += " " + line.strip()
+    return docs
+
+
 @dataclass
 class EncoderConfig(ConfigBase):
+    """The encoder of a Perceiver IO model: latents cross-attend to the adapted input, then
+    self-attend in blocks of layers.
+
+    Args:
+        num_cross_attention_heads: attention heads of the cross-attention; must divide its qk
+            and v channels.
+        num_cross_attention_qk_channels: channels of queries and keys in the cross-attention;
+            None: the query channels (the latents') or the key/value channels (the adapted
+            input's), as the model config's ``cross_attention_qk_channels_default`` says
+            ("queries" in the text models, "keys" in the vision, optical-flow and multimodal ones).
+        num_cross_attention_v_channels: channels of values in the cross-attention (None: its qk
+            channels).
+        num_cross_attention_layers: cross-attention layers, interleaved with the self-attention
+            blocks (at most num_self_attention_blocks).
+        first_cross_attention_layer_shared: later cross-attention layers reuse the first one's
+            weights (else they share a second set).
+        cross_attention_widening_factor: hidden size of the cross-attention's MLP, in multiples
+            of the latent channels.
+        num_self_attention_heads: attention heads of the self-attention; must divide its qk and
+            v channels.
+        num_self_attention_qk_channels: channels of queries and keys in the self-attention
+            (None: the latent channels).
+        num_self_attention_v_channels: channels of values in the self-attention (None: its qk
+            channels).
+        num_self_attention_layers_per_block: self-attention layers in each block.
+        num_self_attention_blocks: applications of the block of self-attention layers.
+        first_self_attention_block_shared: later blocks reuse the first block's weights (else
+            they share a second set).
+        self_attention_widening_factor: hidden size of the self-attention's MLP, in multiples of
+            the latent channels.
+        dropout: dropout on attention probabilities, in training only.
+        residual_dropout: dropout on the residual branches, in training only.
+        init_scale: standard deviation of the normal initialization of the weights.
+        freeze: exclude the encoder's parameters from training (e.g. a pretrained encoder).
+    """
+
     # cross-attention
     num_cross_attention_heads: int = 8
     num_cross_attention_qk_channels: int | None = None
@@ -290,6 +358,26 @@ class EncoderConfig(ConfigBase):
 
 @dataclass
 class DecoderConfig(ConfigBase):
+    """The decoder of a Perceiver IO model: output queries cross-attend to the latents.
+
+    Args:
+        num_cross_attention_heads: attention heads of the cross-attention; must divide its qk
+            and v channels.
+        num_cross_attention_qk_channels: channels of queries and keys in the cross-attention;
+            None: the query channels (the output queries') or the key/value channels (the
+            latents'), as the model config's ``cross_attention_qk_channels_default`` says
+            ("queries" in the text models, "keys" in the vision, optical-flow and multimodal ones).
+        num_cross_attention_v_channels: channels of values in the cross-attention (None: its qk
+            channels).
+        cross_attention_widening_factor: hidden size of the cross-attention's MLP, in multiples
+            of the query channels.
+        cross_attention_residual: add the output queries to the attention output.
+        dropout: dropout on attention probabilities, in training only.
+        residual_dropout: dropout on the residual branches, in training only.
+        init_scale: standard deviation of the normal initialization of the weights.
+        freeze: exclude the decoder's parameters from training.
+    """
+
     num_cross_attention_heads: int = 8
     num_cross_attention_qk_channels: int | None = None
     num_cross_attention_v_channels: int | None = None
@@ -320,6 +408,14 @@ class DecoderConfig(ConfigBase):
 
 @dataclass
 class ClassificationDecoderConfig(DecoderConfig):
+    """A decoder whose learned output queries are mapped to class logits.
+
+    Args:
+        num_output_queries: learned output queries (1: one prediction per input).
+        num_output_query_channels: channels of each output query.
+        num_classes: number of classes, the size of the logits.
+    """
+
     num_output_queries: int = 1
     num_output_query_channels: int = 256
     num_classes: int = 100
@@ -331,13 +427,56 @@ class ClassificationDecoderConfig(DecoderConfig):
         check_positive("num_classes", self.num_classes)
 
 
+# what None means for a cross-attention's qk channels: the channels of its query input or of its
+# key/value input (see PerceiverIOConfig.cross_attention_qk_channels_default)
+QK_CHANNELS_DEFAULTS = ("queries", "keys")
+
+
+def cross_attention_qk_channels(
+    num_qk_channels: int | None, default: str, num_query_channels: int, num_kv_channels: int
+) -> int:
+    """The qk channels of a cross-attention: ``num_qk_channels``, or where it is None the channels
+    of the queries (``default="queries"``) or of the keys and values (``default="keys"``)."""
+    if num_qk_channels is not None:
+        return num_qk_channels
+    if default not in QK_CHANNELS_DEFAULTS:
+        raise ValueError(f"the qk channels default must be one of {QK_CHANNELS_DEFAULTS}, got {default!r}")
+    return num_query_channels if default == "queries" else num_kv_channels
+
+
+class DerivedChannels(NamedTuple):
+    """A channel count that a model derives from config fields, and how (in those fields)."""
+
+    value: int
+    derivation: str  # e.g. "image_shape[0] (1) + 2 x (2 x num_frequency_bands (8) + 1)"
+    fields: tuple[str, ...]  # the fields it is derived from, e.g. ("encoder.num_frequency_bands",)
+
+
 @dataclass
 class PerceiverIOConfig(ConfigBase, Generic[E, D]):
+    """A Perceiver IO model: encoder, decoder and latent array.
+
+    Args:
+        encoder: the encoder's config (input adapter, cross-attention to the input, self-attention).
+        decoder: the decoder's config (output queries cross-attending to the latents).
+        num_latents: number of latent vectors, the length of the latent array.
+        num_latent_channels: channels of each latent vector.
+        activation_checkpointing: recompute the activations of each layer in the backward pass
+            instead of storing them (less memory, more compute).
+    """
+
     encoder: E
     decoder: D
     num_latents: int
     num_latent_channels: int
     activation_checkpointing: bool = False
+
+    # What ``num_cross_attention_qk_channels=None`` means in this model's encoder and decoder:
+    # "queries", the cross-attention's query channels (the latents' in the encoder, the output
+    # queries' in the decoder), or "keys", the channels of its key/value input (the adapted
+    # input's in the encoder, the latents' in the decoder), the layout of DeepMind's official
+    # vision, optical-flow and multimodal models. A class constant, not a field.
+    cross_attention_qk_channels_default: ClassVar[str] = "queries"
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -347,13 +486,56 @@ class PerceiverIOConfig(ConfigBase, Generic[E, D]):
             heads = [f for f in ("num_cross_attention_heads", "num_self_attention_heads") if hasattr(cfg, f)]
             for name in heads:
                 check_positive(f"{prefix}.{name}", getattr(cfg, name))
-        enc = self.encoder
-        if enc.num_self_attention_qk_channels is None and enc.num_self_attention_v_channels is None:
-            check_divisible(
-                "num_latent_channels",
-                self.num_latent_channels,
-                "num_self_attention_heads",
-                enc.num_self_attention_heads,
+        self._check_derived_channels()
+
+    # ---------------------------------------------------------------- derived channel counts
+
+    def encoder_input_channels(self) -> DerivedChannels | None:
+        """Channels of the adapted input (the encoder's keys and values), where the config knows
+        them; task configs override this."""
+        return None
+
+    def decoder_query_channels(self) -> DerivedChannels | None:
+        """Channels of the decoder's output queries, where the config knows them; task configs
+        override this."""
+        return None
+
+    def _latent_channels(self) -> DerivedChannels:
+        n = self.num_latent_channels
+        return DerivedChannels(n, f"num_latent_channels ({n})", ("num_latent_channels",))
+
+    def _check_derived_channels(self) -> None:
+        """Heads must divide the qk and v channels that the model derives where a config leaves
+        them None; the error names the fields the user set, not only the derived number."""
+        enc, dec = self.encoder, self.decoder
+        latents = self._latent_channels()
+        if hasattr(enc, "num_self_attention_heads"):
+            self._check_heads(
+                "encoder", "self_attention", enc.num_self_attention_heads, latents, "the latent channels"
+            )
+        default = self.cross_attention_qk_channels_default
+        for prefix, cfg, queries, keys in (
+            ("encoder", enc, latents, self.encoder_input_channels()),
+            ("decoder", dec, self.decoder_query_channels(), latents),
+        ):
+            side = (queries, "query") if default == "queries" else (keys, "key/value input")
+            if side[0] is not None:
+                heads = cfg.num_cross_attention_heads
+                self._check_heads(prefix, "cross_attention", heads, side[0], f"the {side[1]} channels")
+
+    def _check_heads(self, prefix: str, kind: str, heads: int, default: DerivedChannels, what: str) -> None:
+        cfg = getattr(self, prefix)
+        qk_name = f"num_{kind}_qk_channels"
+        # v channels default to the qk channels: with explicit qk or v channels, the encoder or
+        # decoder config has checked them; only the derived default is checked here
+        qk = getattr(cfg, qk_name)
+        heads_name = f"{prefix}.num_{kind}_heads"
+        if qk is None and default.value % heads:
+            changes = ", ".join(dict.fromkeys([*default.fields, heads_name]))
+            raise ValueError(
+                f"{heads_name} ({heads}) must divide the {kind.replace('_', '-')} qk channels, which "
+                f"{prefix}.{qk_name}=None sets to {what}: {default.derivation} = {default.value}; "
+                f"set {prefix}.{qk_name} to a multiple of {heads}, or change {changes}"
             )
 
 
@@ -362,12 +544,30 @@ LATENT_KV_NORMS = ("kv", "q")
 
 @dataclass
 class PerceiverARConfig(ConfigBase):
-    """Perceiver AR.
+    """Perceiver AR: the last tokens (the latents) cross-attend to the whole window (prefix and
+    latents), then self-attend causally.
 
-    ``latent_kv_norm``: the layer norm that the latents pass through where they serve as keys
-    and values of the cross-attention (they are its last keys): "kv", the norm of the prefix
-    keys (the default), or "q", the norm of the queries, which the latents also are. "q" is the
-    rule of krasserm/perceiver-io 0.11, whose trained models need it; loading one sets it.
+    Args:
+        num_heads: attention heads of every attention; must divide the channels.
+        num_self_attention_layers: causal self-attention layers over the latents.
+        num_self_attention_rotary_layers: self-attention layers with rotary position embedding,
+            counted from the first (-1: all of them).
+        self_attention_widening_factor: hidden size of the self-attention MLPs, in multiples of
+            the channels.
+        cross_attention_widening_factor: hidden size of the cross-attention MLP, in multiples of
+            the channels.
+        cross_attention_dropout: fraction of the prefix tokens dropped from the cross-attention
+            in training (prefix dropout); never in evaluation.
+        post_attention_dropout: dropout on attention probabilities, in training only.
+        residual_dropout: dropout on the residual branches, in training only.
+        activation_checkpointing: recompute the activations of each layer in the backward pass
+            instead of storing them (less memory, more compute).
+        init_scale: standard deviation of the normal initialization of the weights.
+        latent_kv_norm: the layer norm that the latents pass through where they serve as keys
+            and values of the cross-attention (they are its last keys): "kv", the norm of the
+            prefix keys (the default), or "q", the norm of the queries, which the latents also
+            are. "q" is the rule of krasserm/perceiver-io 0.11, whose trained models need it;
+            loading one sets it.
     """
 
     num_heads: int = 8

@@ -16,6 +16,18 @@ generated. The cost of a step does not grow with the number of tokens generated;
 cost is spread over ``max_latents - num_latents`` steps. Restarting at a lower ``num_latents`` is
 cheaper, and restarting at a higher one keeps more latents for every prediction.
 
+What ``num_latents`` means where
+--------------------------------
+- ``max_latents`` (model config; ``config.num_latents`` is a read-only alias, and the training
+  CLI's ``--model.num_latents`` its older name): the most latents the model has.
+- In training, the last ``min(n, max_latents)`` tokens of a sequence of length n are latents
+  (``forward(x, prefix_len=n - num_latents)``).
+- ``num_latents`` here, in :func:`generate` and :class:`IncrementalDecoder`: the latents a
+  window starts and restarts with, ``1..max_latents``.
+- (Perceiver IO configs' ``num_latents``: the length of their latent array.)
+
+docs/generation.md has the same table, with the CLI and 🤗 names.
+
 Compiled decoding
 -----------------
 A cached step reads every weight once for one token per sequence; on a CPU, where that is
@@ -44,11 +56,11 @@ from perceiver.model.core._validation import (
     check_int,
     check_number,
     check_optional_int,
-    check_pad_mask,
     check_token_ids,
 )
+from perceiver.model.core.masks import check_pad_mask, check_prompt_padding
 
-__all__ = ["IncrementalDecoder", "Streamer", "check_prompt_padding", "generate", "sample_next_token"]
+__all__ = ["IncrementalDecoder", "Streamer", "generate", "sample_next_token"]
 
 
 class Streamer(Protocol):
@@ -230,31 +242,6 @@ def _check_compile_options(compile: bool, compile_options: Mapping[str, Any] | N
     if unknown:
         raise ValueError(
             f"compile_options: unknown inductor option(s) {unknown} (see torch._inductor.list_options())"
-        )
-
-
-def check_prompt_padding(pad_mask: torch.Tensor | None, name: str = "pad_mask") -> None:
-    """Refuse a prompt pad mask (b, n) (True = padding) that pads on the right or pads a whole
-    prompt.
-
-    Generation continues each prompt after the batch's last position, so a right-padded prompt
-    would be continued after its padding (a silently different continuation). Reads the mask
-    once (one host-device synchronization per call, none per decoding step).
-    """
-    if pad_mask is None or pad_mask.shape[-1] == 0:
-        return
-    mask = pad_mask.detach().to("cpu", torch.bool)
-    all_padding = mask.all(dim=-1)
-    if bool(all_padding.any()):
-        row = int(all_padding.nonzero()[0, 0])
-        raise ValueError(f"{name} marks every token of prompt {row} as padding; each prompt needs a token")
-    right = (~mask[:, :-1] & mask[:, 1:]).any(dim=-1)
-    if bool(right.any()):
-        row = int(right.nonzero()[0, 0])
-        raise ValueError(
-            f"{name} has padding after a token in prompt {row} (right padding); generation continues "
-            "every prompt at the end of the batch, so pad prompts on the left (e.g. "
-            "tokenizer.padding_side = 'left', or TextPreprocessor(..., padding_side='left'))"
         )
 
 

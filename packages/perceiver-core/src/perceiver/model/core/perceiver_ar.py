@@ -24,17 +24,16 @@ from perceiver.model.core._validation import (
     as_index_tensor,
     check_int,
     check_non_negative,
-    check_pad_mask,
     check_positive_int,
     check_probability,
     check_token_ids,
 )
 from perceiver.model.core.adapter import RotarySupport, TiedTokenOutputAdapter, TokenInputAdapter
-from perceiver.model.core.attention import effective_pad_mask
 from perceiver.model.core.cache import KVCache
 from perceiver.model.core.config import LATENT_KV_NORMS
 from perceiver.model.core.generation import generate
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, init_parameters, run_layer
+from perceiver.model.core.masks import check_pad_mask, effective_pad_mask
 from perceiver.model.core.position import FrequencyPositionEncoding, RotaryPositionEmbedding, positions
 
 __all__ = ["CausalSequenceModel", "PerceiverAR", "PerceiverARCache"]

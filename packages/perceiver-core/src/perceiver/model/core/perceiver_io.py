@@ -11,10 +11,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from perceiver.model.core._validation import check_pad_mask, check_positive_int
+from perceiver.model.core._validation import check_positive_int
 from perceiver.model.core.adapter import InputAdapter, OutputAdapter, QueryProvider, TrainableQueryProvider
-from perceiver.model.core.attention import effective_pad_mask
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, run_layer
+from perceiver.model.core.masks import check_pad_mask, effective_pad_mask
 
 __all__ = ["PerceiverDecoder", "PerceiverEncoder", "PerceiverIO"]
 

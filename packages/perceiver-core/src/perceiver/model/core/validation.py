@@ -12,9 +12,9 @@ from perceiver.model.core._validation import (
     check_int,
     check_number,
     check_optional_int,
-    check_pad_mask,
     check_token_ids,
 )
+from perceiver.model.core.masks import check_pad_mask
 
 __all__ = [
     "ArgumentTypeError",

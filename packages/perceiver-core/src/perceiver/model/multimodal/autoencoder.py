@@ -11,6 +11,7 @@ n_image / n_audio are the decoded video pixels / audio patches: all of them, or 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -29,8 +30,8 @@ from perceiver.model.core._validation import (
     float_input,
     module_dtype,
 )
+from perceiver.model.core.builders import build_decoder, build_encoder
 from perceiver.model.multimodal._adapters import MODALITIES, MultimodalInputAdapter, MultimodalQueryProvider
-from perceiver.model.vision._builders import build_decoder, build_encoder
 
 __all__ = [
     "MultimodalAutoencoder",
@@ -43,6 +44,25 @@ __all__ = [
 
 @dataclass
 class MultimodalEncoderConfig(EncoderConfig):
+    """Encoder of the multimodal autoencoder: video patches, audio patches and a label, each
+    with its Fourier features, padded to one channel count.
+
+    Args:
+        num_frames: video frames per clip.
+        image_shape: (channels, height, width) of each frame.
+        image_patch_size: side of the square space patches of the frames (must divide height
+            and width).
+        image_num_frequency_bands: Fourier frequency bands per dimension of the video.
+        audio_samples_per_frame: audio samples per video frame.
+        audio_samples_per_patch: audio samples per audio patch (must divide num_frames *
+            audio_samples_per_frame).
+        audio_num_frequency_bands: Fourier frequency bands of the audio.
+        num_classes: classes of the label input.
+        min_padding_size: learned padding channels added to the largest modality's channels.
+        mask_probs: probability per modality ("audio", "image", "label") that it is replaced by
+            a learned mask token.
+    """
+
     # video
     num_frames: int = 16
     image_shape: tuple[int, int, int] = (3, 224, 224)  # (channels, height, width)
@@ -98,6 +118,18 @@ class MultimodalEncoderConfig(EncoderConfig):
 
 @dataclass
 class MultimodalDecoderConfig(DecoderConfig):
+    """Decoder of the multimodal autoencoder: queries for every video and audio patch and the
+    label.
+
+    Args:
+        num_label_query_channels: channels of the learned label query.
+        min_padding_size: learned padding channels added to the largest query's channels.
+        num_output_channels: channels that the decoder output is projected to, before the
+            per-modality output heads.
+        output_chunk_size: decode at most this many queries at a time, to bound memory (None:
+            all at once); results are identical either way.
+    """
+
     cross_attention_residual: bool = False
     num_label_query_channels: int = 1024
     min_padding_size: int = 2
@@ -118,6 +150,8 @@ class MultimodalDecoderConfig(DecoderConfig):
 
 @dataclass
 class MultimodalAutoencoderConfig(PerceiverIOConfig[MultimodalEncoderConfig, MultimodalDecoderConfig]):
+    cross_attention_qk_channels_default: ClassVar[str] = "keys"
+
     @classmethod
     def multimodal_perceiver(cls) -> MultimodalAutoencoderConfig:
         """deepmind/multimodal-perceiver (19,858,855 parameters)."""
@@ -178,6 +212,7 @@ class MultimodalAutoencoder(nn.Module):
             num_latents=config.num_latents,
             num_latent_channels=config.num_latent_channels,
             activation_checkpointing=config.activation_checkpointing,
+            qk_channels_default=config.cross_attention_qk_channels_default,
         )
         self.decoder = build_decoder(
             dec,
@@ -185,6 +220,7 @@ class MultimodalAutoencoder(nn.Module):
             output_query_provider=query_provider,
             num_latent_channels=config.num_latent_channels,
             activation_checkpointing=config.activation_checkpointing,
+            qk_channels_default=config.cross_attention_qk_channels_default,
             output_chunk_size=dec.output_chunk_size,
         )
         self.postprocessors = nn.ModuleDict(

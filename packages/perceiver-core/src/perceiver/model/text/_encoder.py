@@ -11,13 +11,23 @@ import torch
 from torch import nn
 
 from perceiver.model.core import EncoderConfig, InputAdapter, PerceiverEncoder, TrainablePositionEncoding
-from perceiver.model.core._validation import check_pad_mask, check_positive, check_token_ids
+from perceiver.model.core._validation import check_positive, check_token_ids
+from perceiver.model.core.builders import build_encoder
+from perceiver.model.core.masks import check_pad_mask
 
 __all__ = ["TextEncoderConfig", "TextInputAdapter", "build_text_encoder", "check_text_input"]
 
 
 @dataclass
 class TextEncoderConfig(EncoderConfig):
+    """The encoder of the text models: token and learned position embeddings.
+
+    Args:
+        vocab_size: tokens in the vocabulary.
+        max_seq_len: longest input, in tokens (the size of the position embedding).
+        num_input_channels: channels of the token and position embeddings.
+    """
+
     vocab_size: int = 10003
     max_seq_len: int = 256
     num_input_channels: int = 64
@@ -44,15 +54,20 @@ class TextInputAdapter(InputAdapter):
 
 
 def build_text_encoder(
-    config: TextEncoderConfig, num_latents: int, num_latent_channels: int, activation_checkpointing: bool
+    config: TextEncoderConfig,
+    num_latents: int,
+    num_latent_channels: int,
+    activation_checkpointing: bool,
+    qk_channels_default: str,
 ) -> PerceiverEncoder:
     adapter = TextInputAdapter(config.vocab_size, config.max_seq_len, config.num_input_channels)
-    return PerceiverEncoder(
+    return build_encoder(
+        config,
         input_adapter=adapter,
         num_latents=num_latents,
         num_latent_channels=num_latent_channels,
         activation_checkpointing=activation_checkpointing,
-        **config.base_kwargs(),
+        qk_channels_default=qk_channels_default,
     )
 
 

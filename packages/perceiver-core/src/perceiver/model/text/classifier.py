@@ -16,13 +16,14 @@ from perceiver.model._moved import moved_name
 from perceiver.model.core import (
     ClassificationDecoderConfig,
     ClassificationOutputAdapter,
-    PerceiverDecoder,
     PerceiverIO,
     PerceiverIOConfig,
     TrainableQueryProvider,
     init_parameters,
 )
 from perceiver.model.core._validation import as_index_tensor
+from perceiver.model.core.builders import build_decoder
+from perceiver.model.core.config import DerivedChannels
 from perceiver.model.text._encoder import TextEncoderConfig, build_text_encoder, check_text_input
 
 __all__ = ["TextClassifier", "TextClassifierConfig"]
@@ -30,7 +31,15 @@ __all__ = ["TextClassifier", "TextClassifierConfig"]
 
 @dataclass
 class TextClassifierConfig(PerceiverIOConfig[TextEncoderConfig, ClassificationDecoderConfig]):
-    pass
+    def encoder_input_channels(self) -> DerivedChannels:
+        n = self.encoder.num_input_channels
+        return DerivedChannels(n, f"encoder.num_input_channels ({n})", ("encoder.num_input_channels",))
+
+    def decoder_query_channels(self) -> DerivedChannels:
+        n = self.decoder.num_output_query_channels
+        return DerivedChannels(
+            n, f"decoder.num_output_query_channels ({n})", ("decoder.num_output_query_channels",)
+        )
 
 
 class TextClassifier(PerceiverIO):
@@ -38,10 +47,16 @@ class TextClassifier(PerceiverIO):
 
     def __init__(self, config: TextClassifierConfig) -> None:
         dec = config.decoder
+        qk_default = config.cross_attention_qk_channels_default
         encoder = build_text_encoder(
-            config.encoder, config.num_latents, config.num_latent_channels, config.activation_checkpointing
+            config.encoder,
+            config.num_latents,
+            config.num_latent_channels,
+            config.activation_checkpointing,
+            qk_default,
         )
-        decoder = PerceiverDecoder(
+        decoder = build_decoder(
+            dec,
             output_query_provider=TrainableQueryProvider(
                 dec.num_output_queries, dec.num_output_query_channels
             ),
@@ -50,15 +65,12 @@ class TextClassifier(PerceiverIO):
             ),
             num_latent_channels=config.num_latent_channels,
             activation_checkpointing=config.activation_checkpointing,
-            **dec.base_kwargs(exclude=("init_scale",)),
+            qk_channels_default=qk_default,
         )
         super().__init__(encoder, decoder)
         self.config = config
         init_parameters(self.encoder, config.encoder.init_scale)
         init_parameters(self.decoder, dec.init_scale)
-        if config.encoder.freeze:
-            for p in self.encoder.parameters():
-                p.requires_grad_(False)
 
     def load_encoder_from(self, mlm: nn.Module) -> None:
         """Start from the encoder of a masked language model with the same encoder config."""

@@ -21,6 +21,20 @@ __all__ = ["CausalLanguageModel", "CausalLanguageModelConfig"]
 
 @dataclass
 class CausalLanguageModelConfig(PerceiverARConfig):
+    """The Perceiver AR causal language model.
+
+    Args:
+        vocab_size: tokens in the vocabulary.
+        max_seq_len: longest window, prefix plus latents, in tokens.
+        max_latents: most latent positions, the last tokens of the window that are predicted
+            (krasserm/perceiver-io 0.11's CLI called it num_latents; see docs/generation.md for
+            the latents at training and generation time).
+        num_channels: channels of the token embedding and of every layer.
+        output_norm: a layer norm before the output projection.
+        output_bias: a bias in the output projection.
+        abs_pos_emb: a learned absolute position embedding in addition to the rotary one.
+    """
+
     vocab_size: int = 262
     max_seq_len: int = 4096
     max_latents: int = 512

@@ -12,12 +12,10 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 import torch
-from torch import nn
 
 from perceiver.model._moved import moved_name
 from perceiver.model.core import (
     DecoderConfig,
-    PerceiverDecoder,
     PerceiverIO,
     PerceiverIOConfig,
     PositionQueryProvider,
@@ -25,6 +23,8 @@ from perceiver.model.core import (
     init_parameters,
 )
 from perceiver.model.core._validation import as_index_tensor, check_positive
+from perceiver.model.core.builders import build_decoder
+from perceiver.model.core.config import DerivedChannels
 from perceiver.model.text._encoder import TextEncoderConfig, build_text_encoder, check_text_input
 
 __all__ = ["MaskedLanguageModel", "MaskedLanguageModelConfig", "TextDecoderConfig", "TextEncoderConfig"]
@@ -32,6 +32,14 @@ __all__ = ["MaskedLanguageModel", "MaskedLanguageModelConfig", "TextDecoderConfi
 
 @dataclass
 class TextDecoderConfig(DecoderConfig):
+    """The decoder of the masked language model: one learned query per position, decoded onto
+    the (tied) token embedding.
+
+    Args:
+        vocab_size: tokens in the vocabulary (must equal the encoder's).
+        max_seq_len: most output positions (at least the encoder's max_seq_len).
+    """
+
     vocab_size: int = 10003
     max_seq_len: int = 512
 
@@ -45,6 +53,13 @@ class TextDecoderConfig(DecoderConfig):
 class MaskedLanguageModelConfig(PerceiverIOConfig[TextEncoderConfig, TextDecoderConfig]):
     num_latents: int = 256
     num_latent_channels: int = 1280
+
+    def encoder_input_channels(self) -> DerivedChannels:
+        n = self.encoder.num_input_channels
+        return DerivedChannels(n, f"encoder.num_input_channels ({n})", ("encoder.num_input_channels",))
+
+    def decoder_query_channels(self) -> DerivedChannels:
+        return self.encoder_input_channels()  # the output queries are position embeddings of that size
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -96,33 +111,33 @@ class MaskedLanguageModel(PerceiverIO):
     """Logits (b, n, v) for every input position of token ids (b, n)."""
 
     def __init__(self, config: MaskedLanguageModelConfig) -> None:
+        qk_default = config.cross_attention_qk_channels_default
         encoder = build_text_encoder(
-            config.encoder, config.num_latents, config.num_latent_channels, config.activation_checkpointing
+            config.encoder,
+            config.num_latents,
+            config.num_latent_channels,
+            config.activation_checkpointing,
+            qk_default,
         )
         adapter = encoder.input_adapter
-        decoder = PerceiverDecoder(
+        decoder = build_decoder(
+            config.decoder,
             output_query_provider=PositionQueryProvider(
                 config.decoder.max_seq_len, adapter.num_input_channels
             ),
             output_adapter=TiedTokenOutputAdapter(config.decoder.vocab_size, adapter.txt_embedding),
             num_latent_channels=config.num_latent_channels,
             activation_checkpointing=config.activation_checkpointing,
-            **config.decoder.base_kwargs(exclude=("init_scale",)),
+            qk_channels_default=qk_default,
         )
         super().__init__(encoder, decoder)
         self.config = config
+        # one init scale for the whole model (the decoder's output embedding is the encoder's)
         init_parameters(self, config.encoder.init_scale)
-        if config.encoder.freeze:
-            _freeze(self.encoder)
 
     def forward(self, x: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
         check_text_input(x, pad_mask, self.config.encoder)
         return super().forward(as_index_tensor(x), pad_mask)
-
-
-def _freeze(module: nn.Module) -> None:
-    for p in module.parameters():
-        p.requires_grad_(False)
 
 
 # perceiver-io 0.11's submodules of this module (.backend, .lightning, .huggingface) are looked up

@@ -11,7 +11,7 @@ query decodes the class logits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, NoReturn
+from typing import ClassVar, Literal, NoReturn
 
 import torch
 
@@ -27,7 +27,8 @@ from perceiver.model.core import (
     init_parameters,
 )
 from perceiver.model.core._validation import PIXELS, check_batch, float_input, module_dtype
-from perceiver.model.vision._builders import build_decoder, build_encoder
+from perceiver.model.core.builders import build_decoder, build_encoder
+from perceiver.model.core.config import DerivedChannels
 from perceiver.model.vision._image_adapters import (
     ConvImageInputAdapter,
     FourierImageInputAdapter,
@@ -38,6 +39,11 @@ __all__ = ["ImageClassifier", "ImageClassifierConfig", "ImageEncoderConfig"]
 
 PositionEncodingKind = Literal["fourier", "learned", "conv"]
 _KINDS = ("fourier", "learned", "conv")
+
+
+def _fourier_channels(num_dims: int, bands_field: str, num_bands: int) -> tuple[int, str]:
+    """Channels of a Fourier position encoding of a ``num_dims``-dimensional grid, and how."""
+    return num_dims * (2 * num_bands + 1), f"{num_dims} x (2 x {bands_field} ({num_bands}) + 1)"
 
 
 @dataclass
@@ -51,6 +57,20 @@ class ImageEncoderConfig(EncoderConfig):
     - "learned": 1x1 conv to ``num_conv_channels`` + projected learned positions
       (``num_position_channels``).
     - "conv": conv stem to ``num_conv_channels`` (4x downsampling) + Fourier features.
+
+    The adapted input has ``image_shape[0] + 2 * (2 * num_frequency_bands + 1)`` channels
+    ("fourier"), ``num_conv_channels + num_position_channels`` ("learned") or
+    ``num_conv_channels + 2 * (2 * num_frequency_bands + 1)`` ("conv").
+
+    Args:
+        image_shape: (channels, height, width) of the input images.
+        position_encoding: the input adapter: "fourier", "learned" or "conv" (see above).
+        num_frequency_bands: Fourier frequency bands per spatial dimension ("fourier", "conv").
+        max_resolution: (height, width) that sets the highest Fourier frequency (None: the
+            encoded grid's shape).
+        num_conv_channels: output channels of the 1x1 conv ("learned") or of the conv stem
+            ("conv").
+        num_position_channels: channels of the learned position encoding ("learned").
     """
 
     # image
@@ -93,6 +113,29 @@ class ImageClassifierConfig(PerceiverIOConfig[ImageEncoderConfig, Classification
     Presets with the official numbers: :meth:`vision_perceiver_fourier`,
     :meth:`vision_perceiver_learned`, :meth:`vision_perceiver_conv`.
     """
+
+    cross_attention_qk_channels_default: ClassVar[str] = "keys"
+
+    def encoder_input_channels(self) -> DerivedChannels:
+        enc = self.encoder
+        if enc.position_encoding == "learned":
+            value = enc.num_conv_channels + enc.num_position_channels
+            how = f"encoder.num_conv_channels ({enc.num_conv_channels}) + encoder.num_position_channels ({enc.num_position_channels})"
+            return DerivedChannels(value, how, ("encoder.num_conv_channels", "encoder.num_position_channels"))
+        pos, pos_how = _fourier_channels(2, "encoder.num_frequency_bands", enc.num_frequency_bands)
+        if enc.position_encoding == "conv":
+            base, base_field = enc.num_conv_channels, "encoder.num_conv_channels"
+        else:
+            base, base_field = enc.image_shape[0], "encoder.image_shape[0]"
+        return DerivedChannels(
+            base + pos, f"{base_field} ({base}) + {pos_how}", (base_field, "encoder.num_frequency_bands")
+        )
+
+    def decoder_query_channels(self) -> DerivedChannels:
+        n = self.decoder.num_output_query_channels
+        return DerivedChannels(
+            n, f"decoder.num_output_query_channels ({n})", ("decoder.num_output_query_channels",)
+        )
 
     @classmethod
     def _official(cls, encoder: ImageEncoderConfig, num_classes: int) -> ImageClassifierConfig:
@@ -193,6 +236,7 @@ class ImageClassifier(PerceiverIO):
             num_latents=config.num_latents,
             num_latent_channels=config.num_latent_channels,
             activation_checkpointing=config.activation_checkpointing,
+            qk_channels_default=config.cross_attention_qk_channels_default,
         )
         decoder = build_decoder(
             dec,
@@ -202,6 +246,7 @@ class ImageClassifier(PerceiverIO):
             ),
             num_latent_channels=config.num_latent_channels,
             activation_checkpointing=config.activation_checkpointing,
+            qk_channels_default=config.cross_attention_qk_channels_default,
         )
         super().__init__(encoder, decoder)
         self.config = config

@@ -14,7 +14,7 @@ chunks. :meth:`OpticalFlow.forward_tiled` runs larger inputs as overlapping tile
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import ClassVar, NoReturn
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +29,8 @@ from perceiver.model.core._validation import (
     float_input,
     module_dtype,
 )
-from perceiver.model.vision._builders import build_decoder, build_encoder
+from perceiver.model.core.builders import build_decoder, build_encoder
+from perceiver.model.core.config import DerivedChannels
 from perceiver.model.vision._flow_adapters import FlowInputAdapter, FlowOutputAdapter, InputQueryProvider
 
 __all__ = [
@@ -46,6 +47,17 @@ NUM_FRAMES = 2
 
 @dataclass
 class OpticalFlowEncoderConfig(EncoderConfig):
+    """Encoder of the optical-flow model: 3x3 patches of a frame pair, projected, plus Fourier
+    features (the adapted input has ``num_patch_hidden_channels + 2 * (2 *
+    num_frequency_bands + 1)`` channels).
+
+    Args:
+        image_shape: (height, width) of the frames, also the Fourier features' max resolution.
+        num_patch_input_channels: channels of each frame's patch (27: 3x3 pixels of 3 channels).
+        num_patch_hidden_channels: channels that the two frames' patches are projected to.
+        num_frequency_bands: Fourier frequency bands per spatial dimension.
+    """
+
     # input: patches (b, 2, num_patch_input_channels, *image_shape)
     image_shape: tuple[int, int] = (368, 496)  # (height, width), also the Fourier max resolution
     num_patch_input_channels: int = 27
@@ -67,6 +79,14 @@ class OpticalFlowEncoderConfig(EncoderConfig):
 
 @dataclass
 class OpticalFlowDecoderConfig(DecoderConfig):
+    """Decoder of the optical-flow model: one query per pixel (the adapted input).
+
+    Args:
+        rescale_factor: the decoded flow is divided by it (the official models' scale).
+        output_chunk_size: decode at most this many pixels at a time, to bound memory (None:
+            all at once); results are identical either way.
+    """
+
     cross_attention_residual: bool = False
     rescale_factor: float = 100.0
     output_chunk_size: int | None = None
@@ -81,6 +101,23 @@ class OpticalFlowDecoderConfig(DecoderConfig):
 
 @dataclass
 class OpticalFlowConfig(PerceiverIOConfig[OpticalFlowEncoderConfig, OpticalFlowDecoderConfig]):
+    cross_attention_qk_channels_default: ClassVar[str] = "keys"
+
+    def encoder_input_channels(self) -> DerivedChannels:
+        enc = self.encoder
+        bands = enc.num_frequency_bands
+        value = enc.num_patch_hidden_channels + 2 * (2 * bands + 1)
+        how = (
+            f"encoder.num_patch_hidden_channels ({enc.num_patch_hidden_channels}) + "
+            f"2 x (2 x encoder.num_frequency_bands ({bands}) + 1)"
+        )
+        return DerivedChannels(
+            value, how, ("encoder.num_patch_hidden_channels", "encoder.num_frequency_bands")
+        )
+
+    def decoder_query_channels(self) -> DerivedChannels:
+        return self.encoder_input_channels()  # the queries are the adapted input
+
     @classmethod
     def optical_flow_perceiver(cls, output_chunk_size: int | None = None) -> OpticalFlowConfig:
         """deepmind/optical-flow-perceiver (41,057,134 parameters)."""
@@ -124,6 +161,7 @@ class OpticalFlow(PerceiverIO):
             num_latents=config.num_latents,
             num_latent_channels=config.num_latent_channels,
             activation_checkpointing=config.activation_checkpointing,
+            qk_channels_default=config.cross_attention_qk_channels_default,
         )
         decoder = build_decoder(
             dec,
@@ -131,6 +169,7 @@ class OpticalFlow(PerceiverIO):
             output_query_provider=InputQueryProvider(input_adapter.num_input_channels),
             num_latent_channels=config.num_latent_channels,
             activation_checkpointing=config.activation_checkpointing,
+            qk_channels_default=config.cross_attention_qk_channels_default,
             output_chunk_size=dec.output_chunk_size,
         )
         super().__init__(encoder, decoder)

@@ -14,11 +14,11 @@ from perceiver.hf._base import (
     PerceiverBackendModel,
     check_class_labels,
     check_forward_arguments,
-    pad_mask_of,
 )
 from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.tokenizer import load_tokenizer
 from perceiver.model.core import ClassificationDecoderConfig
+from perceiver.model.core.masks import pad_mask_from_attention_mask
 from perceiver.model.text.classifier import TextClassifier, TextClassifierConfig
 from perceiver.model.text.mlm import TextEncoderConfig
 
@@ -61,7 +61,7 @@ class PerceiverTextClassifier(PerceiverBackendModel):
         **kwargs,
     ) -> SequenceClassifierOutput:
         check_forward_arguments(self, kwargs)
-        pad_mask = pad_mask_of(attention_mask)
+        pad_mask = pad_mask_from_attention_mask(attention_mask)
         logits = self.backend_model(input_ids, pad_mask=pad_mask)
         loss = None
         if labels is not None:

@@ -23,11 +23,11 @@ from perceiver.hf._base import (
     PerceiverBackendModel,
     check_class_labels,
     check_forward_arguments,
-    pad_mask_of,
 )
 from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.tokenizer import load_tokenizer
 from perceiver.model.core import IncrementalDecoder, check_prompt_padding
+from perceiver.model.core.masks import pad_mask_from_attention_mask
 from perceiver.model.core.validation import check_int, check_number
 from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
 
@@ -102,7 +102,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         config = generation_config if generation_config is not None else self.generation_config
         attention_mask = kwargs.get("attention_mask")
         if attention_mask is not None:
-            check_prompt_padding(pad_mask_of(attention_mask), name="attention_mask")
+            check_prompt_padding(pad_mask_from_attention_mask(attention_mask), name="attention_mask")
         temperature = kwargs.get("temperature", getattr(config, "temperature", None))
         if temperature is not None:
             check_number("temperature", temperature)
@@ -180,7 +180,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
                 during cached generation, the latents the window (re)starts with.
         """
         check_forward_arguments(self, kwargs)
-        pad_mask = pad_mask_of(attention_mask)
+        pad_mask = pad_mask_from_attention_mask(attention_mask)
         cache = cache if cache is not None else past_key_values
         if isinstance(cache, PerceiverARGenerationCache):
             decoder = cache.decoder

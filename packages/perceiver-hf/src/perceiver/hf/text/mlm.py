@@ -15,7 +15,6 @@ from perceiver.hf._base import (
     PerceiverBackendModel,
     check_class_labels,
     check_forward_arguments,
-    pad_mask_of,
 )
 from perceiver.hf._convert import (
     convert_checkpoint_to,
@@ -24,6 +23,7 @@ from perceiver.hf._convert import (
     perceiver_layer_table,
 )
 from perceiver.hf.tokenizer import load_tokenizer
+from perceiver.model.core.masks import pad_mask_from_attention_mask
 from perceiver.model.text.mlm import (
     MaskedLanguageModel,
     MaskedLanguageModelConfig,
@@ -68,7 +68,7 @@ class PerceiverMaskedLanguageModel(PerceiverBackendModel):
     ) -> MaskedLMOutput:
         """``attention_mask``: 1 = token, 0 = padding (the 🤗 convention); ``labels``: -100 = ignore."""
         check_forward_arguments(self, kwargs)
-        pad_mask = pad_mask_of(attention_mask)
+        pad_mask = pad_mask_from_attention_mask(attention_mask)
         logits = self.backend_model(input_ids, pad_mask=pad_mask)
         loss = None
         if labels is not None:

@@ -48,8 +48,14 @@ def _check_training_args(num_image_output_points: Any, loss_weights: Any) -> Non
 
 
 class LitMultimodalAutoencoder(LitPerceiverIO):
-    """Args are the fields of ``MultimodalAutoencoderConfig``, plus ``params`` (initial weights),
-    ``num_image_output_points`` (pixels decoded per training step) and ``loss_weights``."""
+    """Args are the fields of ``MultimodalAutoencoderConfig``, plus:
+
+    Args:
+        num_image_output_points: random pixels decoded per training step (None: all of them),
+            as in the paper's subsampled decoding.
+        loss_weights: weight of each loss term (keys: the terms of the core
+            ``reconstruction_loss``: "audio", "image", "label"); missing terms weigh 1.
+    """
 
     task = "multimodal.autoencoder"
     config_class = MultimodalAutoencoderConfig

@@ -19,7 +19,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from perceiver.lightning._base import LitModel
 from perceiver.lightning._batch_checks import check_token_ids
-from perceiver.model.core.attention import effective_pad_mask
+from perceiver.model.core.masks import effective_pad_mask
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,14 @@ IGNORE_INDEX = -100
 
 
 class LitCausalSequenceModel(LitModel):
-    """Base of the Perceiver AR wrappers: loss, perplexity, bits per token, token accuracy."""
+    """Base of the Perceiver AR wrappers: loss, perplexity, bits per token, token accuracy.
+
+    Args:
+        num_latents: older name of ``max_latents`` (overrides it when given).
+        validation_sample_prompt: prompt continued at each validation (None: no sample).
+        validation_sample_num_tokens: tokens generated for the sample.
+        validation_sample_top_k: top-k sampling of the sample (fixed seed).
+    """
 
     extra_hparams = (
         "params",

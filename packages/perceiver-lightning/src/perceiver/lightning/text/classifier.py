@@ -17,7 +17,7 @@ from perceiver.lightning._base import load_checked
 from perceiver.lightning._batch_checks import check_token_ids
 from perceiver.lightning._io import LitClassifier
 from perceiver.model.core import ClassificationDecoderConfig
-from perceiver.model.core.attention import effective_pad_mask
+from perceiver.model.core.masks import effective_pad_mask
 from perceiver.model.text.classifier import TextClassifier, TextClassifierConfig
 from perceiver.model.text.mlm import TextEncoderConfig
 
@@ -33,9 +33,13 @@ __all__ = [
 
 @dataclass
 class TextClassifierEncoderConfig(TextEncoderConfig):
-    """``TextEncoderConfig`` plus ``params``, initial encoder weights (``--model.encoder.params``,
-    as in perceiver-io 0.11): a masked language model checkpoint (ours or perceiver-io 0.11's),
-    a 🤗 directory or a Hub id of one. The core model's config does not hold it."""
+    """``TextEncoderConfig`` plus ``params`` (``--model.encoder.params``, as in perceiver-io
+    0.11). The core model's config does not hold it.
+
+    Args:
+        params: initial encoder weights: a masked language model checkpoint (ours or
+            perceiver-io 0.11's), a 🤗 directory or a Hub id of one.
+    """
 
     params: str | None = None
 

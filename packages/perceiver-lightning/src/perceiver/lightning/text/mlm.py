@@ -14,7 +14,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from perceiver.lightning._batch_checks import check_token_ids
 from perceiver.lightning._io import LitPerceiverIO
-from perceiver.model.core.attention import effective_pad_mask
+from perceiver.model.core.masks import effective_pad_mask
 from perceiver.model.text.mlm import (
     MaskedLanguageModel,
     MaskedLanguageModelConfig,
