@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.text.clm import PerceiverCausalLanguageModel, PerceiverCausalLanguageModelConfig
@@ -27,6 +27,7 @@ class PerceiverSymbolicAudioModelConfig(PerceiverCausalLanguageModelConfig):
 class PerceiverSymbolicAudioModel(PerceiverCausalLanguageModel):
     config_class = PerceiverSymbolicAudioModelConfig
     backend_class = SymbolicAudioModel
+    pipeline_tag = "symbolic-audio-generation"
 
 
 def convert_checkpoint(
@@ -45,3 +46,4 @@ def convert_checkpoint(
 
 AutoConfig.register(PerceiverSymbolicAudioModelConfig.model_type, PerceiverSymbolicAudioModelConfig)
 AutoModelForCausalLM.register(PerceiverSymbolicAudioModelConfig, PerceiverSymbolicAudioModel)
+AutoModel.register(PerceiverSymbolicAudioModelConfig, PerceiverSymbolicAudioModel)

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import (
     AutoConfig,
+    AutoModel,
     AutoModelForImageClassification,
     PerceiverConfig,
     PerceiverForImageClassificationConvProcessing,
@@ -30,6 +31,7 @@ from perceiver.hf._base import (
     PerceiverBackendModel,
     check_class_labels,
     check_forward_arguments,
+    encoder_attributes,
 )
 from perceiver.hf._convert import (
     backend_from_lightning_checkpoint,
@@ -69,6 +71,7 @@ class PerceiverImageClassifierConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-image-classifier"
     backend_config_class = ImageClassifierConfig
     legacy_task = "vision.image_classifier"
+    standard_attributes = encoder_attributes()
 
     @classmethod
     def default_backend_config(cls) -> ImageClassifierConfig:
@@ -79,6 +82,8 @@ class PerceiverImageClassifier(PerceiverBackendModel):
     config_class = PerceiverImageClassifierConfig
     backend_class = ImageClassifier
     main_input_name = "pixel_values"
+    auto_class_name = "AutoModelForImageClassification"
+    pipeline_tag = "image-classification"
 
     def forward(
         self,
@@ -262,3 +267,4 @@ def convert_checkpoint(
 
 AutoConfig.register(PerceiverImageClassifierConfig.model_type, PerceiverImageClassifierConfig)
 AutoModelForImageClassification.register(PerceiverImageClassifierConfig, PerceiverImageClassifier)
+AutoModel.register(PerceiverImageClassifierConfig, PerceiverImageClassifier)
