@@ -530,3 +530,31 @@ def test_special_token_ids_outside_the_vocabulary_are_refused():
         ValueError, match=re.escape(f"eos_token_id (50) is outside the vocabulary [0, {VOCAB})")
     ):
         PerceiverCausalLanguageModelConfig(clm_config(), eos_token_id=VOCAB)
+
+
+def test_a_converted_training_checkpoint_keeps_its_tokenizers_special_ids(tmp_path):
+    from transformers import PerceiverTokenizer
+
+    from perceiver.hf.text.clm import convert_checkpoint
+    from perceiver.model.text.clm import CausalLanguageModel
+
+    backend = clm_config()
+    backend = dataclasses.replace(backend, vocab_size=262)
+    state = {f"backend_model.{k}": v for k, v in CausalLanguageModel(backend).state_dict().items()}
+    payload = {
+        "perceiver_task": "text.clm",
+        "hyper_parameters": backend.to_dict() | {"params": None},
+        "state_dict": state,
+    }
+    torch.save(payload, tmp_path / "last.ckpt")
+    convert_checkpoint(
+        tmp_path / "model", tmp_path / "last.ckpt", tokenizer_name="deepmind/language-perceiver"
+    )
+    tokenizer = PerceiverTokenizer()
+    stored = json.loads((tmp_path / "model" / "generation_config.json").read_text())
+    expected = (tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id)
+    assert (stored["pad_token_id"], stored["bos_token_id"], stored["eos_token_id"]) == expected
+    assert stored["num_latents"] == 1
+    config = AutoConfig.from_pretrained(tmp_path / "model")
+    assert (config.pad_token_id, config.bos_token_id, config.eos_token_id) == expected
+    assert "import perceiver.hf" in (tmp_path / "model" / "README.md").read_text(encoding="utf-8")

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-from perceiver.hf._convert import convert_checkpoint_to
-from perceiver.hf.text.clm import PerceiverCausalLanguageModel, PerceiverCausalLanguageModelConfig
-from perceiver.hf.tokenizer import load_tokenizer
+from perceiver.hf.text.clm import (
+    PerceiverCausalLanguageModel,
+    PerceiverCausalLanguageModelConfig,
+    convert_causal_checkpoint,
+)
 from perceiver.model.audio.symbolic import SymbolicAudioModel, SymbolicAudioModelConfig
 
 __all__ = [
@@ -37,10 +39,10 @@ def convert_checkpoint(
     push_to_hub: bool = False,
 ) -> PerceiverSymbolicAudioModel:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``audio.symbolic``
-    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside."""
-    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
-    return convert_checkpoint_to(
-        save_dir, ckpt_url, PerceiverSymbolicAudioModel, "audio.symbolic", tokenizer, push_to_hub
+    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside (its
+    pad/bos/eos ids go into the config and ``generation_config.json``)."""
+    return convert_causal_checkpoint(
+        save_dir, ckpt_url, PerceiverSymbolicAudioModel, "audio.symbolic", tokenizer_name, push_to_hub
     )
 
 

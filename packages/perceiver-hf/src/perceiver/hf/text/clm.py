@@ -275,11 +275,48 @@ def convert_checkpoint(
     push_to_hub: bool = False,
 ) -> PerceiverCausalLanguageModel:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.clm``
-    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside."""
-    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
-    return convert_checkpoint_to(
-        save_dir, ckpt_url, PerceiverCausalLanguageModel, "text.clm", tokenizer, push_to_hub
+    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside (its
+    pad/bos/eos ids go into the config and ``generation_config.json``)."""
+    return convert_causal_checkpoint(
+        save_dir, ckpt_url, PerceiverCausalLanguageModel, "text.clm", tokenizer_name, push_to_hub
     )
+
+
+def convert_causal_checkpoint(
+    save_dir: str | Path,
+    ckpt_url: str | Path,
+    model_class: type[PerceiverCausalLanguageModel],
+    task: str,
+    tokenizer_name: str | None,
+    push_to_hub: bool = False,
+) -> PerceiverCausalLanguageModel:
+    """``convert_checkpoint`` of the causal models: the tokenizer's special token ids become the
+    model's generation defaults."""
+    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
+    model = convert_checkpoint_to(save_dir, ckpt_url, model_class, task, tokenizer, push_to_hub=False)
+    special = (
+        {} if tokenizer is None else special_token_ids(tokenizer, model.config.backend_config.vocab_size)
+    )
+    if special:
+        for name, token_id in special.items():
+            setattr(model.config, name, token_id)
+            setattr(model.generation_config, name, token_id)
+        model.save_pretrained(save_dir)
+    if push_to_hub:
+        model.save_pretrained(save_dir, push_to_hub=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(save_dir, push_to_hub=True)
+    return model
+
+
+def special_token_ids(tokenizer, vocab_size: int) -> dict[str, int]:
+    """The pad, bos and eos ids of ``tokenizer`` that are inside the vocabulary of the model."""
+    ids = {name: getattr(tokenizer, name, None) for name in ("pad_token_id", "bos_token_id", "eos_token_id")}
+    return {
+        name: token_id
+        for name, token_id in ids.items()
+        if isinstance(token_id, int) and 0 <= token_id < vocab_size
+    }
 
 
 AutoConfig.register(PerceiverCausalLanguageModelConfig.model_type, PerceiverCausalLanguageModelConfig)
