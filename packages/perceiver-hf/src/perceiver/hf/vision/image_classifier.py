@@ -4,7 +4,8 @@
 
 Input: ``pixel_values`` (b, 3, h, w), normalized as :func:`image_processor` does (center crop
 of 224/256 of the shorter side, bicubic resize to the model's image size, ImageNet mean/std).
-Output: logits (b, num_labels).
+Output: logits (b, num_labels). Like transformers' classes, the fourier and conv variants also
+take other image sizes (Fourier features of the input's grid); the learned one only its own.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def convert_config(
     Args:
         kind: "fourier", "learned" or "conv", the transformers class the config belongs to.
         image_size: (height, width) of the input images. The learned variant takes it from the
-            config (``image_size``); the others default to the official 224 x 224.
+            config (``image_size``); the others default to the official 224 x 224, the size
+            their image processor resizes to (they take other sizes as well).
     """
     if kind not in SOURCE_CLASSES:
         raise ValueError(f"kind must be one of {tuple(SOURCE_CLASSES)}, got {kind!r}")
