@@ -1,11 +1,14 @@
 """Image classifier: shapes, training, state dict round trip, official sizes, validation."""
 
+import dataclasses
+
 import pytest
 import torch
 from torch.testing import assert_close
 
 from perceiver.model.core import ClassificationDecoderConfig
 from perceiver.model.vision import ImageClassifier, ImageClassifierConfig, ImageEncoderConfig
+from perceiver.model.vision._image_adapters import conv_stem_output_shape
 
 # parameter counts of transformers' PerceiverForImageClassification{Fourier,Learned,ConvProcessing}
 # built from the official configs (transformers 5.23, meta device)
@@ -96,9 +99,37 @@ def test_config_json_round_trip(kind):
     ids=["wrong-size", "channels-last", "no-batch", "wrong-channels"],
 )
 def test_bad_image_shape_raises(shape):
-    model = ImageClassifier(tiny_config("fourier"))
+    # the learned position encoding has one embedding per pixel of image_shape
+    model = ImageClassifier(tiny_config("learned"))
     with pytest.raises(ValueError, match=r"x must have shape \(batch, 3, 16, 12\)"):
         model(torch.randn(*shape))
+
+
+@pytest.mark.parametrize("kind", ["fourier", "conv"])
+@pytest.mark.parametrize(
+    "shape",
+    [(2, 16, 12, 3), (3, 16, 12), (2, 1, 16, 12)],
+    ids=["channels-last", "no-batch", "wrong-channels"],
+)
+def test_bad_image_channels_raise(kind, shape):
+    model = ImageClassifier(tiny_config(kind))
+    with pytest.raises(ValueError, match=r"x must have shape \(batch, 3, height, width\)"):
+        model(torch.randn(*shape))
+
+
+@pytest.mark.parametrize("kind", ["fourier", "conv"])
+def test_fourier_and_conv_variants_take_other_sizes(kind):
+    # the Fourier features of another grid: those the model would precompute for it
+    model = ImageClassifier(tiny_config(kind)).eval()
+    x = torch.randn(2, 3, 20, 24)
+    config = tiny_config(kind)
+    # the same frequencies: those of the configured image_shape (the default max_resolution)
+    max_resolution = IMAGE_SHAPE[1:] if kind == "fourier" else conv_stem_output_shape(*IMAGE_SHAPE[1:])
+    other = dataclasses.replace(config.encoder, image_shape=(3, 20, 24), max_resolution=max_resolution)
+    resized = ImageClassifier(dataclasses.replace(config, encoder=other)).eval()
+    resized.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), resized(x), atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize(

@@ -144,3 +144,38 @@ def test_state_dict_with_a_missing_key_raises(converted):
         convert_state_dict(
             state, _key_table(source.config, "learned"), model.backend_model.state_dict().keys()
         )
+
+
+@pytest.mark.parametrize("kind", ["fourier", "conv"])
+@pytest.mark.parametrize("size", [(32, 32), (20, 20), (28, 36)])
+def test_fourier_and_conv_variants_take_every_input_size_as_transformers_does(converted, kind, size):
+    # transformers computes the Fourier positions of these variants from the input's size
+    source, save_dir = converted[kind]
+    model = AutoModelForImageClassification.from_pretrained(save_dir).eval()
+    x = torch.randn(2, 3, *size)
+    with torch.no_grad():
+        expected = source(inputs=x).logits
+        actual = model(pixel_values=x).logits
+    torch.testing.assert_close(actual, expected, atol=1e-4, rtol=0)
+
+
+def test_learned_variant_takes_its_image_size_only(converted):
+    _, save_dir = converted["learned"]
+    model = AutoModelForImageClassification.from_pretrained(save_dir).eval()
+    with pytest.raises(
+        ValueError, match=re.escape("x must have shape (batch, 3, 16, 16), got (1, 3, 20, 20)")
+    ):
+        model(pixel_values=torch.randn(1, 3, 20, 20))
+
+
+@pytest.mark.parametrize("kind", ["fourier", "conv"])
+def test_other_channel_counts_and_too_small_images_are_refused(converted, kind):
+    _, save_dir = converted[kind]
+    model = AutoModelForImageClassification.from_pretrained(save_dir).eval()
+    with pytest.raises(
+        ValueError, match=re.escape("x must have shape (batch, 3, height, width), got (1, 1, 32, 32)")
+    ):
+        model(pixel_values=torch.randn(1, 1, 32, 32))
+    if kind == "conv":
+        with pytest.raises(ValueError, match="too small for the conv stem"):
+            model(pixel_values=torch.randn(1, 3, 2, 2))

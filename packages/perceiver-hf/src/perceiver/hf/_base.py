@@ -8,6 +8,8 @@ base model prefix, weight initialisation for meta-device loading, outputs, losse
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -19,7 +21,21 @@ from perceiver.hf._legacy import HUB_KWARGS, load_perceiver_io_weights
 from perceiver.model.core import ConfigBase
 from perceiver.model.core.legacy import legacy_config
 
-__all__ = ["PerceiverBackendConfig", "PerceiverBackendModel", "check_class_labels"]
+__all__ = [
+    "PerceiverBackendConfig",
+    "PerceiverBackendModel",
+    "check_class_labels",
+    "encoder_attributes",
+]
+
+# 🤗's standard config attribute names and what they mean here
+STANDARD_ATTRIBUTES = {
+    "vocab_size": "number of token ids",
+    "hidden_size": "channels of the latents",
+    "num_hidden_layers": "latent self-attention layers",
+    "num_attention_heads": "heads of the latent self-attention",
+    "max_position_embeddings": "longest input sequence",
+}
 
 
 def check_class_labels(
@@ -60,15 +76,26 @@ class PerceiverBackendConfig(PreTrainedConfig):
 
     backend_config_class: ClassVar[type[ConfigBase]]
     legacy_task: ClassVar[str | None] = None  # perceiver.model.core.legacy.TASKS, None: no such format
+    # 🤗's standard attribute names (vocab_size, hidden_size, ...) -> how each is read from the
+    # backend config: read-only properties, never stored, so they cannot drift from it
+    standard_attributes: ClassVar[Mapping[str, Callable[[Any], int]]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # transformers wraps the __init__ of config subclasses that do not define one so that it
         # only takes keywords; ``PerceiverXConfig(backend_config)`` must keep working
         if "__init__" not in cls.__dict__:
-            cls.__init__ = PerceiverBackendConfig.__init__
+            cls.__init__ = next(k.__dict__["__init__"] for k in cls.__mro__[1:] if "__init__" in k.__dict__)
+        for name, read in cls.__dict__.get("standard_attributes", {}).items():
+            setattr(cls, name, _derived_attribute(name, read))
         super().__init_subclass__(**kwargs)
 
     def __init__(self, backend_config: ConfigBase | dict[str, Any] | None = None, **kwargs: Any) -> None:
+        derived = sorted(set(kwargs) & set(self.standard_attributes))
+        if derived:
+            raise ValueError(
+                f"{derived} of {type(self).__name__} are derived from backend_config "
+                f"({_derived_note(derived[0])}): set them there, not as config arguments"
+            )
         model_config = kwargs.pop("model_config", None)
         perceiver_io_format = model_config is not None
         if perceiver_io_format:
@@ -110,8 +137,43 @@ class PerceiverBackendConfig(PreTrainedConfig):
     def to_dict(self) -> dict[str, Any]:
         output = super().to_dict()
         output.pop("perceiver_io_format", None)
+        for name in self.standard_attributes:  # derived, not stored
+            output.pop(name, None)
         output["backend_config"] = self.backend_config.to_dict()
         return output
+
+
+def _derived_note(name: str) -> str:
+    return f"{name}: {STANDARD_ATTRIBUTES.get(name, name)}"
+
+
+def _derived_attribute(name: str, read: Callable[[Any], int]) -> property:
+    def getter(config: PerceiverBackendConfig) -> int:
+        return read(config.backend_config)
+
+    def setter(config: PerceiverBackendConfig, value: Any) -> None:
+        raise AttributeError(
+            f"{name} of {type(config).__name__} is derived from backend_config ({_derived_note(name)}, "
+            f"now {getter(config)}): set it in backend_config, e.g. with dataclasses.replace, not to {value!r}"
+        )
+
+    return property(getter, setter, doc=f"{STANDARD_ATTRIBUTES.get(name, name)}, read from backend_config")
+
+
+def encoder_attributes(with_sequence: bool = False) -> dict[str, Callable[[Any], int]]:
+    """Standard attributes of a Perceiver IO backend config (an encoder and latents); with
+    ``with_sequence``, also those of a token encoder (vocab_size, max_position_embeddings)."""
+    attributes: dict[str, Callable[[Any], int]] = {
+        "hidden_size": lambda c: c.num_latent_channels,
+        "num_hidden_layers": lambda c: (
+            c.encoder.num_self_attention_layers_per_block * c.encoder.num_self_attention_blocks
+        ),
+        "num_attention_heads": lambda c: c.encoder.num_self_attention_heads,
+    }
+    if with_sequence:
+        attributes["vocab_size"] = lambda c: c.encoder.vocab_size
+        attributes["max_position_embeddings"] = lambda c: c.encoder.max_seq_len
+    return attributes
 
 
 class PerceiverBackendModel(PreTrainedModel):
@@ -123,13 +185,150 @@ class PerceiverBackendModel(PreTrainedModel):
 
     backend_class: ClassVar[type[nn.Module]]
     base_model_prefix = "backend_model"
-    supports_gradient_checkpointing = False
+    # gradient_checkpointing_enable() switches on perceiver-core's activation checkpointing
+    supports_gradient_checkpointing = True
     _supports_sdpa = True
+    # the Auto class and pipeline task the model card's usage example names
+    auto_class_name: ClassVar[str] = "AutoModel"
+    pipeline_tag: ClassVar[str | None] = None
 
     def __init__(self, config: PerceiverBackendConfig) -> None:
+        for name in ("output_attentions", "output_hidden_states"):
+            if getattr(config, name, False):
+                raise ValueError(
+                    f"{type(self).__name__} does not return {name.removeprefix('output_')}: "
+                    f"the config sets {name}=True"
+                )
         super().__init__(config)
+        _check_attn_implementation(type(self), getattr(config, "_attn_implementation", None))
         self.backend_model = self.backend_class(config.backend_config)
         self.post_init()
+
+    def get_correct_attn_implementation(
+        self, requested_attention: str | None, is_init_check: bool = False
+    ) -> str:
+        """Attention is always torch's ``scaled_dot_product_attention`` ("sdpa"); any other
+        ``attn_implementation`` (e.g. "eager") raises instead of being accepted and ignored."""
+        return _check_attn_implementation(type(self), requested_attention)
+
+    # --- activation checkpointing, transformers' gradient_checkpointing_enable() ---------------
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        """Whether the core model recomputes its layers' activations in the backward pass."""
+        return any(getattr(m, "activation_checkpointing", False) for m in self._checkpointed_modules())
+
+    @gradient_checkpointing.setter
+    def gradient_checkpointing(self, enable: bool) -> None:
+        for module in self._checkpointed_modules():
+            module.activation_checkpointing = bool(enable)
+
+    def _checkpointed_modules(self) -> list[nn.Module]:
+        # the core modules that run their layers through perceiver-core's run_layer
+        backend = self.__dict__.get("_modules", {}).get("backend_model")
+        if backend is None:
+            return []
+        return [
+            m for m in backend.modules() if isinstance(getattr(m, "activation_checkpointing", None), bool)
+        ]
+
+    def _set_gradient_checkpointing(
+        self,
+        enable: bool = True,
+        gradient_checkpointing_func: Callable | None = None,
+        every_n_layers: int = 1,
+    ) -> None:
+        """transformers' hook behind ``gradient_checkpointing_enable()`` /
+        ``activation_checkpointing_enable()`` and ``Trainer(gradient_checkpointing=True)``.
+
+        perceiver-core checkpoints every attention layer with ``torch.utils.checkpoint.checkpoint``
+        (``use_reentrant=False``; ``use_reentrant=True`` computes the same gradients and is accepted).
+        Other checkpoint functions (``offload=True``, custom ones) and ``every_n_layers`` other
+        than 1 raise ``ValueError`` rather than being ignored.
+        """
+        if enable:
+            if every_n_layers != 1:
+                raise ValueError(
+                    f"{type(self).__name__} checkpoints every layer; every_n_layers={every_n_layers} is not supported"
+                )
+            _check_checkpoint_function(type(self), gradient_checkpointing_func)
+        self.gradient_checkpointing = enable
+
+    # --- saving: the model card -------------------------------------------------------------
+
+    def save_pretrained(
+        self,
+        save_directory: str | os.PathLike,
+        *args: Any,
+        push_to_hub: bool = False,
+        model_card: bool | str = True,
+        **kwargs: Any,
+    ) -> None:
+        """transformers' ``save_pretrained``, which also writes a model card (``README.md``) that
+        says how to load the model (``pip install perceiver-hf`` and ``import perceiver.hf``).
+
+        Args:
+            model_card: True writes the card unless the directory already holds a ``README.md``
+                (a card of your own is never overwritten); "overwrite" writes it in any case;
+                False writes none.
+            push_to_hub: upload the directory (with the card) to the Hub repository ``repo_id``
+                (default: the directory's name), as transformers does.
+        """
+        if model_card not in (True, False, "overwrite"):
+            raise ValueError(f"model_card must be True, False or 'overwrite', got {model_card!r}")
+        from perceiver.hf._model_card import model_card_text, upload_folder
+
+        hub_options = {}
+        if push_to_hub:  # transformers would replace the card with its generic one: upload here
+            hub_options = {k: kwargs.pop(k) for k in _HUB_UPLOAD_OPTIONS if k in kwargs}
+        super().save_pretrained(save_directory, *args, **kwargs)
+        repo_id = hub_options.pop("repo_id", None) or Path(save_directory).name
+        card_path = Path(save_directory) / "README.md"
+        main_process = kwargs.get("is_main_process", True)
+        if main_process and (model_card == "overwrite" or (model_card and not card_path.exists())):
+            name = repo_id if push_to_hub else str(save_directory)
+            card_path.write_text(model_card_text(self, name), encoding="utf-8")
+        if push_to_hub and main_process:
+            upload_folder(save_directory, repo_id, keep_remote_card=model_card != "overwrite", **hub_options)
+
+    def push_to_hub(
+        self,
+        repo_id: str,
+        *,
+        commit_message: str | None = None,
+        private: bool | None = None,
+        token: bool | str | None = None,
+        revision: str | None = None,
+        create_pr: bool = False,
+        max_shard_size: int | str | None = "50GB",
+        model_card: bool | str = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Upload the model with its model card (see :meth:`save_pretrained`) to the Hub
+        repository ``repo_id``; a card the repository already holds is kept unless
+        ``model_card="overwrite"``."""
+        import tempfile
+
+        from perceiver.hf._model_card import upload_folder
+
+        if kwargs:
+            raise TypeError(f"push_to_hub got unexpected keyword arguments {sorted(kwargs)}")
+        with tempfile.TemporaryDirectory() as tmp_dir:
+            save_dir = Path(tmp_dir) / repo_id.split("/")[-1]
+            self.save_pretrained(save_dir, max_shard_size=max_shard_size, model_card=model_card)
+            text = (save_dir / "README.md").read_text(encoding="utf-8") if model_card else None
+            if text is not None:  # the example loads from the Hub repository, not the temporary folder
+                (save_dir / "README.md").write_text(text.replace(str(save_dir), repo_id), encoding="utf-8")
+            return upload_folder(
+                save_dir,
+                repo_id,
+                commit_message=commit_message,
+                create_pr=create_pr,
+                private=private,
+                token=token,
+                revision=revision,
+                keep_remote_card=model_card != "overwrite",
+            )
 
     @classmethod
     def from_pretrained(
@@ -206,6 +405,40 @@ class PerceiverBackendModel(PreTrainedModel):
         else:  # learned latents, queries, positions and other parameters a module owns directly
             for param in module.parameters(recurse=False):
                 init.normal_(param, std=std)
+
+
+_HUB_UPLOAD_OPTIONS = ("repo_id", "commit_message", "create_pr", "private", "token", "revision")
+
+
+def _check_attn_implementation(model_class: type, requested: str | None) -> str:
+    if requested not in (None, "sdpa"):
+        raise ValueError(
+            f"{model_class.__name__} does not support attn_implementation={requested!r}: perceiver "
+            "models compute attention with torch's scaled_dot_product_attention "
+            '(attn_implementation="sdpa", the default) and return no attention weights'
+        )
+    return "sdpa"
+
+
+def _check_checkpoint_function(model_class: type, function: Callable | None) -> None:
+    """Accept transformers' checkpoint function where it is the one perceiver-core uses."""
+    from torch.utils.checkpoint import checkpoint
+
+    if function is None or function is checkpoint:
+        return
+    keywords = getattr(function, "keywords", None) or {}
+    if getattr(function, "func", None) is checkpoint and set(keywords) <= {"use_reentrant"}:
+        return
+    detail = (
+        f"keyword arguments {dict(keywords)}"
+        if getattr(function, "func", None) is checkpoint
+        else repr(function)
+    )
+    raise ValueError(
+        f"{model_class.__name__} checkpoints its layers with torch.utils.checkpoint.checkpoint "
+        f"(perceiver-core's activation checkpointing); it cannot use {detail} "
+        "(offload=True and checkpoint arguments other than use_reentrant are not supported)"
+    )
 
 
 def _check_loading_info(info: dict[str, Any], source: str | os.PathLike) -> None:

@@ -9,6 +9,11 @@ k stem output channels, p position channels.
   with learned position embeddings passed through a linear projection.
 - :class:`ConvImageInputAdapter` (vision-perceiver-conv): a 7x7/2 convolution, batch norm, ReLU
   and 3x3/2 max pooling (4x downsampling), concatenated with Fourier features of the output grid.
+
+The Fourier and conv adapters take images of any size (as DeepMind's models do): the Fourier
+features are those of the input's grid, with the frequencies of ``max_resolution``; the
+configured ``image_shape`` only sets the grid whose features are precomputed. The learned
+adapter has one embedding per position of ``image_shape`` and takes only that size.
 """
 
 from __future__ import annotations
@@ -28,6 +33,16 @@ __all__ = [
 
 def _channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1).flatten(1, 2)  # (b, k, h, w) -> (b, h * w, k)
+
+
+def _grid_features(encoding: FourierPositionEncoding, grid: tuple[int, int], x: torch.Tensor) -> torch.Tensor:
+    """Fourier features (b, h * w, p) of ``grid``: the precomputed ones for the configured grid,
+    else computed for this grid (same frequencies) on ``x``'s device and dtype."""
+    if grid == encoding.input_shape:
+        return encoding(x.shape[0])
+    _, num_bands, max_resolution, concat_pos, sine_only = encoding._encoding_args
+    features = encoding._encode(grid, num_bands, max_resolution, concat_pos, sine_only)  # (h * w, p)
+    return features.to(device=x.device, dtype=encoding.position_encoding.dtype).expand(x.shape[0], -1, -1)
 
 
 def conv_stem_output_shape(height: int, width: int) -> tuple[int, int]:
@@ -56,8 +71,9 @@ class FourierImageInputAdapter(InputAdapter):
         self.position_encoding = position_encoding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        grid = tuple(x.shape[2:])
         x = _channels_last(x)  # (b, h * w, c)
-        return torch.cat([x, self.position_encoding(x.shape[0])], dim=-1)  # (b, m, c + p)
+        return torch.cat([x, _grid_features(self.position_encoding, grid, x)], dim=-1)  # (b, m, c + p)
 
 
 class LearnedImageInputAdapter(InputAdapter):
@@ -104,6 +120,12 @@ class ConvImageInputAdapter(InputAdapter):
         self.position_encoding = position_encoding
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[2:]
+        if min(conv_stem_output_shape(height, width)) < 1:
+            raise ValueError(
+                f"images of {height} x {width} pixels are too small for the conv stem (7 x 7 at least)"
+            )
         x = self.max_pool(self.relu(self.batch_norm(self.conv(x))))  # (b, k, h / 4, w / 4)
+        grid = tuple(x.shape[2:])
         x = _channels_last(x)  # (b, m, k)
-        return torch.cat([x, self.position_encoding(x.shape[0])], dim=-1)  # (b, m, k + p)
+        return torch.cat([x, _grid_features(self.position_encoding, grid, x)], dim=-1)  # (b, m, k + p)

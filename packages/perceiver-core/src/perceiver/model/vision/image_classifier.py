@@ -1,7 +1,9 @@
 """Perceiver IO image classifier (DeepMind's vision-perceiver-fourier / -learned / -conv).
 
-Input: images x (b, c, h, w), channels first as in torchvision and transformers, where
-(c, h, w) must equal ``ImageEncoderConfig.image_shape``. Output: logits (b, num_classes).
+Input: images x (b, c, h, w), channels first as in torchvision and transformers, where c must
+equal the channels of ``ImageEncoderConfig.image_shape``, and (h, w) its size for the "learned"
+position encoding; the "fourier" and "conv" variants take any size (as DeepMind's models do),
+``image_shape`` being the size they are trained and preprocessed for. Output: logits (b, num_classes).
 
 The encoder cross-attends from the latents (n_lat, c_lat) to the adapted image (b, m, c_in), see
 :mod:`perceiver.model.vision._image_adapters` for the three official stems; a single learned
@@ -261,7 +263,13 @@ class ImageClassifier(PerceiverIO):
         """
         check_batch("x", x)
         x = float_input("x", x, module_dtype(self), PIXELS)
-        check_image_shape("x", x, self.config.encoder.image_shape)
+        image_shape = self.config.encoder.image_shape
+        if self.config.encoder.position_encoding == "learned":
+            check_image_shape("x", x, image_shape)
+        elif x.dim() != 4 or x.shape[1] != image_shape[0]:
+            raise ValueError(
+                f"x must have shape (batch, {image_shape[0]}, height, width), got {tuple(x.shape)}"
+            )
         return super().forward(x, pad_mask)
 
 

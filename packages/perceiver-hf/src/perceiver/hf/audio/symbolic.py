@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from transformers import AutoConfig, AutoModelForCausalLM
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
-from perceiver.hf._convert import convert_checkpoint_to
-from perceiver.hf.text.clm import PerceiverCausalLanguageModel, PerceiverCausalLanguageModelConfig
-from perceiver.hf.tokenizer import load_tokenizer
+from perceiver.hf.text.clm import (
+    PerceiverCausalLanguageModel,
+    PerceiverCausalLanguageModelConfig,
+    convert_causal_checkpoint,
+)
 from perceiver.model.audio.symbolic import SymbolicAudioModel, SymbolicAudioModelConfig
 
 __all__ = [
@@ -27,6 +29,7 @@ class PerceiverSymbolicAudioModelConfig(PerceiverCausalLanguageModelConfig):
 class PerceiverSymbolicAudioModel(PerceiverCausalLanguageModel):
     config_class = PerceiverSymbolicAudioModelConfig
     backend_class = SymbolicAudioModel
+    pipeline_tag = "symbolic-audio-generation"
 
 
 def convert_checkpoint(
@@ -36,12 +39,13 @@ def convert_checkpoint(
     push_to_hub: bool = False,
 ) -> PerceiverSymbolicAudioModel:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``audio.symbolic``
-    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside."""
-    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
-    return convert_checkpoint_to(
-        save_dir, ckpt_url, PerceiverSymbolicAudioModel, "audio.symbolic", tokenizer, push_to_hub
+    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside (its
+    pad/bos/eos ids go into the config and ``generation_config.json``)."""
+    return convert_causal_checkpoint(
+        save_dir, ckpt_url, PerceiverSymbolicAudioModel, "audio.symbolic", tokenizer_name, push_to_hub
     )
 
 
 AutoConfig.register(PerceiverSymbolicAudioModelConfig.model_type, PerceiverSymbolicAudioModelConfig)
 AutoModelForCausalLM.register(PerceiverSymbolicAudioModelConfig, PerceiverSymbolicAudioModel)
+AutoModel.register(PerceiverSymbolicAudioModelConfig, PerceiverSymbolicAudioModel)

@@ -25,6 +25,7 @@ from perceiver.hf._base import (
     PerceiverBackendConfig,
     PerceiverBackendModel,
     check_forward_arguments,
+    encoder_attributes,
     refuse_pipeline_arguments,
 )
 from perceiver.hf._convert import convert_checkpoint_to, convert_state_dict, load_source_model
@@ -61,6 +62,7 @@ class MultimodalAutoencoderOutput(ModelOutput):
 class PerceiverMultimodalAutoencoderConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-multimodal-autoencoder"
     backend_config_class = MultimodalAutoencoderConfig
+    standard_attributes = encoder_attributes()
 
     @classmethod
     def default_backend_config(cls) -> MultimodalAutoencoderConfig:
@@ -71,6 +73,7 @@ class PerceiverMultimodalAutoencoder(PerceiverBackendModel):
     config_class = PerceiverMultimodalAutoencoderConfig
     backend_class = MultimodalAutoencoder
     main_input_name = "inputs"
+    pipeline_tag = "multimodal-autoencoding"
 
     def forward(
         self,

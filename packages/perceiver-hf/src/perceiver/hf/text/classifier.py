@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from perceiver.hf._base import (
@@ -14,6 +14,7 @@ from perceiver.hf._base import (
     PerceiverBackendModel,
     check_class_labels,
     check_forward_arguments,
+    encoder_attributes,
 )
 from perceiver.hf._convert import convert_checkpoint_to
 from perceiver.hf.tokenizer import load_tokenizer
@@ -33,6 +34,7 @@ class PerceiverTextClassifierConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-text-classifier"
     backend_config_class = TextClassifierConfig
     legacy_task = "text.classifier"
+    standard_attributes = encoder_attributes(with_sequence=True)
 
     @classmethod
     def default_backend_config(cls) -> TextClassifierConfig:
@@ -48,6 +50,8 @@ class PerceiverTextClassifier(PerceiverBackendModel):
     config_class = PerceiverTextClassifierConfig
     backend_class = TextClassifier
     main_input_name = "input_ids"
+    auto_class_name = "AutoModelForSequenceClassification"
+    pipeline_tag = "text-classification"
 
     def get_input_embeddings(self) -> torch.nn.Embedding:
         return self.backend_model.encoder.input_adapter.txt_embedding
@@ -86,3 +90,4 @@ def convert_checkpoint(
 
 AutoConfig.register(PerceiverTextClassifierConfig.model_type, PerceiverTextClassifierConfig)
 AutoModelForSequenceClassification.register(PerceiverTextClassifierConfig, PerceiverTextClassifier)
+AutoModel.register(PerceiverTextClassifierConfig, PerceiverTextClassifier)

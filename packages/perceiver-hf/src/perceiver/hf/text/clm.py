@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, GenerationMixin
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
@@ -77,15 +77,61 @@ class PerceiverARGenerationCache(Cache):
 
 
 class PerceiverCausalLanguageModelConfig(PerceiverBackendConfig):
+    """Config of a Perceiver AR; ``pad_token_id``, ``bos_token_id`` and ``eos_token_id`` are the
+    special token ids of the tokenizer the model was trained with (None: it has none), which
+    ``generate()`` uses by default (saved in ``generation_config.json`` too)."""
+
     model_type = "perceiver-ar-causal-language-model"
     backend_config_class = CausalLanguageModelConfig
     legacy_task = "text.clm"
+    standard_attributes = {
+        "vocab_size": lambda c: c.vocab_size,
+        "hidden_size": lambda c: c.num_channels,
+        "num_hidden_layers": lambda c: c.num_self_attention_layers,
+        "num_attention_heads": lambda c: c.num_heads,
+        "max_position_embeddings": lambda c: c.max_seq_len,
+    }
+
+    def __init__(
+        self,
+        backend_config: CausalLanguageModelConfig | dict | None = None,
+        pad_token_id: int | None = None,
+        bos_token_id: int | None = None,
+        eos_token_id: int | None = None,
+        **kwargs,
+    ) -> None:
+        super().__init__(backend_config, **kwargs)
+        vocab_size = self.backend_config.vocab_size
+        for name, token_id in (
+            ("pad_token_id", pad_token_id),
+            ("bos_token_id", bos_token_id),
+            ("eos_token_id", eos_token_id),
+        ):
+            if token_id is not None:
+                check_int(name, token_id)
+                if not 0 <= token_id < vocab_size:
+                    raise ValueError(f"{name} ({token_id}) is outside the vocabulary [0, {vocab_size})")
+        self.pad_token_id = pad_token_id
+        self.bos_token_id = bos_token_id
+        self.eos_token_id = eos_token_id
 
 
 class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
     config_class = PerceiverCausalLanguageModelConfig
     backend_class = CausalLanguageModel
     main_input_name = "input_ids"
+    auto_class_name = "AutoModelForCausalLM"
+    pipeline_tag = "text-generation"
+
+    def __init__(self, config: PerceiverCausalLanguageModelConfig) -> None:
+        super().__init__(config)
+        # generate()'s default number of latents to (re)start each window with; pad/eos/bos ids
+        # come from the config. All are saved in generation_config.json.
+        if getattr(self.generation_config, "num_latents", None) is None:
+            self.generation_config.num_latents = 1
+        # transformers loads the entries of its own only from a generation_config.json that was not
+        # derived from a model config: this one holds num_latents
+        self.generation_config._from_model_config = False
 
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
@@ -100,15 +146,24 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         non-finite ``temperature`` (an infinite one samples uniformly whatever the logits), a
         float ``max_new_tokens`` and ``eos_token_id`` / ``pad_token_id`` outside the vocabulary."""
         config = generation_config if generation_config is not None else self.generation_config
+        # num_latents: the argument, else the generation config's (generation_config.json). It
+        # reaches prepare_inputs_for_generation under another name, because transformers would
+        # take an argument that the generation config also holds into the config.
+        num_latents = kwargs.pop("num_latents", None)
+        for source in (config, self.generation_config):
+            if num_latents is None:
+                num_latents = getattr(source, "num_latents", None)
+        if num_latents is not None:
+            check_int("num_latents", num_latents, minimum=1)
+            kwargs["generation_num_latents"] = num_latents
         attention_mask = kwargs.get("attention_mask")
         if attention_mask is not None:
             check_prompt_padding(pad_mask_from_attention_mask(attention_mask), name="attention_mask")
         temperature = kwargs.get("temperature", getattr(config, "temperature", None))
         if temperature is not None:
             check_number("temperature", temperature)
-        for name in ("max_new_tokens", "num_latents"):
-            if kwargs.get(name) is not None:
-                check_int(name, kwargs[name], minimum=1)
+        if kwargs.get("max_new_tokens") is not None:
+            check_int("max_new_tokens", kwargs["max_new_tokens"], minimum=1)
         vocab_size = self.backend_model.vocab_size
         for name in ("eos_token_id", "pad_token_id"):
             value = kwargs.get(name, getattr(config, name, None))
@@ -130,6 +185,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         compile_decoding: bool = False,
         compile_decoding_options: dict | None = None,
         cache: Cache | None = None,
+        generation_num_latents: int | None = None,
         **kwargs,
     ) -> dict:
         """``compile_decoding=True`` (a ``generate()`` argument) compiles the cached decoding step
@@ -142,6 +198,8 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
                 "compile_decoding=True compiles the cached decoding step; it needs use_cache=True"
             )
         cache = cache if cache is not None else past_key_values
+        if num_latents is None:
+            num_latents = generation_num_latents
         if use_cache and cache is None:
             cache = PerceiverARGenerationCache(
                 self.backend_model,
@@ -217,12 +275,50 @@ def convert_checkpoint(
     push_to_hub: bool = False,
 ) -> PerceiverCausalLanguageModel:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.clm``
-    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside."""
-    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
-    return convert_checkpoint_to(
-        save_dir, ckpt_url, PerceiverCausalLanguageModel, "text.clm", tokenizer, push_to_hub
+    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside (its
+    pad/bos/eos ids go into the config and ``generation_config.json``)."""
+    return convert_causal_checkpoint(
+        save_dir, ckpt_url, PerceiverCausalLanguageModel, "text.clm", tokenizer_name, push_to_hub
     )
+
+
+def convert_causal_checkpoint(
+    save_dir: str | Path,
+    ckpt_url: str | Path,
+    model_class: type[PerceiverCausalLanguageModel],
+    task: str,
+    tokenizer_name: str | None,
+    push_to_hub: bool = False,
+) -> PerceiverCausalLanguageModel:
+    """``convert_checkpoint`` of the causal models: the tokenizer's special token ids become the
+    model's generation defaults."""
+    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
+    model = convert_checkpoint_to(save_dir, ckpt_url, model_class, task, tokenizer, push_to_hub=False)
+    special = (
+        {} if tokenizer is None else special_token_ids(tokenizer, model.config.backend_config.vocab_size)
+    )
+    if special:
+        for name, token_id in special.items():
+            setattr(model.config, name, token_id)
+            setattr(model.generation_config, name, token_id)
+        model.save_pretrained(save_dir)
+    if push_to_hub:
+        model.save_pretrained(save_dir, push_to_hub=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(save_dir, push_to_hub=True)
+    return model
+
+
+def special_token_ids(tokenizer, vocab_size: int) -> dict[str, int]:
+    """The pad, bos and eos ids of ``tokenizer`` that are inside the vocabulary of the model."""
+    ids = {name: getattr(tokenizer, name, None) for name in ("pad_token_id", "bos_token_id", "eos_token_id")}
+    return {
+        name: token_id
+        for name, token_id in ids.items()
+        if isinstance(token_id, int) and 0 <= token_id < vocab_size
+    }
 
 
 AutoConfig.register(PerceiverCausalLanguageModelConfig.model_type, PerceiverCausalLanguageModelConfig)
 AutoModelForCausalLM.register(PerceiverCausalLanguageModelConfig, PerceiverCausalLanguageModel)
+AutoModel.register(PerceiverCausalLanguageModelConfig, PerceiverCausalLanguageModel)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModelForMaskedLM, PerceiverConfig, PerceiverForMaskedLM
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, PerceiverConfig, PerceiverForMaskedLM
 from transformers.modeling_outputs import MaskedLMOutput
 
 from perceiver.hf._base import (
@@ -15,6 +15,7 @@ from perceiver.hf._base import (
     PerceiverBackendModel,
     check_class_labels,
     check_forward_arguments,
+    encoder_attributes,
 )
 from perceiver.hf._convert import (
     convert_checkpoint_to,
@@ -44,6 +45,7 @@ class PerceiverMaskedLanguageModelConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-masked-language-model"
     backend_config_class = MaskedLanguageModelConfig
     legacy_task = "text.mlm"
+    standard_attributes = encoder_attributes(with_sequence=True)
 
     @classmethod
     def default_backend_config(cls) -> MaskedLanguageModelConfig:
@@ -54,6 +56,8 @@ class PerceiverMaskedLanguageModel(PerceiverBackendModel):
     config_class = PerceiverMaskedLanguageModelConfig
     backend_class = MaskedLanguageModel
     main_input_name = "input_ids"
+    auto_class_name = "AutoModelForMaskedLM"
+    pipeline_tag = "fill-mask"
 
     def get_input_embeddings(self) -> torch.nn.Embedding:
         return self.backend_model.encoder.input_adapter.txt_embedding
@@ -192,3 +196,4 @@ def convert_checkpoint(
 
 AutoConfig.register(PerceiverMaskedLanguageModelConfig.model_type, PerceiverMaskedLanguageModelConfig)
 AutoModelForMaskedLM.register(PerceiverMaskedLanguageModelConfig, PerceiverMaskedLanguageModel)
+AutoModel.register(PerceiverMaskedLanguageModelConfig, PerceiverMaskedLanguageModel)

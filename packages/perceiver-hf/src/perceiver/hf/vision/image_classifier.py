@@ -4,7 +4,8 @@
 
 Input: ``pixel_values`` (b, 3, h, w), normalized as :func:`image_processor` does (center crop
 of 224/256 of the shorter side, bicubic resize to the model's image size, ImageNet mean/std).
-Output: logits (b, num_labels).
+Output: logits (b, num_labels). Like transformers' classes, the fourier and conv variants also
+take other image sizes (Fourier features of the input's grid); the learned one only its own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import (
     AutoConfig,
+    AutoModel,
     AutoModelForImageClassification,
     PerceiverConfig,
     PerceiverForImageClassificationConvProcessing,
@@ -30,6 +32,7 @@ from perceiver.hf._base import (
     PerceiverBackendModel,
     check_class_labels,
     check_forward_arguments,
+    encoder_attributes,
 )
 from perceiver.hf._convert import (
     backend_from_lightning_checkpoint,
@@ -69,6 +72,7 @@ class PerceiverImageClassifierConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-image-classifier"
     backend_config_class = ImageClassifierConfig
     legacy_task = "vision.image_classifier"
+    standard_attributes = encoder_attributes()
 
     @classmethod
     def default_backend_config(cls) -> ImageClassifierConfig:
@@ -79,6 +83,8 @@ class PerceiverImageClassifier(PerceiverBackendModel):
     config_class = PerceiverImageClassifierConfig
     backend_class = ImageClassifier
     main_input_name = "pixel_values"
+    auto_class_name = "AutoModelForImageClassification"
+    pipeline_tag = "image-classification"
 
     def forward(
         self,
@@ -105,7 +111,8 @@ def convert_config(
     Args:
         kind: "fourier", "learned" or "conv", the transformers class the config belongs to.
         image_size: (height, width) of the input images. The learned variant takes it from the
-            config (``image_size``); the others default to the official 224 x 224.
+            config (``image_size``); the others default to the official 224 x 224, the size
+            their image processor resizes to (they take other sizes as well).
     """
     if kind not in SOURCE_CLASSES:
         raise ValueError(f"kind must be one of {tuple(SOURCE_CLASSES)}, got {kind!r}")
@@ -262,3 +269,4 @@ def convert_checkpoint(
 
 AutoConfig.register(PerceiverImageClassifierConfig.model_type, PerceiverImageClassifierConfig)
 AutoModelForImageClassification.register(PerceiverImageClassifierConfig, PerceiverImageClassifier)
+AutoModel.register(PerceiverImageClassifierConfig, PerceiverImageClassifier)

@@ -17,7 +17,12 @@ from transformers import AutoConfig, AutoModel, PerceiverConfig, PerceiverForOpt
 from transformers.pipelines import PIPELINE_REGISTRY
 from transformers.utils import ModelOutput
 
-from perceiver.hf._base import PerceiverBackendConfig, PerceiverBackendModel, check_forward_arguments
+from perceiver.hf._base import (
+    PerceiverBackendConfig,
+    PerceiverBackendModel,
+    check_forward_arguments,
+    encoder_attributes,
+)
 from perceiver.hf._convert import convert_checkpoint_to, convert_state_dict, load_source_model
 from perceiver.hf.vision._flow_pipeline import OpticalFlowPipeline
 from perceiver.hf.vision._tables import decoder_table, encoder_kwargs, encoder_table
@@ -53,6 +58,7 @@ class OpticalFlowPerceiverConfig(PerceiverBackendConfig):
     model_type = "perceiver-io-optical-flow"
     backend_config_class = OpticalFlowConfig
     legacy_task = "vision.optical_flow"
+    standard_attributes = encoder_attributes()
 
     @classmethod
     def default_backend_config(cls) -> OpticalFlowConfig:
@@ -63,6 +69,7 @@ class OpticalFlowPerceiver(PerceiverBackendModel):
     config_class = OpticalFlowPerceiverConfig
     backend_class = OpticalFlow
     main_input_name = "inputs"
+    pipeline_tag = "optical-flow"
 
     @property
     def image_shape(self) -> tuple[int, int]:
