@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModelForCausalLM, GenerationMixin
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, GenerationMixin
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
@@ -25,8 +25,8 @@ from perceiver.hf._base import (
     check_forward_arguments,
     pad_mask_of,
 )
-from perceiver.hf._convert import convert_checkpoint_to
-from perceiver.hf.tokenizer import load_tokenizer
+from perceiver.hf._convert import convert_text_checkpoint
+from perceiver.hf.tokenizer import PerceiverBytesTokenizer
 from perceiver.model.core import IncrementalDecoder, check_prompt_padding
 from perceiver.model.core.validation import check_int, check_number
 from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
@@ -213,16 +213,24 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
 def convert_checkpoint(
     save_dir: str | Path,
     ckpt_url: str | Path,
-    tokenizer_name: str | None = "deepmind/language-perceiver",
+    tokenizer_name: str | bool | None = True,
     push_to_hub: bool = False,
 ) -> PerceiverCausalLanguageModel:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.clm``
-    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside."""
-    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
-    return convert_checkpoint_to(
-        save_dir, ckpt_url, PerceiverCausalLanguageModel, "text.clm", tokenizer, push_to_hub
+    to a 🤗 model in ``save_dir``, with its tokenizer saved alongside.
+
+    Args:
+        tokenizer_name: True: the tokenizer the model was trained with (named by the checkpoint's
+            data module; the UTF-8 bytes tokenizer where it names none); a name or path: that
+            tokenizer; None: no tokenizer. It is saved as in training: special tokens only where
+            training added them, the training's padding side, ``model_max_length`` = the model's
+            ``max_seq_len``.
+    """
+    return convert_text_checkpoint(
+        save_dir, ckpt_url, PerceiverCausalLanguageModel, "text.clm", tokenizer_name, push_to_hub
     )
 
 
 AutoConfig.register(PerceiverCausalLanguageModelConfig.model_type, PerceiverCausalLanguageModelConfig)
 AutoModelForCausalLM.register(PerceiverCausalLanguageModelConfig, PerceiverCausalLanguageModel)
+AutoTokenizer.register(PerceiverCausalLanguageModelConfig, slow_tokenizer_class=PerceiverBytesTokenizer)
