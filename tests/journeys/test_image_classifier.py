@@ -1,12 +1,14 @@
 """Journey: train a 10-class MNIST classifier (1 channel) with the LightningCLI script, convert the
 checkpoint, and classify raw MNIST images with ``pipeline("image-classification")`` in a fresh
-process."""
+process: the commands and code of docs/journeys/image-classification.md, with a tiny model."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from journeys.helpers import run_fresh, train
+from journeys.helpers import run_fresh, run_page_python, train_as_page
+
+PAGE = "image-classification.md"
 
 MODEL_ARGS = [
     "--model.num_latents=8",
@@ -23,29 +25,21 @@ MODEL_ARGS = [
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, data_dir):
     root = tmp_path_factory.mktemp("image-classifier")
-    ckpt = train(
-        "vision.image_classifier",
-        [
-            "--data=MNISTDataModule",
-            f"--data.data_dir={data_dir / 'images' / 'mnist'}",
-            "--data.valid_size=100",
-            "--data.batch_size=16",
-            "--data.num_workers=0",
-            *MODEL_ARGS,
-        ],
-        root,
-    )
+    (root / "data").mkdir()
+    (root / "data" / "mnist").symlink_to(data_dir / "images" / "mnist")  # the page's data/mnist
+    test_args = ["--data.valid_size=100", "--data.batch_size=16", "--data.num_workers=0", *MODEL_ARGS]
+    ckpt = train_as_page(PAGE, test_args, root)
     return root, ckpt
 
 
 def test_image_classifier_journey(trained, data_dir):
     from perceiver.data.vision.mnist import ArrayImageDataset, read_idx
-    from perceiver.hf.vision.image_classifier import convert_checkpoint
     from perceiver.lightning.vision.image_classifier import LitImageClassifier
 
     root, ckpt = trained
-    save_dir = root / "model"
-    convert_checkpoint(save_dir=save_dir, ckpt_url=ckpt)
+    predictions = run_page_python(PAGE, root)[-1].splitlines()  # the page converts and classifies
+    assert len(predictions) == 4 and all(line.startswith("[{'label': '") for line in predictions)
+    save_dir = root / "mnist-classifier"
 
     images = read_idx(data_dir / "images" / "mnist" / "t10k-images-idx3-ubyte.gz")[:6]  # raw uint8
     labels = read_idx(data_dir / "images" / "mnist" / "t10k-labels-idx1-ubyte.gz")[:6]
