@@ -239,3 +239,33 @@ def test_imagenet_processor_resizes_crops_and_normalizes_as_training():
     torch.testing.assert_close(
         processor(Image.fromarray(image))["pixel_values"][0], expected, atol=1e-6, rtol=0
     )
+
+
+def test_a_tokenizers_backed_tokenizer_is_saved_without_special_tokens(tmp_path):
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import Whitespace
+    from tokenizers.processors import TemplateProcessing
+    from transformers import PreTrainedTokenizerFast
+
+    from perceiver.hf.tokenizer import training_tokenizer
+
+    vocab = {"[PAD]": 0, "[CLS]": 1, "[UNK]": 2, "a": 3, "b": 4}
+    backend = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = Whitespace()
+    backend.post_processor = TemplateProcessing(single="[CLS] $A", special_tokens=[("[CLS]", 1)])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=backend, pad_token="[PAD]", cls_token="[CLS]", unk_token="[UNK]"
+    )
+    assert fast("a b")["input_ids"] == [1, 3, 4]
+    fast.save_pretrained(tmp_path / "trained-with")
+
+    tokenizer = training_tokenizer(str(tmp_path / "trained-with"), {}, max_seq_len=16, causal=True)
+    tokenizer.save_pretrained(tmp_path / "saved")
+    reloaded = AutoTokenizer.from_pretrained(tmp_path / "saved")
+    assert reloaded("a b")["input_ids"] == [3, 4]
+    assert (reloaded.model_max_length, reloaded.padding_side, reloaded.truncation_side) == (
+        16,
+        "left",
+        "left",
+    )
