@@ -230,8 +230,12 @@ def label_config(names: Sequence[str] | None, num_classes: int) -> dict[str, dic
 
 
 def _num_classes(backend_config: Any) -> int | None:
-    num_classes = getattr(getattr(backend_config, "decoder", None), "num_classes", None)
-    return num_classes if isinstance(num_classes, int) else None
+    """The classes of a classifier's decoder (or of the multimodal autoencoder's label input)."""
+    for part in ("decoder", "encoder"):
+        num_classes = getattr(getattr(backend_config, part, None), "num_classes", None)
+        if isinstance(num_classes, int) and not isinstance(num_classes, bool):
+            return num_classes
+    return None
 
 
 def convert_checkpoint_to(
