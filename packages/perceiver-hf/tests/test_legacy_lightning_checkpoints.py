@@ -12,7 +12,7 @@ import torch
 import perceiver.hf  # noqa: F401
 from perceiver.hf.audio import symbolic
 from perceiver.hf.text import classifier, clm, mlm
-from perceiver.hf.vision import image_classifier
+from perceiver.hf.vision import PerceiverImageClassifierProcessor, image_classifier
 
 DATA = Path(__file__).resolve().parents[2] / "perceiver-lightning" / "tests" / "data" / "legacy"
 CONVERTERS = {
@@ -22,7 +22,10 @@ CONVERTERS = {
     ),
     "text.clm": lambda save_dir, ckpt: clm.convert_checkpoint(save_dir, ckpt, tokenizer_name=None),
     "audio.symbolic": lambda save_dir, ckpt: symbolic.convert_checkpoint(save_dir, ckpt),
-    "vision.image_classifier": lambda save_dir, ckpt: image_classifier.convert_checkpoint(save_dir, ckpt),
+    # the checkpoint records no data module whose image preprocessing is known: the processor is given
+    "vision.image_classifier": lambda save_dir, ckpt: image_classifier.convert_checkpoint(
+        save_dir, ckpt, image_processor=PerceiverImageClassifierProcessor(num_channels=1, image_size=(8, 8))
+    ),
 }
 
 

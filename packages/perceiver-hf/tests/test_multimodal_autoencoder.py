@@ -157,3 +157,22 @@ def test_pipeline_reconstructs_in_chunks(converted):
     np.testing.assert_allclose(batch[0]["image"], out["image"], atol=1e-5)
     with pytest.raises(ValueError, match="num_chunks"):
         autoencoder({"image": video, "audio": audio}, num_chunks=10_000)
+
+
+def test_training_checkpoint_converts_with_a_label_name_per_class(converted, tmp_path):
+    from perceiver.hf.multimodal.autoencoder import PerceiverMultimodalAutoencoder, convert_checkpoint
+
+    model = PerceiverMultimodalAutoencoder.from_pretrained(converted[1])
+    backend = model.backend_model
+    torch.save(
+        {
+            "perceiver_task": "multimodal.autoencoder",
+            "hyper_parameters": model.config.backend_config.to_dict(),
+            "state_dict": {f"backend_model.{k}": v for k, v in backend.state_dict().items()},
+        },
+        tmp_path / "last.ckpt",
+    )
+    result = convert_checkpoint(tmp_path / "model", tmp_path / "last.ckpt")
+    assert result.config.id2label == {i: f"LABEL_{i}" for i in range(K)}
+    for name, value in result.backend_model.state_dict().items():
+        torch.testing.assert_close(value, backend.state_dict()[name], atol=0, rtol=0)

@@ -245,6 +245,61 @@ def image_classifier() -> None:
     )  # fmt: skip
 
 
+def mnist_image_classifier() -> None:
+    """An MNIST classifier with the image processor that perceiver-io 0.11's
+    ``convert_mnist_classifier_checkpoint`` saved: its ``PerceiverImageClassifierInputProcessor``
+    (transformers' ``PerceiverImageProcessor`` of transformers 4.28 plus ``single_channel`` and
+    ``channels_last``) without crop and resize, normalizing with mean and std 0.5."""
+    from perceiver.model.core import ClassificationDecoderConfig, PerceiverIOConfig
+    from perceiver.model.vision.image_classifier.backend import ImageClassifier, ImageEncoderConfig
+
+    torch.manual_seed(0)
+    config = PerceiverIOConfig(
+        encoder=ImageEncoderConfig(
+            image_shape=(28, 28, 1),
+            num_frequency_bands=3,
+            num_cross_attention_heads=1,
+            num_self_attention_heads=2,
+            num_self_attention_layers_per_block=1,
+        ),
+        decoder=ClassificationDecoderConfig(
+            num_output_query_channels=8, num_classes=10, num_cross_attention_heads=2
+        ),
+        num_latents=4,
+        num_latent_channels=8,
+    )
+    model = ImageClassifier(config).eval()
+    _randomize(model, 6)
+    images = torch.randint(0, 256, (3, 28, 28), generator=torch.Generator().manual_seed(6), dtype=torch.uint8)
+    x = (images.float() / 255.0 - 0.5) / 0.5  # its processor: rescale, normalize
+    with torch.no_grad():
+        logits = model(x[..., None])  # perceiver-io takes images channels-last
+    labels = {"id2label": {str(i): i for i in range(10)}, "label2id": {str(i): i for i in range(10)}}
+    name = "vision.image_classifier.mnist"
+    _save(
+        name, model, config, "perceiver-io-image-classifier", "PerceiverImageClassifier",
+        labels, {"images": images, "logits": logits},
+    )  # fmt: skip
+    processor = {
+        "channels_last": True,
+        "crop_size": {"height": 256, "width": 256},
+        "do_center_crop": False,
+        "do_normalize": True,
+        "do_rescale": True,
+        "do_resize": False,
+        "image_mean": 0.5,
+        "image_processor_type": "PerceiverImageClassifierInputProcessor",
+        "image_std": 0.5,
+        "resample": 3,
+        "rescale_factor": 0.00392156862745098,
+        "single_channel": True,
+        "size": {"height": 224, "width": 224},
+    }
+    (FIXTURES / name / "preprocessor_config.json").write_text(
+        json.dumps(processor, indent=2, sort_keys=True) + "\n"
+    )
+
+
 def optical_flow() -> None:
     from perceiver.model.core import PerceiverIOConfig
     from perceiver.model.vision.optical_flow.backend import (
@@ -297,6 +352,7 @@ def main() -> None:
         causal_language_model,
         symbolic_audio_model,
         image_classifier,
+        mnist_image_classifier,
         optical_flow,
     ):
         make()

@@ -7,9 +7,12 @@ else is an error that names the keys.
 
 from __future__ import annotations
 
+import importlib
+import logging
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -17,12 +20,21 @@ from perceiver.model.core.checkpoint import load_checkpoint, read_backend
 
 __all__ = [
     "backend_from_lightning_checkpoint",
+    "class_names_of",
     "convert_checkpoint_to",
     "convert_state_dict",
+    "convert_text_checkpoint",
+    "data_hyperparameters",
+    "label_config",
     "load_source_model",
     "perceiver_layer_table",
     "read_lightning_checkpoint",
 ]
+
+logger = logging.getLogger(__name__)
+
+# where Lightning stores the hyperparameters of the data module a model was trained with
+DATA_HPARAMS_KEY = "datamodule_hyper_parameters"
 
 
 def perceiver_layer_table(source: str, target: str, cross_attention: bool) -> list[tuple[str, str]]:
@@ -131,6 +143,77 @@ def backend_from_lightning_checkpoint(ckpt: dict, task: str, config_class: type,
     return config, state
 
 
+def data_hyperparameters(ckpt: Mapping[str, Any]) -> dict[str, Any]:
+    """The hyperparameters of the data module a checkpoint's model was trained with (plain data that
+    Lightning stores next to the model's), or ``{}`` when it was trained without a data module.
+
+    The LightningCLI scripts add the data module's class as ``_class_path``."""
+    hparams = ckpt.get(DATA_HPARAMS_KEY)
+    return dict(hparams) if isinstance(hparams, Mapping) else {}
+
+
+def _data_module_class(data_hparams: Mapping[str, Any]) -> type | None:
+    """The data module class of ``_class_path`` when it is one of perceiver-data's (imported only
+    from there, so that a checkpoint cannot name code to import), else None."""
+    class_path = data_hparams.get("_class_path")
+    if not isinstance(class_path, str) or not class_path.startswith("perceiver.data."):
+        return None
+    module_name, _, class_name = class_path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        logger.info("cannot import %s to read its class names: %s", module_name, error)
+        return None
+    found = getattr(module, class_name, None)
+    return found if isinstance(found, type) else None
+
+
+def class_names_of(data_hparams: Mapping[str, Any], num_classes: int, source: str) -> list[str] | None:
+    """The class names of the data a classifier was trained with: the data module's ``class_names``
+    hyperparameter, else the ``class_names`` of its class (perceiver-data's data modules of fixed
+    classes, e.g. MNIST's digits), else None.
+
+    Raises:
+        ValueError: the names do not match the model's ``num_classes`` or repeat a name.
+    """
+    names = data_hparams.get("class_names")
+    if names is None:
+        names = getattr(_data_module_class(data_hparams), "class_names", None)
+        if not isinstance(names, list | tuple):
+            return None
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str | int) for n in names):
+        raise ValueError(f"{source}: the data module's class_names ({names!r}) is not a list of names")
+    return _checked_names([str(n) for n in names], num_classes, f"{source}: the data module's class_names")
+
+
+def _checked_names(names: Sequence[str], num_classes: int, what: str) -> list[str]:
+    if len(names) != num_classes:
+        raise ValueError(f"{what} has {len(names)} names, but the model has {num_classes} classes")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what} repeats names {repeated}")
+    return list(names)
+
+
+def label_config(names: Sequence[str] | None, num_classes: int) -> dict[str, dict]:
+    """``id2label`` and ``label2id`` of a 🤗 config for ``num_classes`` classes named ``names``
+    (transformers' ``LABEL_<i>`` where there are no names)."""
+    if names is None:
+        names = [f"LABEL_{i}" for i in range(num_classes)]
+    else:
+        names = _checked_names([str(n) for n in names], num_classes, f"class_names ({list(names)!r})")
+    return {"id2label": dict(enumerate(names)), "label2id": {name: i for i, name in enumerate(names)}}
+
+
+def _num_classes(backend_config: Any) -> int | None:
+    """The classes of a classifier's decoder (or of the multimodal autoencoder's label input)."""
+    for part in ("decoder", "encoder"):
+        num_classes = getattr(getattr(backend_config, part, None), "num_classes", None)
+        if isinstance(num_classes, int) and not isinstance(num_classes, bool):
+            return num_classes
+    return None
+
+
 def convert_checkpoint_to(
     save_dir: str | Path,
     ckpt_url: str | Path,
@@ -138,21 +221,89 @@ def convert_checkpoint_to(
     task: str,
     preprocessor=None,
     push_to_hub: bool = False,
+    class_names: Sequence[str] | None = None,
 ):
-    """Save a 🤗 ``model_class`` with the weights of a perceiver-lightning checkpoint of ``task``."""
+    """Save a 🤗 ``model_class`` with the weights of a perceiver-lightning checkpoint of ``task``.
+
+    Args:
+        preprocessor: a tokenizer or image processor saved alongside, or a function that makes it
+            from ``(backend config, data module hyperparameters)``; None: none.
+        class_names: a classifier's class names (``id2label``); None: the names the checkpoint's
+            data module records (see :func:`class_names_of`), else ``LABEL_<i>``.
+    """
     ckpt = read_lightning_checkpoint(ckpt_url)
     config_class = model_class.config_class
     backend_config, state = backend_from_lightning_checkpoint(
         ckpt, task, config_class.backend_config_class, str(ckpt_url)
     )
-    model = model_class(config_class(backend_config))
+    data_hparams = data_hyperparameters(ckpt)
+    config_kwargs = {}
+    num_classes = _num_classes(backend_config)
+    if num_classes is not None:
+        if class_names is None:
+            class_names = class_names_of(data_hparams, num_classes, str(ckpt_url))
+            if class_names is None:
+                logger.warning(
+                    "%s records no class names: the classes are named LABEL_0 ... LABEL_%d "
+                    "(pass class_names to name them)",
+                    ckpt_url,
+                    num_classes - 1,
+                )
+        config_kwargs = label_config(class_names, num_classes)
+    elif class_names is not None:
+        raise ValueError(f"class_names is given, but {ckpt_url} is not a checkpoint of a classifier")
+    model = model_class(config_class(backend_config, **config_kwargs))
     missing, unexpected = model.backend_model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(
             f"{ckpt_url} does not fit {model_class.__name__}: missing keys {sorted(missing)}, "
             f"unexpected keys {sorted(unexpected)}"
         )
+    if callable(preprocessor) and not hasattr(preprocessor, "save_pretrained"):
+        preprocessor = preprocessor(backend_config, data_hparams)
     model.save_pretrained(save_dir, push_to_hub=push_to_hub)
     if preprocessor is not None:
         preprocessor.save_pretrained(save_dir, push_to_hub=push_to_hub)
     return model.eval()
+
+
+def _max_seq_len(backend_config: Any) -> int:
+    found = getattr(backend_config, "max_seq_len", None)
+    if found is None:
+        found = getattr(getattr(backend_config, "encoder", None), "max_seq_len", None)
+    if not isinstance(found, int):
+        raise ValueError(f"{type(backend_config).__name__} has no max_seq_len")
+    return found
+
+
+def convert_text_checkpoint(
+    save_dir: str | Path,
+    ckpt_url: str | Path,
+    model_class: type,
+    task: str,
+    tokenizer_name: str | bool | None = True,
+    push_to_hub: bool = False,
+    class_names: Sequence[str] | None = None,
+):
+    """:func:`convert_checkpoint_to` for a text model, with its tokenizer saved alongside.
+
+    Args:
+        tokenizer_name: True: the tokenizer the checkpoint's data module names (the UTF-8 bytes
+            tokenizer where it names none); a name or path: that tokenizer; None or False: none.
+            It is set up as in training (see :func:`perceiver.hf.tokenizer.training_tokenizer`).
+    """
+    from perceiver.hf.tokenizer import training_tokenizer
+
+    if tokenizer_name is None or tokenizer_name is False:
+        preprocessor = None
+    elif tokenizer_name is True or isinstance(tokenizer_name, str | os.PathLike):
+        name = None if tokenizer_name is True else os.fspath(tokenizer_name)
+
+        def preprocessor(backend_config, data_hparams):
+            causal = task in ("text.clm", "audio.symbolic")
+            return training_tokenizer(name, data_hparams, _max_seq_len(backend_config), causal)
+    else:
+        raise TypeError(f"tokenizer_name must be a name, a path, True or None, got {tokenizer_name!r}")
+    return convert_checkpoint_to(
+        save_dir, ckpt_url, model_class, task, preprocessor, push_to_hub, class_names=class_names
+    )

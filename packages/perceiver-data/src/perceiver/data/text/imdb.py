@@ -16,4 +16,4 @@ class ImdbDataModule(TextDataModule):
     name = "imdb"
     default_hub_path = "stanfordnlp/imdb"
     num_classes = 2
-    class_names = ("neg", "pos")  # the Hub dataset's label names
+    class_names = ("neg", "pos")  # the label names of the Hub dataset's ClassLabel

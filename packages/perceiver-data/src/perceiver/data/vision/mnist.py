@@ -138,6 +138,7 @@ class MNISTDataModule(SplitDataModule):
     """
 
     num_classes = 10
+    class_names = tuple(str(digit) for digit in range(10))  # label i is the digit i
 
     def __init__(
         self,

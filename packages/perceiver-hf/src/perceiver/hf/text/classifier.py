@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from perceiver.hf._base import (
@@ -16,8 +17,8 @@ from perceiver.hf._base import (
     check_forward_arguments,
     encoder_attributes,
 )
-from perceiver.hf._convert import convert_checkpoint_to
-from perceiver.hf.tokenizer import load_tokenizer
+from perceiver.hf._convert import convert_text_checkpoint
+from perceiver.hf.tokenizer import PerceiverBytesTokenizer
 from perceiver.model.core import ClassificationDecoderConfig
 from perceiver.model.core.masks import pad_mask_from_attention_mask
 from perceiver.model.text.classifier import TextClassifier, TextClassifierConfig
@@ -77,17 +78,34 @@ class PerceiverTextClassifier(PerceiverBackendModel):
 def convert_checkpoint(
     save_dir: str | Path,
     ckpt_url: str | Path,
-    tokenizer_name: str | None = "deepmind/language-perceiver",
+    tokenizer_name: str | bool | None = True,
     push_to_hub: bool = False,
+    class_names: Sequence[str] | None = None,
 ) -> PerceiverTextClassifier:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.classifier``
-    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside."""
-    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
-    return convert_checkpoint_to(
-        save_dir, ckpt_url, PerceiverTextClassifier, "text.classifier", tokenizer, push_to_hub
+    to a 🤗 model in ``save_dir``, with its tokenizer saved alongside.
+
+    Args:
+        tokenizer_name: True: the tokenizer the model was trained with (named by the checkpoint's
+            data module; the UTF-8 bytes tokenizer where it names none); a name or path: that
+            tokenizer; None: no tokenizer. It is saved as in training: special tokens only where
+            training added them, the training's padding side, ``model_max_length`` = the model's
+            ``max_seq_len``.
+        class_names: the names of the classes (``id2label``); None: the names the checkpoint's
+            data module records (``class_names``, or its class's, e.g. IMDb's ``neg``, ``pos``).
+    """
+    return convert_text_checkpoint(
+        save_dir,
+        ckpt_url,
+        PerceiverTextClassifier,
+        "text.classifier",
+        tokenizer_name,
+        push_to_hub,
+        class_names,
     )
 
 
 AutoConfig.register(PerceiverTextClassifierConfig.model_type, PerceiverTextClassifierConfig)
 AutoModelForSequenceClassification.register(PerceiverTextClassifierConfig, PerceiverTextClassifier)
 AutoModel.register(PerceiverTextClassifierConfig, PerceiverTextClassifier)
+AutoTokenizer.register(PerceiverTextClassifierConfig, slow_tokenizer_class=PerceiverBytesTokenizer)

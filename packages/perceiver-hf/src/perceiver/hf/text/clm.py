@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, GenerationMixin
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer, GenerationMixin
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
@@ -24,8 +24,8 @@ from perceiver.hf._base import (
     check_class_labels,
     check_forward_arguments,
 )
-from perceiver.hf._convert import convert_checkpoint_to
-from perceiver.hf.tokenizer import load_tokenizer
+from perceiver.hf._convert import convert_text_checkpoint
+from perceiver.hf.tokenizer import PerceiverBytesTokenizer
 from perceiver.model.core import IncrementalDecoder, check_prompt_padding
 from perceiver.model.core.masks import pad_mask_from_attention_mask
 from perceiver.model.core.validation import check_int, check_number
@@ -271,12 +271,20 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
 def convert_checkpoint(
     save_dir: str | Path,
     ckpt_url: str | Path,
-    tokenizer_name: str | None = "deepmind/language-perceiver",
+    tokenizer_name: str | bool | None = True,
     push_to_hub: bool = False,
 ) -> PerceiverCausalLanguageModel:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.clm``
-    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside (its
-    pad/bos/eos ids go into the config and ``generation_config.json``)."""
+    to a 🤗 model in ``save_dir``, with its tokenizer saved alongside (its pad/bos/eos ids go into
+    the config and ``generation_config.json``).
+
+    Args:
+        tokenizer_name: True: the tokenizer the model was trained with (named by the checkpoint's
+            data module; the UTF-8 bytes tokenizer where it names none); a name or path: that
+            tokenizer; None: no tokenizer. It is saved as in training: special tokens only where
+            training added them, the training's padding side, ``model_max_length`` = the model's
+            ``max_seq_len``.
+    """
     return convert_causal_checkpoint(
         save_dir, ckpt_url, PerceiverCausalLanguageModel, "text.clm", tokenizer_name, push_to_hub
     )
@@ -287,21 +295,21 @@ def convert_causal_checkpoint(
     ckpt_url: str | Path,
     model_class: type[PerceiverCausalLanguageModel],
     task: str,
-    tokenizer_name: str | None,
+    tokenizer_name: str | bool | None,
     push_to_hub: bool = False,
 ) -> PerceiverCausalLanguageModel:
-    """``convert_checkpoint`` of the causal models: the tokenizer's special token ids become the
-    model's generation defaults."""
-    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
-    model = convert_checkpoint_to(save_dir, ckpt_url, model_class, task, tokenizer, push_to_hub=False)
-    special = (
-        {} if tokenizer is None else special_token_ids(tokenizer, model.config.backend_config.vocab_size)
-    )
-    if special:
-        for name, token_id in special.items():
-            setattr(model.config, name, token_id)
-            setattr(model.generation_config, name, token_id)
-        model.save_pretrained(save_dir)
+    """``convert_checkpoint`` of the causal models: the saved tokenizer's special token ids become
+    the model's generation defaults."""
+    model = convert_text_checkpoint(save_dir, ckpt_url, model_class, task, tokenizer_name, push_to_hub=False)
+    tokenizer = None
+    if (Path(save_dir) / "tokenizer_config.json").is_file():
+        tokenizer = AutoTokenizer.from_pretrained(save_dir)
+        special = special_token_ids(tokenizer, model.config.backend_config.vocab_size)
+        if special:
+            for name, token_id in special.items():
+                setattr(model.config, name, token_id)
+                setattr(model.generation_config, name, token_id)
+            model.save_pretrained(save_dir)
     if push_to_hub:
         model.save_pretrained(save_dir, push_to_hub=True)
         if tokenizer is not None:
@@ -322,3 +330,4 @@ def special_token_ids(tokenizer, vocab_size: int) -> dict[str, int]:
 AutoConfig.register(PerceiverCausalLanguageModelConfig.model_type, PerceiverCausalLanguageModelConfig)
 AutoModelForCausalLM.register(PerceiverCausalLanguageModelConfig, PerceiverCausalLanguageModel)
 AutoModel.register(PerceiverCausalLanguageModelConfig, PerceiverCausalLanguageModel)
+AutoTokenizer.register(PerceiverCausalLanguageModelConfig, slow_tokenizer_class=PerceiverBytesTokenizer)

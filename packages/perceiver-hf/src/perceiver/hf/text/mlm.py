@@ -7,7 +7,14 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, PerceiverConfig, PerceiverForMaskedLM
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoTokenizer,
+    PerceiverConfig,
+    PerceiverForMaskedLM,
+)
 from transformers.modeling_outputs import MaskedLMOutput
 
 from perceiver.hf._base import (
@@ -18,12 +25,12 @@ from perceiver.hf._base import (
     encoder_attributes,
 )
 from perceiver.hf._convert import (
-    convert_checkpoint_to,
     convert_state_dict,
+    convert_text_checkpoint,
     load_source_model,
     perceiver_layer_table,
 )
-from perceiver.hf.tokenizer import load_tokenizer
+from perceiver.hf.tokenizer import PerceiverBytesTokenizer
 from perceiver.model.core.masks import pad_mask_from_attention_mask
 from perceiver.model.text.mlm import (
     MaskedLanguageModel,
@@ -183,17 +190,25 @@ def convert_model(
 def convert_checkpoint(
     save_dir: str | Path,
     ckpt_url: str | Path,
-    tokenizer_name: str | None = "deepmind/language-perceiver",
+    tokenizer_name: str | bool | None = True,
     push_to_hub: bool = False,
 ) -> PerceiverMaskedLanguageModel:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.mlm``
-    to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside."""
-    tokenizer = None if tokenizer_name is None else load_tokenizer(tokenizer_name)
-    return convert_checkpoint_to(
-        save_dir, ckpt_url, PerceiverMaskedLanguageModel, "text.mlm", tokenizer, push_to_hub
+    to a 🤗 model in ``save_dir``, with its tokenizer saved alongside.
+
+    Args:
+        tokenizer_name: True: the tokenizer the model was trained with (named by the checkpoint's
+            data module; the UTF-8 bytes tokenizer where it names none); a name or path: that
+            tokenizer; None: no tokenizer. It is saved as in training: special tokens only where
+            training added them, the training's padding side, ``model_max_length`` = the model's
+            ``max_seq_len``.
+    """
+    return convert_text_checkpoint(
+        save_dir, ckpt_url, PerceiverMaskedLanguageModel, "text.mlm", tokenizer_name, push_to_hub
     )
 
 
 AutoConfig.register(PerceiverMaskedLanguageModelConfig.model_type, PerceiverMaskedLanguageModelConfig)
 AutoModelForMaskedLM.register(PerceiverMaskedLanguageModelConfig, PerceiverMaskedLanguageModel)
 AutoModel.register(PerceiverMaskedLanguageModelConfig, PerceiverMaskedLanguageModel)
+AutoTokenizer.register(PerceiverMaskedLanguageModelConfig, slow_tokenizer_class=PerceiverBytesTokenizer)

@@ -5,6 +5,10 @@ Importing this package registers the configs and models with the Auto classes
 """
 
 from perceiver.hf.vision.image_classifier import PerceiverImageClassifier, PerceiverImageClassifierConfig
+from perceiver.hf.vision.image_processor import (
+    PerceiverImageClassifierInputProcessor,
+    PerceiverImageClassifierProcessor,
+)
 from perceiver.hf.vision.optical_flow import (
     OpticalFlowOutput,
     OpticalFlowPerceiver,
@@ -19,4 +23,6 @@ __all__ = [
     "OpticalFlowPipeline",
     "PerceiverImageClassifier",
     "PerceiverImageClassifierConfig",
+    "PerceiverImageClassifierInputProcessor",
+    "PerceiverImageClassifierProcessor",
 ]

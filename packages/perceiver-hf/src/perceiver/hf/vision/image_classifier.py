@@ -10,6 +10,7 @@ take other image sizes (Fourier features of the input's grid); the learned one o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -35,11 +36,9 @@ from perceiver.hf._base import (
     encoder_attributes,
 )
 from perceiver.hf._convert import (
-    backend_from_lightning_checkpoint,
     convert_checkpoint_to,
     convert_state_dict,
     load_source_model,
-    read_lightning_checkpoint,
 )
 from perceiver.hf.vision._tables import classification_decoder_table, encoder_kwargs, encoder_table
 from perceiver.model.core import ClassificationDecoderConfig
@@ -209,6 +208,9 @@ def image_processor(image_size: tuple[int, int] = _OFFICIAL_IMAGE_SIZE):
     )
 
 
+_official_image_processor = image_processor  # convert_checkpoint has an argument of this name
+
+
 def _source_class(source_repo_id: str | Path, kind: Kind | None, **kwargs) -> type:
     if kind is None:
         name = Path(str(source_repo_id)).name
@@ -253,17 +255,42 @@ def convert_model(
 
 
 def convert_checkpoint(
-    save_dir: str | Path, ckpt_url: str | Path, push_to_hub: bool = False
+    save_dir: str | Path,
+    ckpt_url: str | Path,
+    push_to_hub: bool = False,
+    image_processor=None,
+    class_names: Sequence[str] | None = None,
 ) -> PerceiverImageClassifier:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``vision.image_classifier``
-    to a 🤗 model in ``save_dir``, with the image processor for its image size saved alongside."""
-    ckpt = read_lightning_checkpoint(ckpt_url)
-    config, _ = backend_from_lightning_checkpoint(
-        ckpt, "vision.image_classifier", ImageClassifierConfig, str(ckpt_url)
-    )
-    processor = image_processor(tuple(config.encoder.image_shape[1:]))
+    to a 🤗 model in ``save_dir``, with the image processor it was trained with saved alongside.
+
+    Args:
+        image_processor: the image processor to save; None: the training data module's
+            preprocessing (MNIST, ImageNet; see
+            :func:`perceiver.hf.vision.image_processor.training_image_processor`), or, where the
+            checkpoint records no data module, the official models' processor for the model's
+            3-channel image size.
+        class_names: the names of the classes (``id2label``); None: the names the checkpoint's
+            data module records (MNIST's digits, an ImageNet folder's classes).
+    """
+    from perceiver.hf.vision.image_processor import training_image_processor
+
+    if image_processor is None:
+
+        def image_processor(backend_config, data_hparams):
+            image_shape = tuple(backend_config.encoder.image_shape)
+            if not data_hparams and image_shape[0] == 3:
+                return _official_image_processor(image_shape[1:])
+            return training_image_processor(image_shape, data_hparams, str(ckpt_url))
+
     return convert_checkpoint_to(
-        save_dir, ckpt_url, PerceiverImageClassifier, "vision.image_classifier", processor, push_to_hub
+        save_dir,
+        ckpt_url,
+        PerceiverImageClassifier,
+        "vision.image_classifier",
+        image_processor,
+        push_to_hub,
+        class_names=class_names,
     )
 
 
