@@ -1,9 +1,10 @@
 """What every ``Lit*`` wrapper shares: construction from a core config, ``params`` loading,
 plain-data hyperparameters, the task tag in checkpoints and the pre-training input checks.
 
-A wrapper owns a core model (``backend_model``, alias ``model``), its loss and its metrics;
-the optimizer comes from the LightningCLI (``--optimizer``) or from ``configure_optimizers``
-added by the user (as in krasserm/perceiver-io 0.11's docs). Hyperparameters are stored as plain data so that
+A wrapper owns a core model (``backend_model``, alias ``model``), its loss and its metrics, and
+builds its optimizer and learning rate schedule from its ``optimizer`` and ``lr_scheduler``
+arguments (:mod:`perceiver.lightning.optim`; the training scripts set them from ``--optimizer``
+and ``--lr_scheduler``). Hyperparameters are stored as plain data so that
 ``load_from_checkpoint`` works under ``torch.load(weights_only=True)``.
 """
 
@@ -149,7 +150,7 @@ class LitModel(pl.LightningModule):
         ``cls(**hparams)``: every key must be an ``__init__`` argument.
         """
         check_optimizer_args(others.get("optimizer"), others.get("lr_scheduler"))
-        self.save_hyperparameters({**config.to_dict(), **_plain(others)})
+        self.save_hyperparameters(_plain({**config.to_dict(), **others}))
 
     @property
     def model(self) -> nn.Module:
