@@ -270,9 +270,9 @@ def test_test_and_predict_in_python(name, tmp_path):
     torch.manual_seed(0)
     model = task.model()
     trainer = _trainer(tmp_path)
-    (metrics,) = trainer.test(model, task.loader(), verbose=False)
+    (metrics,) = trainer.test(model, task.loader(n=2), verbose=False)  # one batch: validation's limit
     assert "test_loss" in metrics and torch.isfinite(torch.tensor(metrics["test_loss"]))
-    (validated,) = trainer.validate(model, task.loader(), verbose=False)
+    (validated,) = trainer.validate(model, task.loader(n=2), verbose=False)
     assert validated["val_loss"] == pytest.approx(metrics["test_loss"])  # the same evaluation
     predictions = trainer.predict(model, task.loader(n=2))
     (batch,) = task.loader(n=2)
