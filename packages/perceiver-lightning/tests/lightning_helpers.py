@@ -4,6 +4,7 @@ topics, which every Python ships) and a helper that runs the CLIs as subprocesse
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,3 +72,15 @@ TRAINER_ARGS = (
     "--trainer.enable_model_summary=false",
     "--trainer.log_every_n_steps=1",
 )
+
+
+def run_checkpoints(run_dir: Path) -> tuple[Path, Path]:
+    """(best, last) checkpoint of a training script's run with the default callbacks (as in
+    krasserm/perceiver-io 0.11's trainer.yaml): ``epoch=<epoch:03d>-val_loss=<val_loss:.3f>.ckpt``,
+    the best by val_loss, and ``last.ckpt``."""
+    files = sorted((run_dir / "checkpoints").glob("*.ckpt"))
+    last = run_dir / "checkpoints" / "last.ckpt"
+    best = [f for f in files if f != last]
+    assert last in files and len(best) == 1, files
+    assert re.fullmatch(r"epoch=\d{3}-val_loss=\d+\.\d{3}\.ckpt", best[0].name), best[0].name
+    return best[0], last

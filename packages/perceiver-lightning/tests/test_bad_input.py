@@ -223,13 +223,13 @@ def test_documented_resume_continues_the_run(text_files, tmp_path):
         "--lr_scheduler.warmup_steps=1",
     )
     run_cli("perceiver.scripts.text.clm", *args, "--trainer.max_steps=2", cwd=tmp_path)
-    first = torch.load(tmp_path / "lightning_logs/version_0/checkpoints/last.ckpt", weights_only=True)
+    first = torch.load(tmp_path / "logs/lightning_logs/version_0/checkpoints/last.ckpt", weights_only=True)
     assert first["global_step"] == 2
     result = run_cli(
         "perceiver.scripts.text.clm", *args, "--trainer.max_steps=4", "--ckpt_path=last", cwd=tmp_path
     )
     assert "no last checkpoint" not in result.stderr
-    resumed = torch.load(tmp_path / "lightning_logs/version_1/checkpoints/last.ckpt", weights_only=True)
+    resumed = torch.load(tmp_path / "logs/lightning_logs/version_1/checkpoints/last.ckpt", weights_only=True)
     assert resumed["global_step"] == 4
     (optimizer_state,) = resumed["optimizer_states"]
     assert {float(s["step"]) for s in optimizer_state["state"].values()} == {4.0}  # Adam's step count
@@ -238,7 +238,7 @@ def test_documented_resume_continues_the_run(text_files, tmp_path):
     # the second run trained steps 2 and 3 only: its logged training losses start at step 2
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    events = EventAccumulator(str(tmp_path / "lightning_logs/version_1")).Reload()
+    events = EventAccumulator(str(tmp_path / "logs/lightning_logs/version_1")).Reload()
     steps = [e.step for e in events.Scalars("train_loss")]
     assert steps and min(steps) >= 2, steps
 
@@ -285,7 +285,7 @@ def test_time_budget_without_max_steps_trains_with_the_default_schedule(text_fil
         cwd=tmp_path,
     )
     assert "bounded by time only" in result.stderr
-    (ckpt,) = (tmp_path / "lightning_logs/version_0/checkpoints").glob("*.ckpt")
+    ckpt = tmp_path / "logs/lightning_logs/version_0/checkpoints/last.ckpt"  # no validation: no best
     checkpoint = torch.load(ckpt, weights_only=True)
     assert checkpoint["global_step"] >= 2
     (scheduler,) = checkpoint["lr_schedulers"]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lightning_helpers import TRAINER_ARGS, require_shared_data, run_cli
+from lightning_helpers import TRAINER_ARGS, require_shared_data, run_checkpoints, run_cli
 
 
 def _checkpoint(tmp_path):
-    (ckpt,) = (tmp_path / "lightning_logs" / "version_0").glob("checkpoints/*.ckpt")
+    ckpt, _ = run_checkpoints(tmp_path / "logs" / "lightning_logs" / "version_0")
     return torch.load(ckpt, weights_only=True)
 
 
@@ -85,5 +85,5 @@ def test_symbolic_audio_fit_with_midi_sample(tmp_path):
         cwd=tmp_path,
     )
     assert _checkpoint(tmp_path)["perceiver_task"] == "audio.symbolic"
-    (sample,) = (tmp_path / "lightning_logs" / "version_0" / "samples").glob("*.mid")
+    (sample,) = (tmp_path / "logs" / "lightning_logs" / "version_0" / "samples").glob("*.mid")
     assert sample.stat().st_size > 0

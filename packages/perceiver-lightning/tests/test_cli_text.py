@@ -6,7 +6,7 @@ import json
 import sys
 
 import torch
-from lightning_helpers import TRAINER_ARGS, require_shared_data, run_cli
+from lightning_helpers import TRAINER_ARGS, require_shared_data, run_checkpoints, run_cli
 
 CLM_MODEL_ARGS = (
     "--model.max_latents=16",
@@ -51,9 +51,9 @@ def test_clm_fit_seed_command_line(text_files, tmp_path):
         "--trainer.accumulate_grad_batches=1",
         cwd=tmp_path,
     )
-    version = tmp_path / "lightning_logs" / "version_0"
+    version = tmp_path / "logs" / "lightning_logs" / "version_0"
     assert list(version.glob("events.out.tfevents.*")), "no TensorBoard event file"
-    (ckpt,) = version.glob("checkpoints/*.ckpt")
+    ckpt, _ = run_checkpoints(version)
     checkpoint = torch.load(ckpt, weights_only=True)
     assert checkpoint["global_step"] == 3
     assert checkpoint["hyper_parameters"]["max_seq_len"] == 64  # linked from the data
@@ -83,7 +83,7 @@ def test_clm_config_file_and_cosine_schedule(text_files, tmp_path):
     config = tmp_path / "config.yaml"
     config.write_text(result.stdout)
     run_cli("perceiver.scripts.text.clm", "fit", f"--config={config}", cwd=tmp_path)
-    (ckpt,) = (tmp_path / "lightning_logs" / "version_0").glob("checkpoints/*.ckpt")
+    ckpt, _ = run_checkpoints(tmp_path / "logs" / "lightning_logs" / "version_0")
     checkpoint = torch.load(ckpt, weights_only=True)
     (scheduler,) = checkpoint["lr_schedulers"]
     assert scheduler["training_steps"] == 3 and scheduler["warmup_steps"] == 1
@@ -107,7 +107,7 @@ def test_mlm_fit(text_files, tmp_path):
         *TRAINER_ARGS,
         cwd=tmp_path,
     )
-    (ckpt,) = (tmp_path / "lightning_logs" / "version_0").glob("checkpoints/*.ckpt")
+    ckpt, _ = run_checkpoints(tmp_path / "logs" / "lightning_logs" / "version_0")
     hparams = torch.load(ckpt, weights_only=True)["hyper_parameters"]
     assert hparams["encoder"]["max_seq_len"] == hparams["decoder"]["max_seq_len"] == 64
 
@@ -143,7 +143,7 @@ def test_text_classifier_fit_on_imdb_sample(tmp_path):
         *TRAINER_ARGS,
         cwd=tmp_path,
     )
-    (ckpt,) = (tmp_path / "lightning_logs" / "version_0").glob("checkpoints/*.ckpt")
+    ckpt, _ = run_checkpoints(tmp_path / "logs" / "lightning_logs" / "version_0")
     assert torch.load(ckpt, weights_only=True)["perceiver_task"] == "text.classifier"
 
 
@@ -188,7 +188,7 @@ def test_unknown_names_fail_before_training(tmp_path):
         name = arg.split("=")[1]
         assert f"{name}" in result.stderr.split(f"exit {arg}")[0]
     assert "trained" not in result.stderr
-    assert not (tmp_path / "lightning_logs").exists()
+    assert not (tmp_path / "logs" / "lightning_logs").exists()
 
 
 def test_entry_points_print_config(tmp_path):

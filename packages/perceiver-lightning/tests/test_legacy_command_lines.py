@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from lightning_helpers import require_shared_data, run_cli
+from lightning_helpers import require_shared_data, run_checkpoints, run_cli
 
 TINY_TRAINER = (
     "--trainer.accelerator=cpu",
@@ -98,7 +98,7 @@ def _options(text: str) -> list[str]:
 
 
 def _checkpoint(root: Path, name: str) -> dict:
-    (ckpt,) = (root / "logs" / name / "version_0").glob("checkpoints/*.ckpt")
+    ckpt, _ = run_checkpoints(root / "logs" / name / "version_0")
     return torch.load(ckpt, weights_only=True)
 
 
@@ -180,7 +180,7 @@ def test_mlm_then_text_classifier_command_lines(tmp_path: Path):
     assert hparams["decoder"]["cross_attention_residual"] is False  # perceiver-io 0.11's default
     assert hparams["encoder"]["dropout"] == hparams["decoder"]["dropout"] == 0.1
     assert "num_cycles" not in mlm_checkpoint["lr_schedulers"][0]  # constant with warmup
-    (mlm_ckpt,) = (tmp_path / "logs" / "mlm" / "version_0").glob("checkpoints/*.ckpt")
+    mlm_ckpt, _ = run_checkpoints(tmp_path / "logs" / "mlm" / "version_0")
 
     classifier = (*data, *TINY_TEXT_IO, "--model.decoder.num_output_query_channels=16", *TINY_TRAINER)
     run_cli(
@@ -199,7 +199,7 @@ def test_mlm_then_text_classifier_command_lines(tmp_path: Path):
     for key, value in encoder.items():  # loaded from the masked language model, then frozen
         torch.testing.assert_close(value, mlm_checkpoint["state_dict"][key], rtol=0, atol=0)
 
-    (clf_ckpt,) = (tmp_path / "logs" / "txt_clf" / "version_0").glob("checkpoints/*.ckpt")
+    clf_ckpt, _ = run_checkpoints(tmp_path / "logs" / "txt_clf" / "version_0")
     run_cli(
         "perceiver.scripts.text.classifier",
         "fit",
@@ -209,7 +209,7 @@ def test_mlm_then_text_classifier_command_lines(tmp_path: Path):
         "--trainer.logger.version=all",
         cwd=tmp_path,
     )
-    (ckpt,) = (tmp_path / "logs" / "txt_clf" / "all").glob("checkpoints/*.ckpt")
+    ckpt, _ = run_checkpoints(tmp_path / "logs" / "txt_clf" / "all")
     assert torch.load(ckpt, weights_only=True)["hyper_parameters"]["params"] == str(clf_ckpt)
 
 

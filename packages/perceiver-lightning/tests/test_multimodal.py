@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from lightning_helpers import TRAINER_ARGS, run_cli
+from lightning_helpers import TRAINER_ARGS, run_checkpoints, run_cli
 from torch.utils.data import DataLoader, Dataset
 
 from perceiver.lightning.multimodal.autoencoder import (
@@ -147,7 +147,7 @@ def test_cli_print_config_then_fit_on_npz_clips(tmp_path, monkeypatch, capsys):
         "perceiver.scripts.multimodal.autoencoder", "fit", "--config=config.yaml", *TRAINER_ARGS, cwd=tmp_path
     )
 
-    (path,) = (tmp_path / "lightning_logs" / "version_0" / "checkpoints").glob("*.ckpt")
+    _, path = run_checkpoints(tmp_path / "logs" / "lightning_logs" / "version_0")  # the last: step 3
     checkpoint = torch.load(path, weights_only=True)
     assert checkpoint["perceiver_task"] == "multimodal.autoencoder" and checkpoint["global_step"] == 3
     encoder = checkpoint["hyper_parameters"]["encoder"]

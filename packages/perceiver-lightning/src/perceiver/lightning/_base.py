@@ -1,9 +1,10 @@
 """What every ``Lit*`` wrapper shares: construction from a core config, ``params`` loading,
 plain-data hyperparameters, the task tag in checkpoints and the pre-training input checks.
 
-A wrapper owns a core model (``backend_model``, alias ``model``), its loss and its metrics;
-the optimizer comes from the LightningCLI (``--optimizer``) or from ``configure_optimizers``
-added by the user (as in krasserm/perceiver-io 0.11's docs). Hyperparameters are stored as plain data so that
+A wrapper owns a core model (``backend_model``, alias ``model``), its loss and its metrics, and
+builds its optimizer and learning rate schedule from its ``optimizer`` and ``lr_scheduler``
+arguments (:mod:`perceiver.lightning.optim`; the training scripts set them from ``--optimizer``
+and ``--lr_scheduler``). Hyperparameters are stored as plain data so that
 ``load_from_checkpoint`` works under ``torch.load(weights_only=True)``.
 """
 
@@ -18,7 +19,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import pytorch_lightning as pl
 import torch
@@ -27,6 +28,13 @@ from torch import nn
 
 from perceiver.lightning._batch_checks import check_finite, floating_tensors
 from perceiver.lightning._checkpoint import AtomicCheckpointIO
+from perceiver.lightning._legacy_resume import convert_legacy_checkpoint
+from perceiver.lightning.optim import (
+    build_lr_scheduler,
+    build_optimizer,
+    check_optimizer_args,
+    optimizer_config,
+)
 from perceiver.model.core.checkpoint import (
     BACKEND_PREFIX,
     TASK_KEY,
@@ -41,7 +49,34 @@ from perceiver.model.core.config import ConfigBase, field_docs
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["HF_CLASSES", "LitModel", "read_checkpoint_task"]
+__all__ = ["HF_CLASSES", "LitModel", "as_config", "read_checkpoint_task"]
+
+C = TypeVar("C", bound=ConfigBase)
+
+# documentation of the __init__ arguments every wrapper has besides its config's fields
+WRAPPER_ARGUMENT_DOCS = {
+    "params": "initial weights of the model: a Lightning checkpoint of the same task (ours or "
+    "krasserm/perceiver-io 0.11's), a local 🤗 directory or a 🤗 Hub id.",
+    "optimizer": "the optimizer configure_optimizers builds: a class path and its init_args "
+    "(see perceiver.lightning.optim; the CLI fills it from --optimizer).",
+    "lr_scheduler": "the learning-rate schedule configure_optimizers builds, as a class path and "
+    "init_args (None: a constant learning rate; the CLI fills it from --lr_scheduler).",
+}
+
+
+def as_config(config_class: type[C], value: Any, argument: str) -> C:
+    """``value``, a ``config_class`` instance, another dataclass or a mapping of its fields, as a
+    ``config_class`` instance (``--model.encoder`` gives a dataclass, ``create`` a dict)."""
+    if type(value) is config_class:
+        return value
+    if isinstance(value, Mapping) or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        try:
+            return config_class.from_dict(plain_data(value))
+        except ValueError as e:
+            raise ValueError(f"{argument}: {e}") from None
+    raise TypeError(
+        f"{argument} must be a {config_class.__name__} or a dict of its fields, got {type(value).__name__}: {value!r}"
+    )
 
 
 def read_checkpoint_task(path: str | os.PathLike) -> str | None:
@@ -79,8 +114,10 @@ class LitModel(pl.LightningModule):
     """Base class of the ``Lit*`` wrappers.
 
     Subclasses set ``task`` (the module path below ``perceiver.lightning``), ``config_class``
-    and ``model_class``, and call :meth:`_build` from ``__init__``. The ``__init__`` arguments
-    that are fields of ``config_class`` are documented by the config's docstring.
+    and ``model_class``. Their ``__init__`` builds the core config from its arguments, saves it
+    and the other arguments with :meth:`save_config_hyperparameters`, builds ``backend_model``
+    and loads ``params``. The ``__init__`` arguments that are fields of ``config_class`` are
+    documented by the config's docstring.
 
     Args:
         params: initial weights of the model: a Lightning checkpoint of the same task (ours or
@@ -90,19 +127,18 @@ class LitModel(pl.LightningModule):
     task: ClassVar[str]
     config_class: ClassVar[type[ConfigBase]]
     model_class: ClassVar[type[nn.Module]]
-    # hyperparameters that are not fields of config_class
-    extra_hparams: ClassVar[tuple[str, ...]] = ("params",)
 
     backend_model: nn.Module
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Document the ``__init__`` arguments that are config fields with the config's field
-        docs (``Args:`` of the class docstring), where the CLI's ``--help`` reads them."""
+        docs (``Args:`` of the class docstring), where the CLI's ``--help`` reads them, and the
+        arguments every wrapper has with :data:`WRAPPER_ARGUMENT_DOCS`."""
         super().__init_subclass__(**kwargs)
         config_class = getattr(cls, "config_class", None)
         if config_class is None:
             return
-        docs, documented = field_docs(config_class), field_docs(cls)
+        docs, documented = {**field_docs(config_class), **WRAPPER_ARGUMENT_DOCS}, field_docs(cls)
         entries = [
             f"        {name}: {docs[name]}"
             for name in inspect.signature(cls.__init__).parameters
@@ -127,7 +163,7 @@ class LitModel(pl.LightningModule):
             config: the core model's config (``CausalLanguageModelConfig`` ...).
             params: initial weights: a Lightning checkpoint of the same task, or a local
                 directory holding ``model.safetensors`` (a saved 🤗 wrapper of the model).
-            kwargs: further ``__init__`` arguments of the wrapper (metrics, sampling ...).
+            kwargs: further ``__init__`` arguments of the wrapper (``optimizer``, sampling ...).
         """
         if not isinstance(config, cls.config_class):
             raise TypeError(
@@ -135,15 +171,15 @@ class LitModel(pl.LightningModule):
             )
         return cls(**config.to_dict(), params=params, **kwargs)
 
-    def _build(self, hparams: dict[str, Any]) -> None:
-        """Save ``hparams`` (plain data), build the config and the core model, load ``params``."""
-        hparams = plain_data({k: v for k, v in hparams.items() if k not in ("self", "__class__")})
-        self.save_hyperparameters(hparams)
-        fields = {f.name for f in dataclasses.fields(self.config_class)}
-        config = self.config_class.from_dict({k: v for k, v in hparams.items() if k in fields})
-        self.backend_model = self.model_class(config)
-        if hparams.get("params") is not None:
-            self.load_params(hparams["params"])
+    def save_config_hyperparameters(self, config: ConfigBase, **others: Any) -> None:
+        """Save the core model's ``config`` and the wrapper's ``others`` arguments as hyperparameters.
+
+        Stored as plain data (dicts, lists, strings, numbers), so that ``load_from_checkpoint``
+        works under ``torch.load(weights_only=True)`` and rebuilds the wrapper with
+        ``cls(**hparams)``: every key must be an ``__init__`` argument.
+        """
+        check_optimizer_args(others.get("optimizer"), others.get("lr_scheduler"))
+        self.save_hyperparameters(plain_data({**config.to_dict(), **others}))
 
     @property
     def model(self) -> nn.Module:
@@ -156,6 +192,16 @@ class LitModel(pl.LightningModule):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self.backend_model(*args, **kwargs)
+
+    def configure_optimizers(self) -> Any:
+        """The ``optimizer`` and ``lr_scheduler`` hyperparameters (see :mod:`perceiver.lightning.optim`).
+
+        Override it as in any LightningModule; the training scripts set both hyperparameters
+        from their ``--optimizer`` and ``--lr_scheduler`` options.
+        """
+        optimizer = build_optimizer(self.hparams.get("optimizer"), self.parameters())
+        lr_scheduler = build_lr_scheduler(self.hparams.get("lr_scheduler"), optimizer)
+        return optimizer_config(optimizer, lr_scheduler, self._trainer)
 
     # ------------------------------------------------------------------ weights
 
@@ -266,7 +312,36 @@ class LitModel(pl.LightningModule):
             checkpoint[key] = plain_data(dict(checkpoint[key]))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        check_task(checkpoint, self.task, "the checkpoint to resume from")
+        trainer = self._trainer
+        path = getattr(trainer, "ckpt_path", None) if trainer is not None else None
+        path = os.fspath(path) if isinstance(path, str | os.PathLike) else None
+        source = repr(path) if path is not None else "the checkpoint to resume from"
+        if is_legacy_checkpoint(checkpoint):  # a krasserm/perceiver-io 0.11 run
+            fitting = trainer is not None and trainer.state.fn == "fit"
+            convert_legacy_checkpoint(self, checkpoint, path, fitting, architecture_diff)
+        check_task(checkpoint, self.task, source)
+
+    # ------------------------------------------------------------------ evaluation
+
+    def compute_epoch_metrics(self) -> dict[str, torch.Tensor]:
+        """The evaluation metrics of the epoch (names without the ``val_`` / ``test_`` prefix),
+        reset for the next epoch. ``validation_step`` updates them."""
+        raise NotImplementedError
+
+    def log_epoch_metrics(self, prefix: str) -> None:
+        metrics = self.compute_epoch_metrics()
+        # already reduced over processes by torchmetrics; sync_dist keeps Lightning from warning
+        self.log_dict({f"{prefix}_{k}": v for k, v in metrics.items()}, prog_bar=True, sync_dist=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_epoch_metrics("val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> Any:
+        """Evaluates a test batch as ``validation_step`` does; the metrics are logged as ``test_*``."""
+        return self.validation_step(batch, batch_idx)
+
+    def on_test_epoch_end(self) -> None:
+        self.log_epoch_metrics("test")
 
     # ------------------------------------------------------------------ checks before training
 
@@ -311,6 +386,8 @@ class LitModel(pl.LightningModule):
             self.check_batch(batch, where)
         elif trainer is not None and (trainer.validating or trainer.sanity_checking):
             self.check_batch(batch, f"validation batch at global step {trainer.global_step}")
+        elif trainer is not None and trainer.testing:
+            self.check_batch(batch, "test batch")
         return batch
 
     def check_batch(self, batch: Any, where: str) -> None:

@@ -6,6 +6,9 @@ final move is a copy, and a process killed during the copy leaves a truncated ``
 :class:`AtomicCheckpointIO` writes to a temp file in the target folder, fsyncs it and renames
 it over the target with ``os.replace`` (atomic on POSIX and Windows).
 
+It also reads krasserm/perceiver-io 0.11's checkpoints (``ckpt_path`` of one of its runs), whose
+pickled config classes torch's ``weights_only`` reader refuses.
+
 Reading a checkpoint that is empty, truncated or not a torch checkpoint at all raises an error
 that names the file (:func:`naming_checkpoint`), in ``load_from_checkpoint``, ``params=`` and
 when resuming (``ckpt_path``), instead of torch's ``EOFError`` or zip-reader ``RuntimeError``.
@@ -25,6 +28,8 @@ from typing import Any
 
 import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+from perceiver.model.core.checkpoint import is_legacy_checkpoint, load_checkpoint
 
 __all__ = ["AtomicCheckpointIO", "atomic_torch_save", "naming_checkpoint"]
 
@@ -115,5 +120,14 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         """Lightning's reader (resume, ``ckpt_path``) with errors that name a corrupt file."""
         if "://" in str(path):
             return super().load_checkpoint(path, *args, **kwargs)
-        with naming_checkpoint(path):
-            return super().load_checkpoint(path, *args, **kwargs)
+        try:
+            with naming_checkpoint(path):
+                return super().load_checkpoint(path, *args, **kwargs)
+        except pickle.UnpicklingError:
+            # krasserm/perceiver-io 0.11's checkpoints pickle its config classes, which torch's
+            # weights_only reader refuses: core's reader maps exactly those to plain data (the
+            # wrapper's on_load_checkpoint converts the checkpoint)
+            checkpoint = load_checkpoint(path)
+            if not is_legacy_checkpoint(checkpoint):
+                raise
+            return checkpoint

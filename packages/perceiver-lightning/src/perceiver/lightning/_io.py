@@ -1,6 +1,6 @@
-"""Perceiver IO wrappers share their constructor: nested ``encoder`` / ``decoder`` configs (bound
-on the command line as ``--model.encoder.*`` / ``--model.decoder.*``), ``num_latents`` and
-``num_latent_channels``; and classifiers share their loss and accuracy.
+"""Perceiver IO wrappers share their constructor arguments: nested ``encoder`` / ``decoder``
+configs (bound on the command line as ``--model.encoder.*`` / ``--model.decoder.*``),
+``num_latents`` and ``num_latent_channels``; and classifiers share their loss and accuracy.
 """
 
 from __future__ import annotations
@@ -21,17 +21,15 @@ __all__ = ["LitClassifier", "LitPerceiverIO"]
 class LitPerceiverIO(LitModel):
     """Base of the Perceiver IO wrappers; ``hparams.encoder`` / ``hparams.decoder`` are dicts."""
 
-    def _build(self, hparams: dict[str, Any]) -> None:
-        super()._build(hparams)
-        self.val_loss = MeanMetric()
-
 
 class LitClassifier(LitPerceiverIO):
-    """Cross-entropy over class logits (b, k) and accuracy, for text and image classifiers."""
+    """Cross-entropy over class logits (b, k) and accuracy, for text and image classifiers.
 
-    def _build(self, hparams: dict[str, Any]) -> None:
-        super()._build(hparams)
-        num_classes = self.hparams.decoder["num_classes"]
+    Subclasses call :meth:`add_metrics` after building the model.
+    """
+
+    def add_metrics(self, num_classes: int) -> None:
+        self.val_loss = MeanMetric()
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
 
@@ -74,7 +72,13 @@ class LitClassifier(LitPerceiverIO):
         self.val_acc.update(logits.argmax(dim=-1), labels)
         return loss
 
-    def on_validation_epoch_end(self) -> None:
-        self.log_dict({"val_loss": self.val_loss.compute(), "val_acc": self.val_acc.compute()}, prog_bar=True)
+    def compute_epoch_metrics(self) -> dict[str, torch.Tensor]:
+        metrics = {"loss": self.val_loss.compute(), "acc": self.val_acc.compute()}
         self.val_loss.reset()
         self.val_acc.reset()
+        return metrics
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """Class logits (b, k) of a batch."""
+        _, inputs, pad_mask = self.unpack(batch)
+        return self.backend_model(inputs, pad_mask=pad_mask)

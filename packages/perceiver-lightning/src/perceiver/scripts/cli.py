@@ -8,6 +8,15 @@
   (``ConstantWithWarmupLR`` for the Perceiver IO scripts, as in perceiver-io 0.11), stepped per step.
   A run bounded only by ``--trainer.max_time`` has no step count: the cosine schedule then holds
   the lr after warmup (with a warning) unless ``--lr_scheduler.training_steps`` is given.
+  Both are passed to the model's ``optimizer`` and ``lr_scheduler`` arguments, whose
+  ``configure_optimizers`` builds them (:mod:`perceiver.lightning.optim`): the checkpoint
+  records them, and a model trained without the CLI gets the same defaults.
+- ``fit``, ``validate``, ``test`` (metrics ``test_*``) and ``predict`` (the model's
+  ``predict_step`` outputs) subcommands; the data module provides the matching loaders.
+- Trainer defaults of krasserm/perceiver-io 0.11's ``trainer.yaml``: ``default_root_dir=logs``, a
+  ``LearningRateMonitor`` (every step) and a ``ModelCheckpoint`` of the best ``val_loss``
+  (``epoch=000-val_loss=1.234.ckpt``) that also saves ``last.ckpt``; ``--trainer.callbacks=...``
+  replaces them, ``--trainer.callbacks+=...`` adds to them.
 - ``--ckpt_path=last`` resumes from the newest ``last*.ckpt`` of every earlier run (all
   ``<logger dir>/version_*/checkpoints`` folders, or the checkpoint callback's ``dirpath``),
   where Lightning alone looks only in the new run's empty version folder.
@@ -23,8 +32,8 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
-import math
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -32,13 +41,13 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 import perceiver.lightning.strategies  # registers --trainer.strategy=fsdp_cpu
 import perceiver.scripts.lrs  # noqa: F401  (registers the schedules by class name)
+from perceiver.lightning.optim import DEFAULT_OPTIMIZER, spec_of
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +60,31 @@ __all__ = [
     "named_on_command_line",
 ]
 
-DEFAULT_OPTIMIZER = {"class_path": "torch.optim.AdamW", "init_args": {"lr": 1e-3}}
+# CLI options passed to the model's arguments of the same name (its configure_optimizers builds them)
+OPTIMIZER_LINKS = {"optimizer": "model.optimizer", "lr_scheduler": "model.lr_scheduler"}
 DEFAULT_LR_SCHEDULER = "perceiver.scripts.lrs.CosineWithWarmupLR"
+
+# krasserm/perceiver-io 0.11's trainer.yaml: the learning rate logged every step, the best checkpoints
+# by val_loss (its file names), logs under logs/. Unlike it, checkpoints are complete (optimizer
+# state included, so that a run can resume) and the newest is also saved as last.ckpt
+TRAINER_DEFAULTS = {
+    "trainer.default_root_dir": "logs",
+    "trainer.callbacks": [
+        {
+            "class_path": "pytorch_lightning.callbacks.LearningRateMonitor",
+            "init_args": {"logging_interval": "step", "log_momentum": False},
+        },
+        {
+            "class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+            "init_args": {
+                "monitor": "val_loss",
+                "mode": "min",
+                "filename": "{epoch:03d}-{val_loss:.3f}",
+                "save_last": True,
+            },
+        },
+    ],
+}
 
 # modules of perceiver-data that define data modules, imported so that --data=<ClassName> resolves
 # (perceiver.data.vision and perceiver.data.audio load their modules lazily)
@@ -107,11 +139,54 @@ def _refuse_link_targets(links: Iterable[tuple[Any, ...]], args: Any) -> None:
     for source, target, *_ in links:
         option = target.replace(".init_args.", ".")
         if named_on_command_line(option, args) or named_on_command_line(target, args):
+            origin = "" if source in OPTIMIZER_LINKS else " (the data module's value)"
             sys.stderr.write(
-                f"error: --{option} is taken from --{source} (the data module's value) and cannot be "
-                "given: leave it out\n"
+                f"error: --{option} is taken from --{source}{origin} and cannot be given: leave it out\n"
             )
             raise SystemExit(2)
+
+
+DATA_EXTRA_HINT = 'pip install "perceiver-lightning[data]"'
+
+
+def _perceiver_data_installed() -> bool:
+    try:
+        return importlib.util.find_spec("perceiver.data") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _refuse_data_without_perceiver_data(args: Any) -> None:
+    """``--data=<name>`` of a perceiver-data class when perceiver-data is not installed: say what to install."""
+    if _perceiver_data_installed():
+        return  # installed, but its data modules failed to import: jsonargparse names the class
+    if args is None:
+        args = sys.argv[1:]
+    if not isinstance(args, list | tuple):
+        return
+    for i, arg in enumerate(args):
+        value = None
+        if arg.startswith("--data="):
+            value = arg.removeprefix("--data=")
+        elif arg == "--data" and i + 1 < len(args):
+            value = args[i + 1]
+        if value is not None and not _importable_class(value):
+            sys.stderr.write(
+                f"error: --data={value} names a data module of perceiver-data, which is not installed: "
+                f"{DATA_EXTRA_HINT}\n"
+            )
+            raise SystemExit(2)
+
+
+def _importable_class(path: str) -> bool:
+    """Whether ``path`` is a dotted path of a class that imports (a user's own data module)."""
+    module_name, _, name = path.rpartition(".")
+    if not module_name:
+        return False
+    try:
+        return hasattr(importlib.import_module(module_name), name)
+    except ImportError:
+        return False
 
 
 def _register_optimizers() -> None:
@@ -143,7 +218,7 @@ class CLI(LightningCLI):
     ) -> None:
         self.links = list(links)
         self.model_defaults = dict(model_defaults or {})
-        _refuse_link_targets(self.links, kwargs.get("args"))
+        _refuse_link_targets([*self.links, *OPTIMIZER_LINKS.items()], kwargs.get("args"))
         # jsonargparse keeps the default class's arguments that a class named on the command line
         # also takes (AdamW's weight_decay=0.01 for --optimizer=Adam): no default class then
         args = kwargs.get("args")
@@ -151,15 +226,23 @@ class CLI(LightningCLI):
         named = named_on_command_line("lr_scheduler", args)
         self.lr_scheduler_default = None if named else {"class_path": lr_scheduler}
         _register_optimizers()
-        import_optional(*data_modules)
+        if not import_optional(*data_modules) and data_modules:
+            _refuse_data_without_perceiver_data(kwargs.get("args"))
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        # the model builds the optimizer and schedule (configure_optimizers) from the linked options
+        kwargs.setdefault("auto_configure_optimizers", False)
         super().__init__(model_class, subclass_mode_data=True, **kwargs)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_optimizer_args((Optimizer,))
         parser.add_lr_scheduler_args(LRSchedulerTypeTuple)
+        parser.link_arguments("optimizer", "model.optimizer", compute_fn=_optimizer_spec, apply_on="parse")
+        parser.link_arguments(
+            "lr_scheduler", "model.lr_scheduler", compute_fn=_lr_scheduler_spec, apply_on="parse"
+        )
         parser.set_defaults(
             {
+                **TRAINER_DEFAULTS,
                 "optimizer": self.optimizer_default,
                 "lr_scheduler": self.lr_scheduler_default,
                 **self.model_defaults,
@@ -168,53 +251,32 @@ class CLI(LightningCLI):
         for source, target, *compute in self.links:
             parser.link_arguments(source, target, *compute, apply_on="instantiate")
 
-    def before_fit(self) -> None:
+    def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
+        config = self._get(self.config_init, "trainer", default={})
+        if config.get("logger") is False and config.get("callbacks"):
+            # nothing to log the learning rate to (LearningRateMonitor would refuse to start)
+            monitors = [c for c in config["callbacks"] if isinstance(c, LearningRateMonitor)]
+            if monitors:
+                logger.info("--trainer.logger=false: not logging the learning rate (LearningRateMonitor)")
+                config["callbacks"] = [
+                    c for c in config["callbacks"] if not isinstance(c, LearningRateMonitor)
+                ]
+        return super().instantiate_trainer(**kwargs)
+
+    def _resolve_last(self) -> None:
         config = self.config_init[self.subcommand]
         if config.get("ckpt_path") == "last":
             config["ckpt_path"] = find_last_checkpoint(self.trainer)
 
-    @staticmethod
-    def configure_optimizers(
-        lightning_module: pl.LightningModule, optimizer: Optimizer, lr_scheduler: Any = None
-    ) -> Any:
-        if lr_scheduler is None:
-            return optimizer
-        if isinstance(lr_scheduler, ReduceLROnPlateau):
-            return {
-                "optimizer": optimizer,
-                "lr_scheduler": {"scheduler": lr_scheduler, "monitor": "val_loss", "interval": "epoch"},
-            }
-        if hasattr(lr_scheduler, "training_steps") and lr_scheduler.training_steps is None:
-            _set_training_steps(lr_scheduler, lightning_module.trainer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": lr_scheduler, "interval": "step", "frequency": 1},
-        }
+    before_fit = before_validate = before_test = before_predict = _resolve_last
 
 
-def _set_training_steps(lr_scheduler: Any, trainer: pl.Trainer) -> None:
-    """Fill in a schedule's ``training_steps`` from the trainer's estimate of the run's optimizer steps."""
-    name = type(lr_scheduler).__name__
-    estimate = trainer.estimated_stepping_batches
-    if not math.isfinite(estimate):
-        # --trainer.max_time without max_steps / max_epochs (or max_epochs=-1): no step count
-        logger.warning(
-            "the run is bounded by time only (--trainer.max_time, no max_steps or max_epochs): %s has no "
-            "number of training steps and holds the learning rate after warmup. Give "
-            "--lr_scheduler.training_steps=<steps expected in the time budget> for a decay",
-            name,
-        )
-        return
-    lr_scheduler.training_steps = int(estimate)
-    warmup_steps = getattr(lr_scheduler, "warmup_steps", 0)
-    if warmup_steps > lr_scheduler.training_steps:  # e.g. a short trial run of a long configuration
-        logger.warning(
-            "%s: warmup_steps (%d) exceeds the run's %d training steps: the learning rate never reaches "
-            "its peak",
-            name,
-            warmup_steps,
-            lr_scheduler.training_steps,
-        )
+def _optimizer_spec(value: Any) -> dict[str, Any] | None:
+    return spec_of(value, "optimizer")
+
+
+def _lr_scheduler_spec(value: Any) -> dict[str, Any] | None:
+    return spec_of(value, "lr_scheduler")
 
 
 def _checkpoint_folders(trainer: pl.Trainer) -> list[Path]:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
-from perceiver.lightning.text._causal import LitCausalSequenceModel
+from perceiver.lightning._causal import LitCausalSequenceModel, check_sample_args
 from perceiver.model.audio.symbolic import SymbolicAudioModel, SymbolicAudioModelConfig
 
 logger = logging.getLogger(__name__)
@@ -51,9 +52,44 @@ class LitSymbolicAudioModel(LitCausalSequenceModel):
         validation_sample_prompt: str | None = None,
         validation_sample_num_tokens: int = 64,
         validation_sample_top_k: int = 10,
+        optimizer: str | dict[str, Any] | None = "AdamW",
+        lr_scheduler: str | dict[str, Any] | None = "CosineWithWarmupLR",
     ) -> None:
         super().__init__()
-        self._build(locals())
+        check_sample_args(validation_sample_prompt, validation_sample_num_tokens, validation_sample_top_k)
+        config = SymbolicAudioModelConfig(
+            vocab_size=vocab_size,
+            max_seq_len=max_seq_len,
+            max_latents=max_latents if num_latents is None else num_latents,
+            num_channels=num_channels,
+            num_heads=num_heads,
+            num_self_attention_layers=num_self_attention_layers,
+            num_self_attention_rotary_layers=num_self_attention_rotary_layers,
+            self_attention_widening_factor=self_attention_widening_factor,
+            cross_attention_widening_factor=cross_attention_widening_factor,
+            cross_attention_dropout=cross_attention_dropout,
+            post_attention_dropout=post_attention_dropout,
+            residual_dropout=residual_dropout,
+            output_norm=output_norm,
+            output_bias=output_bias,
+            abs_pos_emb=abs_pos_emb,
+            init_scale=init_scale,
+            activation_checkpointing=activation_checkpointing,
+            latent_kv_norm=latent_kv_norm,
+        )
+        self.save_config_hyperparameters(
+            config,
+            params=params,
+            validation_sample_prompt=validation_sample_prompt,
+            validation_sample_num_tokens=validation_sample_num_tokens,
+            validation_sample_top_k=validation_sample_top_k,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+        )
+        self.backend_model = SymbolicAudioModel(config)
+        self.add_metrics(vocab_size)
+        if params is not None:
+            self.load_params(params)
 
     def setup(self, stage: str) -> None:
         super().setup(stage)
@@ -77,8 +113,7 @@ class LitSymbolicAudioModel(LitCausalSequenceModel):
         generated = self.sample(prompt)
         if not self.trainer.is_global_zero:
             return None
-        log_dir = Path(self.logger.log_dir if self.logger is not None else self.trainer.default_root_dir)
-        path = log_dir / "samples" / f"step-{self.global_step}.mid"
+        path = self.sample_path(".mid")
         path.parent.mkdir(parents=True, exist_ok=True)
         processor.decode(generated[0].tolist()).write(str(path))
         logger.info("validation sample at step %d: %s", self.global_step, path)

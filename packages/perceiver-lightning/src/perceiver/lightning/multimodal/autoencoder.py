@@ -13,8 +13,10 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from perceiver.lightning._base import as_config
 from perceiver.lightning._batch_checks import check_class_labels
 from perceiver.lightning._io import LitPerceiverIO
 from perceiver.model.multimodal import (
@@ -71,11 +73,31 @@ class LitMultimodalAutoencoder(LitPerceiverIO):
         params: str | None = None,
         num_image_output_points: int | None = None,
         loss_weights: dict[str, float] | None = None,
+        optimizer: str | dict[str, Any] | None = "AdamW",
+        lr_scheduler: str | dict[str, Any] | None = "CosineWithWarmupLR",
     ) -> None:
         _check_training_args(num_image_output_points, loss_weights)
         super().__init__()
-        self._build(locals())
-        self.val_acc = MulticlassAccuracy(self.hparams.encoder["num_classes"], average="micro")
+        config = MultimodalAutoencoderConfig(
+            encoder=as_config(MultimodalEncoderConfig, encoder, "encoder"),
+            decoder=as_config(MultimodalDecoderConfig, decoder, "decoder"),
+            num_latents=num_latents,
+            num_latent_channels=num_latent_channels,
+            activation_checkpointing=activation_checkpointing,
+        )
+        self.save_config_hyperparameters(
+            config,
+            params=params,
+            num_image_output_points=num_image_output_points,
+            loss_weights=loss_weights,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+        )
+        self.backend_model = MultimodalAutoencoder(config)
+        self.val_loss = MeanMetric()
+        self.val_acc = MulticlassAccuracy(config.encoder.num_classes, average="micro")
+        if params is not None:
+            self.load_params(params)
 
     def check_batch(self, batch: dict[str, torch.Tensor], where: str) -> None:
         super().check_batch(batch, where)  # video, audio (and one-hot labels) are finite
@@ -116,10 +138,18 @@ class LitMultimodalAutoencoder(LitPerceiverIO):
         self.val_acc.update(outputs["label"].argmax(dim=-1), inputs["label"].argmax(dim=-1))
         return loss
 
-    def on_validation_epoch_end(self) -> None:
-        self.log_dict({"val_loss": self.val_loss.compute(), "val_acc": self.val_acc.compute()}, prog_bar=True)
+    def compute_epoch_metrics(self) -> dict[str, torch.Tensor]:
+        metrics = {"loss": self.val_loss.compute(), "acc": self.val_acc.compute()}
         self.val_loss.reset()
         self.val_acc.reset()
+        return metrics
+
+    def predict_step(
+        self, batch: dict[str, torch.Tensor], batch_idx: int, dataloader_idx: int = 0
+    ) -> dict[str, torch.Tensor]:
+        """The reconstructed ``image``, ``audio`` and ``label`` (logits) of a batch."""
+        _, outputs, _ = self.step(batch, subsample=False)
+        return outputs
 
     def check_data(self, datamodule: Any) -> None:
         num_classes = getattr(datamodule, "num_classes", None)

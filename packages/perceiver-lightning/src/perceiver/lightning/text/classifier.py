@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from perceiver.lightning._base import load_checked
+from perceiver.lightning._base import as_config, load_checked
 from perceiver.lightning._batch_checks import check_token_ids
 from perceiver.lightning._io import LitClassifier
 from perceiver.model.core import ClassificationDecoderConfig
@@ -67,6 +67,8 @@ class LitTextClassifier(LitClassifier):
         encoder_params: initial encoder weights from a masked language model with the same
             encoder config (a checkpoint, a 🤗 directory or a Hub id); the same as
             ``encoder.params``. Loaded after ``params`` when both are given.
+        optimizer: the optimizer of ``configure_optimizers`` (see :mod:`perceiver.lightning.optim`).
+        lr_scheduler: its learning rate schedule (None: constant).
     """
 
     weight_arguments = ("params", "encoder_params")
@@ -84,6 +86,8 @@ class LitTextClassifier(LitClassifier):
         activation_checkpointing: bool = False,
         params: str | None = None,
         encoder_params: str | None = None,
+        optimizer: str | dict[str, Any] | None = "AdamW",
+        lr_scheduler: str | dict[str, Any] | None = "ConstantWithWarmupLR",
     ) -> None:
         super().__init__()
         encoder, nested_params = _split_encoder_params(encoder)
@@ -94,7 +98,24 @@ class LitTextClassifier(LitClassifier):
                     "name different weights: give one of them"
                 )
             encoder_params = nested_params
-        self._build(locals())
+        config = TextClassifierConfig(
+            encoder=as_config(TextEncoderConfig, encoder, "encoder"),
+            decoder=as_config(ClassificationDecoderConfig, decoder, "decoder"),
+            num_latents=num_latents,
+            num_latent_channels=num_latent_channels,
+            activation_checkpointing=activation_checkpointing,
+        )
+        self.save_config_hyperparameters(
+            config,
+            params=params,
+            encoder_params=encoder_params,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+        )
+        self.backend_model = TextClassifier(config)
+        self.add_metrics(config.decoder.num_classes)
+        if params is not None:
+            self.load_params(params)
         if encoder_params is not None:
             self.load_encoder_params(encoder_params)
 

@@ -7,11 +7,14 @@ Batches are ``(labels, input_ids, pad_mask)`` with labels -100 except at masked 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+from torchmetrics import MeanMetric
 from torchmetrics.classification import MulticlassAccuracy
 
+from perceiver.lightning._base import as_config
 from perceiver.lightning._batch_checks import check_token_ids
 from perceiver.lightning._io import LitPerceiverIO
 from perceiver.model.core.masks import effective_pad_mask
@@ -34,7 +37,13 @@ IGNORE_INDEX = -100
 
 
 class LitMaskedLanguageModel(LitPerceiverIO):
-    """Args are the fields of ``MaskedLanguageModelConfig`` plus ``params`` (initial weights)."""
+    """Args are the fields of ``MaskedLanguageModelConfig``, plus:
+
+    Args:
+        params: initial weights (a checkpoint of this task, a 🤗 directory or a Hub id).
+        optimizer: the optimizer of ``configure_optimizers`` (see :mod:`perceiver.lightning.optim`).
+        lr_scheduler: its learning rate schedule (None: constant).
+    """
 
     task = "text.mlm"
     config_class = MaskedLanguageModelConfig
@@ -48,12 +57,27 @@ class LitMaskedLanguageModel(LitPerceiverIO):
         num_latent_channels: int = 1280,
         activation_checkpointing: bool = False,
         params: str | None = None,
+        optimizer: str | dict[str, Any] | None = "AdamW",
+        lr_scheduler: str | dict[str, Any] | None = "ConstantWithWarmupLR",
     ) -> None:
         super().__init__()
-        self._build(locals())
-        self.val_acc = MulticlassAccuracy(
-            self.hparams.encoder["vocab_size"], average="micro", ignore_index=-100
+        config = MaskedLanguageModelConfig(
+            encoder=as_config(TextEncoderConfig, encoder, "encoder"),
+            decoder=as_config(TextDecoderConfig, decoder, "decoder"),
+            num_latents=num_latents,
+            num_latent_channels=num_latent_channels,
+            activation_checkpointing=activation_checkpointing,
         )
+        self.save_config_hyperparameters(
+            config, params=params, optimizer=optimizer, lr_scheduler=lr_scheduler
+        )
+        self.backend_model = MaskedLanguageModel(config)
+        self.val_loss = MeanMetric()
+        self.val_acc = MulticlassAccuracy(
+            config.encoder.vocab_size, average="micro", ignore_index=IGNORE_INDEX
+        )
+        if params is not None:
+            self.load_params(params)
 
     def data_limits(self) -> dict[str, int]:
         enc = self.hparams.encoder
@@ -84,16 +108,19 @@ class LitMaskedLanguageModel(LitPerceiverIO):
         self.val_acc.update(logits.argmax(dim=-1), labels)
         return loss
 
-    def on_validation_epoch_end(self) -> None:
+    def compute_epoch_metrics(self) -> dict[str, torch.Tensor]:
         loss = self.val_loss.compute()
-        self.log_dict(
-            {
-                "val_loss": loss,
-                "val_ppl": torch.exp(loss),
-                "val_bpb": loss / math.log(2),
-                "val_acc": self.val_acc.compute(),
-            },
-            prog_bar=True,
-        )
+        metrics = {
+            "loss": loss,
+            "ppl": torch.exp(loss),
+            "bpb": loss / math.log(2),
+            "acc": self.val_acc.compute(),
+        }
         self.val_loss.reset()
         self.val_acc.reset()
+        return metrics
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """Token logits (b, n, v) of a batch."""
+        logits, _, _ = self.step(batch)
+        return logits

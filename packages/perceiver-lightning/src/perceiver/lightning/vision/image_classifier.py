@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from perceiver.lightning._base import as_config
 from perceiver.lightning._io import LitClassifier
 from perceiver.model.core import ClassificationDecoderConfig
 from perceiver.model.vision.image_classifier import ImageClassifier, ImageClassifierConfig, ImageEncoderConfig
@@ -33,7 +34,11 @@ def channels_first(shape: Any) -> tuple[int, int, int]:
 
 
 class LitImageClassifier(LitClassifier):
-    """Args are the fields of ``ImageClassifierConfig`` plus ``params`` (initial weights)."""
+    """Args are the fields of ``ImageClassifierConfig`` plus ``params`` (initial weights).
+
+    ``optimizer`` and ``lr_scheduler`` configure ``configure_optimizers`` (see
+    :mod:`perceiver.lightning.optim`; ``lr_scheduler=None``: a constant learning rate).
+    """
 
     task = "vision.image_classifier"
     config_class = ImageClassifierConfig
@@ -47,9 +52,24 @@ class LitImageClassifier(LitClassifier):
         num_latent_channels: int = 1024,
         activation_checkpointing: bool = False,
         params: str | None = None,
+        optimizer: str | dict[str, Any] | None = "AdamW",
+        lr_scheduler: str | dict[str, Any] | None = "ConstantWithWarmupLR",
     ) -> None:
         super().__init__()
-        self._build(locals())
+        config = ImageClassifierConfig(
+            encoder=as_config(ImageEncoderConfig, encoder, "encoder"),
+            decoder=as_config(ClassificationDecoderConfig, decoder, "decoder"),
+            num_latents=num_latents,
+            num_latent_channels=num_latent_channels,
+            activation_checkpointing=activation_checkpointing,
+        )
+        self.save_config_hyperparameters(
+            config, params=params, optimizer=optimizer, lr_scheduler=lr_scheduler
+        )
+        self.backend_model = ImageClassifier(config)
+        self.add_metrics(config.decoder.num_classes)
+        if params is not None:
+            self.load_params(params)
 
     def check_data(self, datamodule: Any) -> None:
         shape = getattr(datamodule, "image_shape", None)

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torchmetrics import MeanMetric
 
+from perceiver.lightning._base import as_config
 from perceiver.lightning._batch_checks import check_finite
 from perceiver.lightning._io import LitPerceiverIO
 from perceiver.model.vision.optical_flow import (
@@ -51,7 +52,11 @@ def known_flow(flow: torch.Tensor, valid: torch.Tensor | None) -> tuple[torch.Te
 
 
 class LitOpticalFlow(LitPerceiverIO):
-    """Args are the fields of ``OpticalFlowConfig`` plus ``params`` (initial weights)."""
+    """Args are the fields of ``OpticalFlowConfig`` plus ``params`` (initial weights).
+
+    ``optimizer`` and ``lr_scheduler`` configure ``configure_optimizers`` (see
+    :mod:`perceiver.lightning.optim`; ``lr_scheduler=None``: a constant learning rate).
+    """
 
     task = "vision.optical_flow"
     config_class = OpticalFlowConfig
@@ -65,10 +70,24 @@ class LitOpticalFlow(LitPerceiverIO):
         num_latent_channels: int = 512,
         activation_checkpointing: bool = False,
         params: str | None = None,
+        optimizer: str | dict[str, Any] | None = "AdamW",
+        lr_scheduler: str | dict[str, Any] | None = "CosineWithWarmupLR",
     ) -> None:
         super().__init__()
-        self._build(locals())
+        config = OpticalFlowConfig(
+            encoder=as_config(OpticalFlowEncoderConfig, encoder, "encoder"),
+            decoder=as_config(OpticalFlowDecoderConfig, decoder, "decoder"),
+            num_latents=num_latents,
+            num_latent_channels=num_latent_channels,
+            activation_checkpointing=activation_checkpointing,
+        )
+        self.save_config_hyperparameters(
+            config, params=params, optimizer=optimizer, lr_scheduler=lr_scheduler
+        )
+        self.backend_model = OpticalFlow(config)
         self.val_epe = MeanMetric()
+        if params is not None:
+            self.load_params(params)
 
     def crop(
         self, batch: dict[str, Any], random: bool
@@ -120,7 +139,12 @@ class LitOpticalFlow(LitPerceiverIO):
         self.val_epe.update(epe, weight=valid.sum())
         return epe
 
-    def on_validation_epoch_end(self) -> None:
+    def compute_epoch_metrics(self) -> dict[str, torch.Tensor]:
         epe = self.val_epe.compute()
-        self.log_dict({"val_loss": epe, "val_epe": epe}, prog_bar=True, sync_dist=True)
         self.val_epe.reset()
+        return {"loss": epe, "epe": epe}
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """Flow (b, h, w, 2) of a batch's frames (their centre crop of the model's ``image_shape``)."""
+        patches, _, _ = self.crop(batch, random=False)
+        return self.backend_model(patches)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,13 +24,15 @@ from perceiver.model.core.masks import effective_pad_mask
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LitCausalSequenceModel"]
+__all__ = ["LitCausalSequenceModel", "check_sample_args"]
 
 IGNORE_INDEX = -100
 
 
 class LitCausalSequenceModel(LitModel):
     """Base of the Perceiver AR wrappers: loss, perplexity, bits per token, token accuracy.
+
+    Subclasses call :meth:`add_metrics` after building the model.
 
     Args:
         num_latents: older name of ``max_latents`` (overrides it when given).
@@ -38,21 +41,9 @@ class LitCausalSequenceModel(LitModel):
         validation_sample_top_k: top-k sampling of the sample (fixed seed).
     """
 
-    extra_hparams = (
-        "params",
-        "num_latents",
-        "validation_sample_prompt",
-        "validation_sample_num_tokens",
-        "validation_sample_top_k",
-    )
     legacy_hparams = ("validation_sample_prompt",)
 
-    def _build(self, hparams: dict[str, Any]) -> None:
-        if hparams.get("num_latents") is not None:  # krasserm/perceiver-io 0.11's name of max_latents
-            hparams["max_latents"] = hparams["num_latents"]
-        _check_sample_args(hparams)
-        super()._build(hparams)
-        vocab_size = self.hparams.vocab_size
+    def add_metrics(self, vocab_size: int) -> None:
         self.val_loss = MeanMetric()
         self.val_acc = MulticlassAccuracy(vocab_size, average="micro", ignore_index=IGNORE_INDEX)
         self.last_validation_sample: Any = None
@@ -89,21 +80,25 @@ class LitCausalSequenceModel(LitModel):
         self.val_acc.update(logits.argmax(dim=-1), labels)
         return loss
 
-    def on_validation_epoch_end(self) -> None:
+    def compute_epoch_metrics(self) -> dict[str, torch.Tensor]:
         loss = self.val_loss.compute()
-        self.log_dict(
-            {
-                "val_loss": loss,
-                "val_ppl": torch.exp(loss),
-                # bits per token: bits per byte with the UTF-8 bytes tokenizer
-                "val_bpb": loss / math.log(2),
-                "val_acc": self.val_acc.compute(),
-            },
-            prog_bar=True,
-            sync_dist=True,  # already reduced by torchmetrics: keeps Lightning from warning
-        )
+        metrics = {
+            "loss": loss,
+            "ppl": torch.exp(loss),
+            "bpb": loss / math.log(2),  # bits per token: bits per byte with the UTF-8 bytes tokenizer
+            "acc": self.val_acc.compute(),
+        }
         self.val_loss.reset()
         self.val_acc.reset()
+        return metrics
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        """Logits (b, l, v) of the latent positions of a batch."""
+        logits, _, _ = self.step(batch)
+        return logits
+
+    def on_validation_epoch_end(self) -> None:
+        super().on_validation_epoch_end()
         if self.hparams.validation_sample_prompt is not None and not self.trainer.sanity_checking:
             self.last_validation_sample = self.generate_validation_sample()
 
@@ -126,14 +121,29 @@ class LitCausalSequenceModel(LitModel):
     def generate_validation_sample(self) -> Any:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def sample_path(self, suffix: str) -> Path:
+        """``<log dir>/samples/step-<global step><suffix>``: where a validation sample is written, so
+        that it is visible whatever the logger (the logger's folder, else ``default_root_dir``)."""
+        return log_dir(self.trainer) / "samples" / f"step-{self.global_step}{suffix}"
 
-def _check_sample_args(hparams: dict[str, Any]) -> None:
+
+def log_dir(trainer: Any) -> Path:
+    """The run's log folder, as ``Trainer.log_dir`` computes it but without its collective
+    broadcast (samples are written on rank 0 only)."""
+    loggers = trainer.loggers
+    if loggers:
+        first = loggers[0]
+        folder = getattr(first, "log_dir", None) or getattr(first, "save_dir", None)
+        if folder is not None:
+            return Path(folder)
+    return Path(trainer.default_root_dir)
+
+
+def check_sample_args(prompt: Any, num_tokens: Any, top_k: Any) -> None:
     """Refuse bad validation sample arguments at construction, not after the first epoch."""
-    for name in ("validation_sample_num_tokens", "validation_sample_top_k"):
-        value = hparams.get(name)
+    for name, value in (("validation_sample_num_tokens", num_tokens), ("validation_sample_top_k", top_k)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    prompt = hparams.get("validation_sample_prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise TypeError(
             f"validation_sample_prompt must be a str (or None), got {type(prompt).__name__}: {prompt!r}"
