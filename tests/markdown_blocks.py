@@ -30,6 +30,8 @@ def shell_commands(page: Path) -> list[list[str]]:
     for code in code_blocks(page, "shell"):
         commands, current = [], ""
         for line in code.splitlines():
+            if current:  # a continuation line: one space where the backslash and the indent were
+                line = line.lstrip()
             if line.endswith("\\"):
                 current += line[:-1].rstrip() + " "
                 continue
