@@ -78,6 +78,9 @@ def extra_flags(command: str, data_dir: Path) -> list[str]:
         return ["--train_files", wikitext[0], "--valid_files", wikitext[1]]
     if re.match(r"python -m perceiver\.data\.preproc giantmidi\b", command):
         return [f"--data_dir={data_dir / 'midi' / 'piano-midi-de'}", "--max_seq_len=512"]
+    if re.match(r"python examples/(?!train_clm)\w+\.py\b", command):  # the task examples of examples/
+        trainer_flags = [flag for flag in SHORT_FIT if flag.startswith("--trainer.")]
+        return [f"--data_dir={data_dir}", *trainer_flags, "--trainer.val_check_interval=1"]
     if command.startswith("python examples/train_clm.py"):
         return ["--max_steps", "4", "--batch_size", "4", "--num_tokens", "20", "--output_dir", "out"]
     return []
