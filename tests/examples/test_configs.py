@@ -35,7 +35,7 @@ SHORT_FIT = [
     "--trainer.max_steps=2",
     "--trainer.limit_train_batches=2",
     "--trainer.limit_val_batches=1",
-    "--trainer.val_check_interval=2",
+    "--trainer.val_check_interval=1",
     "--trainer.num_sanity_val_steps=0",
     "--trainer.enable_progress_bar=false",
 ]

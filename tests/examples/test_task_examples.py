@@ -13,7 +13,7 @@ SHORT_FIT = [
     "--trainer.max_steps=3",
     "--trainer.limit_train_batches=3",
     "--trainer.limit_val_batches=1",
-    "--trainer.val_check_interval=3",
+    "--trainer.val_check_interval=1",
     "--trainer.num_sanity_val_steps=0",
     "--trainer.enable_progress_bar=false",
 ]
