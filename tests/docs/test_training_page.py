@@ -1,4 +1,4 @@
-"""The Python examples of docs/training.md run as written (offline).
+"""The Python examples of docs/training.md run as written (offline), each in a fresh process.
 
 A block whose first line is ``# not run by the docs test: <reason>`` is skipped (an example that
 starts processes of its own, tested elsewhere).
@@ -7,32 +7,24 @@ starts processes of its own, tested elsewhere).
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 
 import pytest
-from lightning_helpers import REPO_ROOT
+from markdown_blocks import DOCS, python_blocks
 
-DOC = REPO_ROOT / "docs" / "training.md"
+PAGE = DOCS / "training.md"
 SKIP = "# not run by the docs test:"
+BLOCKS = python_blocks(PAGE)
 
 
-def _python_blocks() -> list[str]:
-    if not DOC.is_file():
-        return []
-    return re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+def test_page_has_examples():
+    assert len([code for code in BLOCKS if not code.startswith(SKIP)]) >= 2
 
 
-@pytest.mark.skipif(not DOC.is_file(), reason="docs/training.md is not part of this checkout")
-def test_doc_has_examples():
-    blocks = _python_blocks()
-    assert len([code for code in blocks if not code.startswith(SKIP)]) >= 2
-
-
-@pytest.mark.parametrize("index", range(len(_python_blocks())))
+@pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_python_example_runs(index, tmp_path):
-    code = _python_blocks()[index]
+    code = BLOCKS[index]
     if code.startswith(SKIP):
         pytest.skip(code.splitlines()[0].removeprefix(SKIP).strip())
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONWARNINGS="ignore")

@@ -1,0 +1,38 @@
+"""User-facing text (README.md, docs/, the package READMEs) uses no words that only this
+repository's history explains."""
+
+import re
+
+from markdown_blocks import DOCS, REPO_ROOT
+
+INTERNAL_WORDS = re.compile(
+    r"seed[- ]docs?|\bthe seed\b|\bseed's|seed-sized|main job|\.\./shared|this session", flags=re.IGNORECASE
+)
+
+
+def test_user_facing_text_has_no_internal_vocabulary():
+    pages = [
+        REPO_ROOT / "README.md",
+        *sorted(DOCS.glob("**/*.md")),
+        *sorted(REPO_ROOT.glob("packages/*/README.md")),
+        *sorted(REPO_ROOT.glob("examples/**/*.py")),
+        *sorted(REPO_ROOT.glob("configs/**/*.yaml")),
+    ]
+    assert len(pages) > 10, pages
+    hits = [
+        f"{page.relative_to(REPO_ROOT)}:{number}: {match.group(0)!r}"
+        for page in pages
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1)
+        for match in INTERNAL_WORDS.finditer(line)
+    ]
+    assert not hits, (
+        "user-facing text uses words only this repository's history explains (say what a reader needs: "
+        "'krasserm/perceiver-io 0.11', 'the quick-start training run', '$PERCEIVER_DATA_DIR', 'the random "
+        "seed'):\n" + "\n".join(hits)
+    )
+
+
+def test_the_scan_finds_internal_words():
+    assert INTERNAL_WORDS.search("as in the seed docs")
+    assert INTERNAL_WORDS.search("see ../shared/data")
+    assert not INTERNAL_WORDS.search("torch.manual_seed(0) fixes the random seed")
