@@ -2,12 +2,19 @@
 
 Every package is tested in a fresh virtual environment that holds only that package, the
 perceiver siblings it depends on and its test extra, so an import that crosses the package
-DAG (../shared/DESIGN.md) fails here rather than on a user's machine.
+DAG fails here rather than on a user's machine.
 
     nox -t tests        # lint, the core-wheel isolation check and every package's tests
-    nox -s main         # the main job (README's first command)
+    nox -s main         # the quick-start training run (README's first command)
     nox -s tests-core   # one package
     nox -s tests-repo   # journeys, docs and examples across all four packages (tests/)
+
+Not part of ``nox -t tests`` because they take long (each resolves and installs a fresh set of
+dependencies per package):
+
+    nox -s tests-python       # every package on every supported CPython version (PYTHONS)
+    nox -s tests-lowest       # every package with the lowest versions its pyproject.toml allows
+    nox -s "tests-python(python='3.12', package='core')"   # one of them
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ nox.options.error_on_missing_interpreters = True
 ROOT = Path(__file__).parent
 CONSTRAINTS = ROOT / "constraints.txt"
 PACKAGES = ("core", "data", "lightning", "hf")
+# the CPython versions requires-python claims (>=3.10) and that tests-python runs the suites on;
+# keep in step with the classifiers in packages/*/pyproject.toml and ruff.toml's target-version
+PYTHONS = ("3.10", "3.11", "3.12", "3.13")
 # perceiver siblings each package is tested with: its dependencies and optional extras
 SIBLINGS = {
     "core": [],
@@ -57,8 +67,31 @@ def _find_links() -> list[str]:
     return args
 
 
-def _install(session: nox.Session, *requirements: str) -> None:
-    session.install("-c", str(CONSTRAINTS), *_find_links(), *requirements)
+def _local_torch_pin(find_links: list[str]) -> list[str]:
+    """``torch==X+cpu`` for the torch that constraints.txt pins, where a local wheel folder holds
+    that CPU build. Without it, the lowest resolution would prefer the index's plain ``X`` (the
+    CUDA build on Linux), since a local version label sorts above the plain version."""
+    pins = [
+        line.split("==", 1)[1].strip()
+        for line in CONSTRAINTS.read_text().splitlines()
+        if line.startswith("torch==")
+    ]
+    folders = [Path(f) for f in find_links[1::2]]
+    for version in pins:
+        for folder in folders:
+            for wheel in sorted(folder.glob(f"torch-{version}+*.whl")):
+                return [f"torch=={wheel.name.split('-')[1]}"]
+    return []
+
+
+def _install(session: nox.Session, *requirements: str, lowest: bool = False) -> None:
+    find_links = _find_links()
+    extra = []
+    if lowest:
+        # uv resolves each direct requirement (those in the packages' pyproject.toml files) to
+        # the lowest version it allows; torch stays pinned by constraints.txt
+        extra = ["--resolution", "lowest-direct", *_local_torch_pin(find_links)]
+    session.install(*extra, "-c", str(CONSTRAINTS), *find_links, *requirements)
 
 
 def _package_path(name: str, extras: str = "") -> str:
@@ -66,12 +99,14 @@ def _package_path(name: str, extras: str = "") -> str:
     return f"{path}[{extras}]" if extras else path
 
 
-def _run_tests(session: nox.Session, package: str) -> None:
+def _run_tests(session: nox.Session, package: str, lowest: bool = False) -> None:
     requirements = []
     for sibling in SIBLINGS[package]:
         requirements += ["-e", _package_path(sibling)]
     requirements += ["-e", _package_path(package, EXTRAS[package])]
-    _install(session, *requirements)
+    _install(session, *requirements, lowest=lowest)
+    if lowest:  # the versions the tests ran with, for the record in docs/installation.md
+        session.run("uv", "pip", "list", "--python", session.virtualenv.location, external=True)
     data_dir = os.environ.get("PERCEIVER_DATA_DIR", str(ROOT.parent / "shared" / "data"))
     session.env["PERCEIVER_DATA_DIR"] = data_dir
     session.env["HF_HUB_OFFLINE"] = "1"
@@ -103,6 +138,27 @@ def tests_lightning(session: nox.Session) -> None:
 def tests_hf(session: nox.Session) -> None:
     """perceiver-hf with perceiver-core (and perceiver-data for pipeline preprocessors)."""
     _run_tests(session, "hf")
+
+
+@nox.session(name="tests-python", python=PYTHONS)
+@nox.parametrize("package", PACKAGES)
+def tests_python(session: nox.Session, package: str) -> None:
+    """One package's tests on one CPython version (not in ``nox -t tests``: 16 fresh environments).
+
+    An interpreter this machine lacks fails the session. Where torch has no local CPU wheel for
+    that version, the package index's default torch build is installed (on Linux the CUDA build,
+    which also runs on the CPU)."""
+    _run_tests(session, package)
+
+
+@nox.session(name="tests-lowest", venv_backend="uv")
+@nox.parametrize("package", PACKAGES)
+def tests_lowest(session: nox.Session, package: str) -> None:
+    """One package's tests with the lowest versions of its direct dependencies that its
+    pyproject.toml allows (``uv pip install --resolution lowest-direct``), so that the lower
+    bounds are true. torch is the exception: constraints.txt pins the CPU build. Not in
+    ``nox -t tests``: each package resolves and installs a fresh environment."""
+    _run_tests(session, package, lowest=True)
 
 
 @nox.session(name="tests-repo", tags=["tests"])
@@ -175,7 +231,7 @@ def core_wheel(session: nox.Session) -> None:
 
 @nox.session
 def main(session: nox.Session) -> None:
-    """The main job (README's first command): install perceiver-core, perceiver-data and
+    """The quick-start training run (README's first command): install perceiver-core, perceiver-data and
     perceiver-lightning, train a small Perceiver AR language model on CPU and print generated text."""
     _install(session, _package_path("core"), _package_path("data"), _package_path("lightning", "data"))
     session.env["HF_HUB_OFFLINE"] = "1"  # the UTF-8 bytes tokenizer resolves offline; no Hub access needed

@@ -6,15 +6,19 @@ DIST_DIR holds one wheel and one sdist of each package (``python -m build``). Fo
 checks that the Apache-2.0 license text is included and equals the repository's LICENSE, that
 the metadata a package index shows is complete (license expression, authors, keywords,
 classifiers, Python requirement, a README without relative links), that the version is the one
-version of the release (tools/version.py) and that every import root ships ``py.typed``.
-Exits non-zero with one line per problem.
+version of the release (tools/version.py), that every import root ships ``py.typed``, and that
+the optional extras the features need exist: those in EXTRAS below and every
+``perceiver-<package>[extra]`` that the documentation (README.md, docs/, the packages' READMEs)
+tells users to install. Exits non-zero with one line per problem.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 import tarfile
+import tempfile
 import zipfile
 from email.parser import Parser
 from pathlib import Path
@@ -38,6 +42,14 @@ REQUIRED_FIELDS = (
     "Keywords",
     "Requires-Python",
 )
+# the extras each distribution must offer: the features that need them (pyproject.toml comments)
+EXTRAS = {
+    "perceiver_core": set(),
+    "perceiver_data": {"audio", "vision", "all"},
+    "perceiver_lightning": {"data"},
+    "perceiver_hf": {"vision", "audio", "data"},
+}
+DOCUMENTED_EXTRA = re.compile(r"perceiver-(core|data|lightning|hf)\[([a-z0-9_,-]+)\]")
 RELATIVE_LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)]+)\)")
 
 
@@ -51,6 +63,13 @@ def check_metadata(name: str, text: str, version: str) -> list[str]:
         problems.append(f"{name}: License-Expression is {meta.get('License-Expression')!r}, not 'Apache-2.0'")
     if meta.get("Version") != version:
         problems.append(f"{name}: version {meta.get('Version')} is not the release version {version}")
+    for requirement in meta.get_all("Requires-Dist") or []:
+        sibling = re.match(r"perceiver-(core|data|lightning|hf)\b(\[[a-z,]+\])?\s*([^;]*)", requirement)
+        if sibling and sibling.group(3).strip() != f"=={version}":
+            problems.append(
+                f"{name}: requires {requirement!r}, not its sibling's release version =={version}"
+            )
+    problems += check_python_versions(name, meta)
     classifiers = meta.get_all("Classifier") or []
     for prefix in ("Development Status", "Programming Language :: Python :: 3.", "Operating System"):
         if not any(c.startswith(prefix) for c in classifiers):
@@ -60,6 +79,93 @@ def check_metadata(name: str, text: str, version: str) -> list[str]:
         problems.append(f"{name}: no long description (README)")
     for link in RELATIVE_LINK.findall(readme):
         problems.append(f"{name}: the README links to {link!r}, which is broken on a package index page")
+    dist = name.split("-")[0]
+    provided = set(meta.get_all("Provides-Extra") or [])
+    for extra in sorted(EXTRAS[dist] - provided):
+        problems.append(f"{name}: no extra [{extra}] (it has {sorted(provided)})")
+    for page, extra in documented_extras(dist):
+        if extra not in provided:
+            problems.append(f"{name}: {page} tells users to install [{extra}], which it does not provide")
+    return problems
+
+
+def documentation_pages() -> list[Path]:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    return pages + sorted((ROOT / "packages").glob("perceiver-*/README.md"))
+
+
+def documented_extras(dist: str) -> list[tuple[str, str]]:
+    """(page, extra) for each ``perceiver-<package>[extra,...]`` in the documentation."""
+    package = dist.removeprefix("perceiver_")
+    found = []
+    for page in documentation_pages():
+        for match in DOCUMENTED_EXTRA.finditer(page.read_text(encoding="utf-8")):
+            if match.group(1) == package:
+                found += [(str(page.relative_to(ROOT)), extra) for extra in match.group(2).split(",")]
+    return found
+
+
+def supported_pythons() -> list[str]:
+    """The CPython versions ``nox -s tests-python`` runs the suites on (PYTHONS in noxfile.py)."""
+    match = re.search(
+        r"^PYTHONS = \(([^)]*)\)", (ROOT / "noxfile.py").read_text(encoding="utf-8"), re.MULTILINE
+    )
+    return re.findall(r'"(3\.\d+)"', match.group(1)) if match else []
+
+
+def check_python_versions(name: str, meta) -> list[str]:
+    """requires-python, the classifiers, ruff's target version and noxfile's PYTHONS agree."""
+    pythons = supported_pythons()
+    if not pythons:
+        return ["noxfile.py: no PYTHONS tuple of the supported CPython versions"]
+    problems = []
+    claimed = sorted(
+        c.rsplit(":: ", 1)[1]
+        for c in meta.get_all("Classifier") or []
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    )
+    if sorted(claimed) != sorted(pythons):
+        problems.append(f"{name}: Python classifiers {claimed} differ from the tested versions {pythons}")
+    lowest = min(pythons, key=lambda v: int(v.split(".")[1]))
+    if meta.get("Requires-Python") != f">={lowest}":
+        problems.append(f"{name}: Requires-Python is {meta.get('Requires-Python')!r}, not '>={lowest}'")
+    target = re.search(
+        r'^target-version = "py3(\d+)"', (ROOT / "ruff.toml").read_text(encoding="utf-8"), re.MULTILINE
+    )
+    if not target or f"3.{target.group(1)}" != lowest:
+        problems.append(
+            f"ruff.toml: target-version is not py{lowest.replace('.', '')}, the lowest supported Python"
+        )
+    return problems
+
+
+def check_version_bump(version: str) -> list[str]:
+    """A bump is one command (tools/version.py NEW): on a copy of the four pyproject.toml files it
+    must change every version and sibling pin to NEW and nothing else."""
+    bumped = "99.0.0rc1" if version != "99.0.0rc1" else "98.0.0"
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp)
+        for path in release_version.pyprojects():
+            target = copy / path.relative_to(ROOT)
+            target.parent.mkdir(parents=True)
+            shutil.copy(path, target)
+        release_version.set_version(bumped, root=copy)
+        problems = []
+        for path in release_version.pyprojects():
+            before = path.read_text(encoding="utf-8")
+            after = (copy / path.relative_to(ROOT)).read_text(encoding="utf-8")
+            expected = before.replace(f'version = "{version}"', f'version = "{bumped}"')
+            expected = re.sub(
+                rf"(perceiver-[a-z]+(?:\[[a-z,]+\])?)=={re.escape(version)}", rf"\1=={bumped}", expected
+            )
+            if after != expected or f"=={version}" in after or f'"{version}"' in after:
+                problems.append(
+                    f"{path.relative_to(ROOT)}: tools/version.py {bumped} does not bump it completely"
+                )
+        if release_version.current(copy) != bumped:
+            problems.append(
+                f"after tools/version.py {bumped} the versions are {release_version.versions(copy)}"
+            )
     return problems
 
 
@@ -96,7 +202,7 @@ def check_sdist(path: Path, license_text: bytes) -> list[str]:
 def main(dist_dir: Path) -> int:
     version = release_version.current()
     license_text = (ROOT / "LICENSE").read_bytes()
-    problems = []
+    problems = check_version_bump(version)
     for dist in IMPORT_ROOTS:
         wheels = sorted(dist_dir.glob(f"{dist}-*.whl"))
         sdists = sorted(dist_dir.glob(f"{dist}-*.tar.gz"))
@@ -110,6 +216,10 @@ def main(dist_dir: Path) -> int:
     for line in problems:
         print(line, file=sys.stderr)
     if not problems:
+        print(
+            "note: no Project-URL (repository, documentation, issues) is declared: the project's public"
+            " address is not decided yet; add [project.urls] to each pyproject.toml before publishing"
+        )
         print(f"release check passed: 4 wheels and 4 sdists of version {version}")
     return 1 if problems else 0
 

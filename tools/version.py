@@ -21,31 +21,31 @@ SIBLING_PIN = re.compile(r'("perceiver-(?:core|data|lightning|hf)(?:\[[a-z,]+\])
 PEP440 = re.compile(r"^\d+(\.\d+)*((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
 
 
-def pyprojects() -> list[Path]:
-    return [ROOT / "packages" / f"perceiver-{name}" / "pyproject.toml" for name in PACKAGES]
+def pyprojects(root: Path = ROOT) -> list[Path]:
+    return [root / "packages" / f"perceiver-{name}" / "pyproject.toml" for name in PACKAGES]
 
 
-def versions() -> dict[str, set[str]]:
+def versions(root: Path = ROOT) -> dict[str, set[str]]:
     """Every version each pyproject.toml states: its own and those of its sibling pins."""
     found = {}
-    for path in pyprojects():
+    for path in pyprojects(root):
         text = path.read_text(encoding="utf-8")
         own = VERSION_LINE.findall(text)
-        found[str(path.relative_to(ROOT))] = set(own) | {m.group(2) for m in SIBLING_PIN.finditer(text)}
+        found[str(path.relative_to(root))] = set(own) | {m.group(2) for m in SIBLING_PIN.finditer(text)}
     return found
 
 
-def current() -> str:
-    stated = set().union(*versions().values())
+def current(root: Path = ROOT) -> str:
+    stated = set().union(*versions(root).values())
     if len(stated) != 1:
-        raise SystemExit(f"the pyproject.toml files disagree on the version: {versions()}")
+        raise SystemExit(f"the pyproject.toml files disagree on the version: {versions(root)}")
     return stated.pop()
 
 
-def set_version(version: str) -> None:
+def set_version(version: str, root: Path = ROOT) -> None:
     if not PEP440.match(version):
         raise SystemExit(f"version {version!r} is not a PEP 440 release version such as 0.2.0 or 0.2.0rc1")
-    for path in pyprojects():
+    for path in pyprojects(root):
         text = path.read_text(encoding="utf-8")
         text = VERSION_LINE.sub(f'version = "{version}"', text, count=1)
         text = SIBLING_PIN.sub(lambda m: f"{m.group(1)}{version}{m.group(3)}", text)

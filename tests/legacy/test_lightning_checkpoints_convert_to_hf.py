@@ -1,7 +1,10 @@
-"""convert_checkpoint accepts krasserm/perceiver-io 0.11's Lightning checkpoints (identical outputs).
+"""perceiver-hf's convert_checkpoint accepts krasserm/perceiver-io 0.11's Lightning checkpoints
+(identical outputs).
 
 The checkpoints and reference outputs were written by perceiver-io 0.11's own code; they are
-perceiver-lightning's test fixtures (packages/perceiver-lightning/tests/data/legacy).
+perceiver-lightning's test fixtures (packages/perceiver-lightning/tests/data/legacy, made by
+packages/perceiver-lightning/tests/scripts/make_legacy_checkpoints.py), which this test shares
+across the packages instead of keeping a second copy.
 """
 
 from pathlib import Path
@@ -14,7 +17,7 @@ from perceiver.hf.audio import symbolic
 from perceiver.hf.text import classifier, clm, mlm
 from perceiver.hf.vision import PerceiverImageClassifierProcessor, image_classifier
 
-DATA = Path(__file__).resolve().parents[2] / "perceiver-lightning" / "tests" / "data" / "legacy"
+DATA = Path(__file__).resolve().parents[2] / "packages" / "perceiver-lightning" / "tests" / "data" / "legacy"
 CONVERTERS = {
     "text.mlm": lambda save_dir, ckpt: mlm.convert_checkpoint(save_dir, ckpt, tokenizer_name=None),
     "text.classifier": lambda save_dir, ckpt: classifier.convert_checkpoint(
@@ -31,8 +34,6 @@ CONVERTERS = {
 
 @pytest.mark.parametrize("task", sorted(CONVERTERS))
 def test_legacy_lightning_checkpoint_converts_with_identical_outputs(task, tmp_path):
-    if not (DATA / f"{task}.ckpt").is_file():
-        pytest.skip(f"perceiver-lightning's test fixture {task}.ckpt is not in this checkout")
     model = CONVERTERS[task](tmp_path / "model", DATA / f"{task}.ckpt")
     reloaded = type(model).from_pretrained(tmp_path / "model").backend_model.eval()
     reference = torch.load(DATA / f"{task}.reference.pt", weights_only=True)
@@ -48,7 +49,5 @@ def test_legacy_lightning_checkpoint_converts_with_identical_outputs(task, tmp_p
 
 
 def test_legacy_checkpoint_of_another_task_is_refused(tmp_path):
-    if not (DATA / "text.mlm.ckpt").is_file():
-        pytest.skip("perceiver-lightning's test fixtures are not in this checkout")
     with pytest.raises(ValueError, match=r"text\.mlm\.ckpt.*not of task 'text\.classifier'"):
         classifier.convert_checkpoint(tmp_path / "model", DATA / "text.mlm.ckpt", tokenizer_name=None)

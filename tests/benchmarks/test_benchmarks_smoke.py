@@ -1,4 +1,5 @@
-"""Smoke test of the benchmark suite (benchmarks/, run in full by ``nox -s bench``).
+"""Smoke test of the benchmark suite (benchmarks/ at the repository root, run in full by
+``nox -s bench``); it needs perceiver-core, perceiver-hf and transformers.
 
 Every workload runs on a tiny config with one repetition; the test asserts that result rows
 are produced and that the outputs agree (ours vs transformers, cached vs uncached, compiled vs
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[3] / "benchmarks"
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 if not (BENCHMARKS / "perceiver_bench").is_dir():
     pytest.skip(f"the benchmark suite is not in {BENCHMARKS}", allow_module_level=True)
 sys.path.insert(0, str(BENCHMARKS))
