@@ -62,9 +62,8 @@ def train(task: str, args: argparse.Namespace, training_args: list[str]) -> Path
     ]
     print("training:", " ".join([*command, *training_args]), flush=True)
     subprocess.run([*command, *training_args], cwd=work_dir, check=True)
-    checkpoints = sorted(
-        (work_dir / "lightning_logs").glob("version_*/checkpoints/*.ckpt"), key=os.path.getmtime
-    )
+    checkpoints = sorted(work_dir.glob("**/checkpoints/*.ckpt"), key=os.path.getmtime)
     if not checkpoints:
-        raise SystemExit(f"training wrote no checkpoint under {work_dir / 'lightning_logs'}")
-    return checkpoints[-1]
+        raise SystemExit(f"training wrote no checkpoint under {work_dir}")
+    last = [path for path in checkpoints if path.name == "last.ckpt"]
+    return (last or checkpoints)[-1]  # the weights of the last step

@@ -36,12 +36,7 @@ def test_every_example_is_tested(repo_root):
 
 # examples that stop at a known defect of the library: example -> (what its error says, the defect).
 # Such a run is an expected failure; once it passes, the entry must go (the test says so).
-KNOWN_DEFECTS = {
-    "image_classifier.py": (
-        "x must have shape (batch, 1, 28, 28), got (1, 3, 28, 28)",
-        "convert_checkpoint saves a 3-channel ImageNet image processor with the 1-channel MNIST model",
-    ),
-}
+KNOWN_DEFECTS: dict[str, tuple[str, str]] = {}
 
 
 @pytest.mark.slow
