@@ -253,14 +253,12 @@ class CLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> pl.Trainer:
         config = self._get(self.config_init, "trainer", default={})
-        if config.get("logger") is False and config.get("callbacks"):
-            # nothing to log the learning rate to (LearningRateMonitor would refuse to start)
-            monitors = [c for c in config["callbacks"] if isinstance(c, LearningRateMonitor)]
-            if monitors:
-                logger.info("--trainer.logger=false: not logging the learning rate (LearningRateMonitor)")
-                config["callbacks"] = [
-                    c for c in config["callbacks"] if not isinstance(c, LearningRateMonitor)
-                ]
+        # default callbacks that the user's trainer options leave nothing to do (Lightning would
+        # refuse to start with them)
+        if config.get("logger") is False:  # nothing to log the learning rate to
+            _drop_callbacks(config, LearningRateMonitor, "--trainer.logger=false")
+        if config.get("enable_checkpointing") is False:
+            _drop_callbacks(config, ModelCheckpoint, "--trainer.enable_checkpointing=false")
         return super().instantiate_trainer(**kwargs)
 
     def _resolve_last(self) -> None:
@@ -269,6 +267,13 @@ class CLI(LightningCLI):
             config["ckpt_path"] = find_last_checkpoint(self.trainer)
 
     before_fit = before_validate = before_test = before_predict = _resolve_last
+
+
+def _drop_callbacks(config: dict[str, Any], kind: type, option: str) -> None:
+    callbacks = config.get("callbacks") or []
+    if any(isinstance(c, kind) for c in callbacks):
+        logger.info("%s: without the %s callback", option, kind.__name__)
+        config["callbacks"] = [c for c in callbacks if not isinstance(c, kind)]
 
 
 def _optimizer_spec(value: Any) -> dict[str, Any] | None:
