@@ -182,6 +182,8 @@ def tests_repo(session: nox.Session) -> None:
     session.env["HF_HUB_OFFLINE"] = "1"
     session.env["HF_DATASETS_OFFLINE"] = "1"
     session.env["TOKENIZERS_PARALLELISM"] = "false"
+    # the data modules' preprocessed caches of this suite, apart from the user's own cache
+    session.env["PERCEIVER_DATA_CACHE"] = str(Path(session.create_tmp()) / "perceiver-data-cache")
     session.chdir(ROOT / "tests")
     session.run("pytest", "--timeout=900", *session.posargs)
 
