@@ -63,6 +63,7 @@ class OpticalFlowEncoderConfig(EncoderConfig):
     num_patch_input_channels: int = 27
     num_patch_hidden_channels: int = 64
     num_frequency_bands: int = 64
+    num_cross_attention_heads: int = 1  # as DeepMind's model; 8 does not divide the 322 qk channels
 
     def __post_init__(self) -> None:
         super().__post_init__()
