@@ -72,7 +72,7 @@ def extra_flags(command: str, data_dir: Path) -> list[str]:
         flags = list(SHORT_FIT)
         if "--data=WikiTextDataModule" in command and "--data.train_files" not in command:
             flags += [f"--data.train_files={wikitext[0]}", f"--data.valid_files={wikitext[1]}"]
-        if "--config=config.yaml" in command:  # its data is under ./data
+        if "--config=" in command:  # a config of configs/: its data is under ./data
             flags += ["--trainer.val_check_interval=1"]
         if "--trainer.accelerator=gpu" in command and not torch.cuda.is_available():
             flags += ["--trainer.accelerator=cpu", "--trainer.devices=1"]
