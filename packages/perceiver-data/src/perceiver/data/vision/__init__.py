@@ -6,8 +6,7 @@ Names load on first use (PEP 562), so that the format helpers (`perceiver.data.v
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from perceiver.data._lazy import lazy_exports
 
 _EXPORTS = {
     "IMAGENET_MEAN": "image",
@@ -32,15 +31,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
