@@ -10,6 +10,9 @@ the architecture of perceiver-io 0.11's script, ``data.num_classes`` linked to t
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -235,7 +238,85 @@ def test_fsdp_script_says_what_replaces_it(tmp_path: Path):
         "perceiver.scripts.text.clm_fsdp", "fit", "--model.max_heads_parallel=2", cwd=tmp_path, check=False
     )
     assert result.returncode != 0
-    assert "python -m perceiver.scripts.text.clm fit --trainer.strategy=fsdp" in result.stderr
+    assert "python -m perceiver.scripts.text.clm fit --trainer.strategy=FSDPStrategy" in result.stderr
+    assert "--trainer.gradient_clip_val=1.0" in result.stderr
+
+
+def test_fsdp_replacement_options_parse(tmp_path: Path):
+    """The command line that replaces clm_fsdp (its message and docs/migrating.md) is accepted as written."""
+    from perceiver.scripts.text.clm_fsdp import OPTIONS
+
+    result = run_cli("perceiver.scripts.text.clm", "fit", *OPTIONS, "--print_config", cwd=tmp_path)
+    config = result.stdout
+    assert "class_path: lightning.pytorch.strategies.FSDPStrategy" in config or (
+        "class_path: pytorch_lightning.strategies.FSDPStrategy" in config
+    )
+    assert "gradient_clip_val: 1.0" in config
+    assert "perceiver.model.core.CrossAttentionLayer" in config
+
+
+def _clip_step(text_files, work: Path, *options: str) -> dict:
+    """One SGD(lr=1) step of the clm CLI; the norm of the weight update is the clipped gradient norm."""
+    script = Path(__file__).parent / "scripts" / "clip_step.py"
+    work.mkdir(parents=True, exist_ok=True)
+    report = work / "report.json"
+    args = [
+        "--model.max_latents=8",
+        "--model.num_channels=32",
+        "--model.num_heads=4",
+        "--model.num_self_attention_layers=2",
+        "--data=TextDataModule",
+        f"--data.train_files={text_files[0]}",
+        f"--data.valid_files={text_files[1]}",
+        f"--data.dataset_dir={work / 'cache'}",
+        "--data.max_seq_len=32",
+        "--data.task=clm",
+        "--data.batch_size=4",
+        "--data.num_workers=0",
+        *TINY_TRAINER,
+        "--trainer.limit_val_batches=0",
+        "--trainer.logger=false",
+        "--trainer.enable_checkpointing=false",
+        "--trainer.enable_progress_bar=false",
+        f"--trainer.default_root_dir={work}",
+        *options,
+        "--optimizer=SGD",
+        "--optimizer.lr=1.0",
+        "--lr_scheduler=null",
+    ]
+    env = dict(os.environ, PYTHONWARNINGS="ignore", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1")
+    result = subprocess.run(
+        [sys.executable, str(script), str(report), *args],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(report.read_text())
+
+
+@pytest.mark.parametrize("strategy", ["auto", "fsdp"])
+def test_gradient_clip_val_clips_the_norm_also_under_fsdp(strategy, text_files, tmp_path: Path):
+    """--trainer.gradient_clip_val, which replaces clm_fsdp's --model.max_grad_norm, clips the
+    gradient norm under FSDP (Lightning's FSDP plugin refuses to clip by norm itself). On CPU the
+    FSDP run uses CPUFSDPStrategy, FSDPStrategy's subclass, with the replacement's options."""
+    from perceiver.scripts.text.clm_fsdp import OPTIONS
+
+    clip = 1e-3
+    if strategy == "fsdp":
+        options = [o for o in OPTIONS if not o.startswith("--trainer.strategy=")]
+        options.insert(0, "--trainer.strategy=perceiver.lightning.strategies.CPUFSDPStrategy")
+        expected_strategy = "CPUFSDPStrategy"
+    else:
+        options, expected_strategy = [], "SingleDeviceStrategy"
+    report = _clip_step(text_files, tmp_path, *options, f"--trainer.gradient_clip_val={clip}")
+    assert report["strategy"] == expected_strategy and report["global_step"] == 1
+    torch.testing.assert_close(report["update_norm"], clip, rtol=1e-3, atol=0)
+    if strategy == "auto":  # without clipping, the update is the (larger) gradient
+        unclipped = _clip_step(text_files, tmp_path / "unclipped", "--trainer.gradient_clip_val=null")
+        assert unclipped["update_norm"] > 10 * clip
 
 
 def test_linked_options_cannot_be_given(tmp_path: Path):

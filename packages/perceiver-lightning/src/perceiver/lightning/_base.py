@@ -203,6 +203,27 @@ class LitModel(pl.LightningModule):
         lr_scheduler = build_lr_scheduler(self.hparams.get("lr_scheduler"), optimizer)
         return optimizer_config(optimizer, lr_scheduler, self._trainer)
 
+    def configure_gradient_clipping(
+        self,
+        optimizer: torch.optim.Optimizer,
+        gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Lightning's gradient clipping (``--trainer.gradient_clip_val``), also under FSDP.
+
+        Lightning's FSDP precision plugin refuses to clip by norm, since the norm of each
+        process's gradient shard is not the norm of the gradient. Under FSDP the norm is clipped
+        by the root FSDP module's ``clip_grad_norm_``, which reduces the norm over all shards.
+        """
+        algorithm = (
+            gradient_clip_algorithm or getattr(self._trainer, "gradient_clip_algorithm", None) or "norm"
+        )
+        model = getattr(getattr(self._trainer, "strategy", None), "model", None)
+        if gradient_clip_val and algorithm == "norm" and _is_fsdp_root(model):
+            model.clip_grad_norm_(gradient_clip_val)
+            return
+        super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
     # ------------------------------------------------------------------ weights
 
     def load_params(self, params: str | os.PathLike) -> None:
@@ -397,6 +418,15 @@ class LitModel(pl.LightningModule):
         base class refuses non-finite floating-point tensors, subclasses add labels and token ids.
         """
         check_finite(floating_tensors(batch), where)
+
+
+def _is_fsdp_root(model: Any) -> bool:
+    """Whether ``model`` is a module wrapped by torch's ``FullyShardedDataParallel``."""
+    if model is None:
+        return False
+    from torch.distributed.fsdp import FullyShardedDataParallel
+
+    return isinstance(model, FullyShardedDataParallel)
 
 
 def _hf_class(task: str) -> type | None:
