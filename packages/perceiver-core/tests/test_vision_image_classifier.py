@@ -142,11 +142,26 @@ def test_fourier_and_conv_variants_take_other_sizes(kind):
         (dict(max_resolution=(224,)), r"max_resolution must be 2 values \(int, int\) or None, got \(224,\)"),
         (dict(position_encoding="conv", image_shape=(3, 4, 4)), "too small for the conv stem"),
         (dict(num_cross_attention_heads=0), "num_cross_attention_heads must be positive, got 0"),
+        (
+            dict(image_shape=(28, 28, 1)),
+            r"image_shape \(28, 28, 1\) looks channels-last .* image_shape=\(1, 28, 28\)",
+        ),
+        (
+            dict(image_shape=(224, 224, 3)),
+            r"image_shape \(224, 224, 3\) looks channels-last .* image_shape=\(3, 224, 224\)",
+        ),
     ],
 )
 def test_invalid_encoder_config_raises(kwargs, message):
     with pytest.raises(ValueError, match=message):
         ImageEncoderConfig(**kwargs)
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 224, 224), (4, 8, 3), (3, 16, 1), (16, 4, 4), (8, 3, 1)])
+def test_channels_first_image_shapes_are_accepted(shape):
+    """Only a shape that cannot sensibly be (channels, height, width) is refused as channels-last:
+    it ends in 1, 3 or 4 channels and has more than 4 rows and columns before them."""
+    assert ImageEncoderConfig(image_shape=shape).image_shape == shape
 
 
 def test_learned_positions_are_trained():

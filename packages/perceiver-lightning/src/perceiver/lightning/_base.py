@@ -165,11 +165,50 @@ class LitModel(pl.LightningModule):
                 directory holding ``model.safetensors`` (a saved 🤗 wrapper of the model).
             kwargs: further ``__init__`` arguments of the wrapper (``optimizer``, sampling ...).
         """
+        arguments = cls._config_attribute_arguments(config)
+        config = cls._task_config(config)
         if not isinstance(config, cls.config_class):
             raise TypeError(
                 f"{cls.__name__}.create expects a {cls.config_class.__name__}, got {type(config).__name__}"
             )
-        return cls(**config.to_dict(), params=params, **kwargs)
+        if params is not None:
+            arguments["params"] = _same_weights("params", params, arguments.get("params"))
+        for name, value in kwargs.items():
+            if name in arguments:
+                kwargs[name] = _same_weights(name, value, arguments.pop(name))
+        return cls(**config.to_dict(), **{"params": None, **arguments, **kwargs})
+
+    # attributes that perceiver-io 0.11's recipes set on a config although they are no fields of
+    # it (``config.params = ...``), and the __init__ argument each stands for
+    config_attributes: ClassVar[dict[str, str]] = {"params": "params"}
+
+    @classmethod
+    def _task_config(cls, config: Any) -> Any:
+        """``config`` as this wrapper's ``config_class`` where it can be converted (subclasses)."""
+        return config
+
+    @classmethod
+    def _config_attribute_arguments(cls, config: Any) -> dict[str, Any]:
+        """The __init__ arguments given by attributes set on ``config`` outside its fields (see
+        :attr:`config_attributes`); any other such attribute is an error, as it would be ignored."""
+        arguments, unknown = {}, []
+        for path, value in _non_field_attributes(config).items():
+            if path in cls.config_attributes:
+                arguments[cls.config_attributes[path]] = value
+            else:
+                unknown.append(path)
+        if unknown:
+            raise ValueError(
+                f"{cls.__name__}.create: config.{', config.'.join(unknown)} "
+                f"{'is no config field' if len(unknown) == 1 else 'are no config fields'} and would be "
+                f"ignored; the fields are those of {type(config).__name__} and its parts"
+                + (
+                    f"; set as attributes, only config.{', config.'.join(cls.config_attributes)} are read"
+                    if cls.config_attributes
+                    else ""
+                )
+            )
+        return arguments
 
     def save_config_hyperparameters(self, config: ConfigBase, **others: Any) -> None:
         """Save the core model's ``config`` and the wrapper's ``others`` arguments as hyperparameters.
@@ -418,6 +457,27 @@ class LitModel(pl.LightningModule):
         base class refuses non-finite floating-point tensors, subclasses add labels and token ids.
         """
         check_finite(floating_tensors(batch), where)
+
+
+def _non_field_attributes(config: Any, prefix: str = "") -> dict[str, Any]:
+    """Attributes set on a config dataclass (and its nested configs) that are none of its fields,
+    by dotted path: ``config.encoder.params = ...`` on a config without such a field."""
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        return {}
+    fields = {f.name for f in dataclasses.fields(config)}
+    found = {f"{prefix}{k}": v for k, v in vars(config).items() if k not in fields and not k.startswith("_")}
+    for name in sorted(fields):
+        found.update(_non_field_attributes(getattr(config, name), f"{prefix}{name}."))
+    return found
+
+
+def _same_weights(name: str, given: Any, from_config: Any) -> Any:
+    """``given``, unless the config's attribute names other weights."""
+    if from_config is not None and given is not None and os.fspath(given) != os.fspath(from_config):
+        raise ValueError(
+            f"{name}={given!r} and the config's attribute ({from_config!r}) name different weights: give one of them"
+        )
+    return given if given is not None else from_config
 
 
 def _is_fsdp_root(model: Any) -> bool:

@@ -43,6 +43,22 @@ PositionEncodingKind = Literal["fourier", "learned", "conv"]
 _KINDS = ("fourier", "learned", "conv")
 
 
+_IMAGE_CHANNELS = (1, 3, 4)  # grayscale, RGB, RGBA
+
+
+def looks_channels_last(shape: tuple[int, ...]) -> bool:
+    """Whether a 3-d image shape reads as (height, width, channels) rather than (channels,
+    height, width): it ends in an image's channel count (1, 3 or 4) and the dimensions before it
+    are larger than any (a "channels-first" reading would be a 1 to 4 pixel wide image with more
+    than 4 channels)."""
+    return (
+        len(shape) == 3
+        and shape[2] in _IMAGE_CHANNELS
+        and shape[0] > max(_IMAGE_CHANNELS)
+        and shape[1] > max(_IMAGE_CHANNELS)
+    )
+
+
 def _fourier_channels(num_dims: int, bands_field: str, num_bands: int) -> tuple[int, str]:
     """Channels of a Fourier position encoding of a ``num_dims``-dimensional grid, and how."""
     return num_dims * (2 * num_bands + 1), f"{num_dims} x (2 x {bands_field} ({num_bands}) + 1)"
@@ -91,6 +107,13 @@ class ImageEncoderConfig(EncoderConfig):
         if len(self.image_shape) != 3 or any(int(s) <= 0 for s in self.image_shape):
             raise ValueError(
                 f"image_shape must be three positive sizes (channels, height, width), got {self.image_shape}"
+            )
+        if looks_channels_last(self.image_shape):
+            h, w, c = self.image_shape
+            raise ValueError(
+                f"image_shape {self.image_shape} looks channels-last (height, width, channels), the "
+                f"layout of krasserm/perceiver-io 0.11 and of MNISTDataModule(channels_last=True).image_shape; "
+                f"ImageEncoderConfig takes (channels, height, width): image_shape=({c}, {h}, {w})"
             )
         if self.position_encoding not in _KINDS:
             raise ValueError(f"position_encoding must be one of {_KINDS}, got {self.position_encoding!r}")

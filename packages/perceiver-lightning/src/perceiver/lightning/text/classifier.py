@@ -16,7 +16,7 @@ import torch
 from perceiver.lightning._base import as_config, load_checked
 from perceiver.lightning._batch_checks import check_token_ids
 from perceiver.lightning._io import LitClassifier
-from perceiver.model.core import ClassificationDecoderConfig
+from perceiver.model.core import ClassificationDecoderConfig, PerceiverIOConfig
 from perceiver.model.core.masks import effective_pad_mask
 from perceiver.model.text.classifier import TextClassifier, TextClassifierConfig
 from perceiver.model.text.mlm import TextEncoderConfig
@@ -72,6 +72,8 @@ class LitTextClassifier(LitClassifier):
     """
 
     weight_arguments = ("params", "encoder_params")
+    # perceiver-io 0.11's recipes: config.params = <classifier>, config.encoder.params = <masked LM>
+    config_attributes = {"params": "params", "encoder.params": "encoder_params"}
 
     task = "text.classifier"
     config_class = TextClassifierConfig
@@ -118,6 +120,49 @@ class LitTextClassifier(LitClassifier):
             self.load_params(params)
         if encoder_params is not None:
             self.load_encoder_params(encoder_params)
+
+    @classmethod
+    def create(
+        cls, config: TextClassifierConfig, params: str | None = None, **kwargs: Any
+    ) -> LitTextClassifier:
+        """A wrapper of a new text classifier built from ``config``.
+
+        Besides a ``TextClassifierConfig``, ``config`` may be a masked language model's config
+        whose decoder was replaced by a ``ClassificationDecoderConfig`` (perceiver-io 0.11's
+        recipe); ``config.encoder.params`` set on it (a masked language model's weights, 0.11's
+        field) is ``encoder_params``, ``config.params`` is ``params``.
+        """
+        return super().create(config, params, **kwargs)  # type: ignore[return-value]
+
+    @classmethod
+    def _task_config(cls, config: Any) -> Any:
+        if isinstance(config, TextClassifierConfig) or not isinstance(config, PerceiverIOConfig):
+            return config
+        kind = type(config).__name__
+        if not isinstance(config.decoder, ClassificationDecoderConfig):
+            raise TypeError(
+                f"LitTextClassifier.create expects a TextClassifierConfig, got a {kind} with a "
+                f"{type(config.decoder).__name__} decoder. Replace its decoder by a classification "
+                "decoder (config.decoder = ClassificationDecoderConfig(num_classes=..., "
+                "num_output_query_channels=...), as in perceiver-io 0.11), or build "
+                "TextClassifierConfig(encoder=config.encoder, decoder=ClassificationDecoderConfig(...), "
+                "num_latents=config.num_latents, num_latent_channels=config.num_latent_channels)"
+            )
+        if not isinstance(config.encoder, TextEncoderConfig):
+            raise TypeError(
+                f"LitTextClassifier.create expects a TextClassifierConfig, got a {kind} with a "
+                f"{type(config.encoder).__name__} encoder (a text encoder config is needed)"
+            )
+        try:
+            return TextClassifierConfig(
+                encoder=config.encoder,
+                decoder=config.decoder,
+                num_latents=config.num_latents,
+                num_latent_channels=config.num_latent_channels,
+                activation_checkpointing=config.activation_checkpointing,
+            )
+        except ValueError as e:
+            raise ValueError(f"{kind} with a classification decoder: {e}") from None
 
     def load_encoder_params(self, params: str | os.PathLike) -> None:
         """Load the encoder's weights from a masked language model (see ``read_params``)."""

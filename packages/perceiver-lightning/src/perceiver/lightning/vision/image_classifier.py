@@ -75,7 +75,16 @@ class LitImageClassifier(LitClassifier):
         shape = getattr(datamodule, "image_shape", None)
         expected = tuple(self.hparams.encoder["image_shape"])
         if shape is not None and channels_first(shape) != expected:
-            raise ValueError(f"the data's image_shape {tuple(shape)} does not fit the model's {expected}")
+            shape = tuple(shape)
+            data = (
+                f"{shape}"
+                if channels_first(shape) == shape
+                else f"{shape} (channels-first {channels_first(shape)})"
+            )
+            raise ValueError(
+                f"the data's image_shape {data} does not fit the model's encoder.image_shape {expected} "
+                "(channels, height, width)"
+            )
         self.check_num_classes(datamodule)
 
     def labels_of(self, batch: Any) -> torch.Tensor:
