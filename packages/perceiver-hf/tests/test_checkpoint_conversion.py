@@ -136,3 +136,96 @@ def test_import_registers_every_model_type_and_pipeline():
         "assert {'optical-flow', 'multimodal-autoencoding', 'symbolic-audio-generation'} <= tasks\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.fixture
+def hub_calls(monkeypatch):
+    """The 🤗 Hub API calls of a test, recorded instead of sent."""
+    from types import SimpleNamespace
+
+    from huggingface_hub import HfApi
+
+    calls = []
+
+    def recorder(name, result=None):
+        def method(self, *args, **kwargs):
+            calls.append((name, args, kwargs))
+            return result(*args, **kwargs) if callable(result) else result
+
+        return method
+
+    monkeypatch.setattr(
+        HfApi, "create_repo", recorder("create_repo", lambda repo_id, **kw: SimpleNamespace(repo_id=repo_id))
+    )
+    monkeypatch.setattr(HfApi, "file_exists", recorder("file_exists", False))
+    monkeypatch.setattr(HfApi, "upload_folder", recorder("upload_folder"))
+    monkeypatch.setattr(HfApi, "create_commit", recorder("create_commit"))
+    monkeypatch.setattr(HfApi, "create_branch", recorder("create_branch"))
+    return calls
+
+
+@pytest.mark.parametrize("module", [clm, mlm])
+def test_push_to_hub_options_of_perceiver_io_reach_the_hub(module, tmp_path, hub_calls):
+    """perceiver-io 0.11's convert_checkpoint(..., **kwargs) passed repo_id, commit_message, ...
+    to save_pretrained(push_to_hub=True): the model and its tokenizer are pushed with them."""
+    task = "text.clm" if module is clm else "text.mlm"
+    if module is clm:
+        lightning_checkpoint(tmp_path / "last.ckpt", task)
+    else:
+        _mlm_checkpoint(tmp_path / "last.ckpt")
+    module.convert_checkpoint(
+        tmp_path / "model",
+        tmp_path / "last.ckpt",
+        tokenizer_name="deepmind/language-perceiver",
+        push_to_hub=True,
+        repo_id="someone/converted",
+        commit_message="Convert a perceiver-io checkpoint",
+        private=True,
+        token="hf_token",
+    )
+    repos = [(args, kwargs) for name, args, kwargs in hub_calls if name == "create_repo"]
+    commits = [kwargs for name, _, kwargs in hub_calls if name in ("upload_folder", "create_commit")]
+    assert len(repos) >= 2 and len(commits) >= 2  # the model and its tokenizer
+    for args, kwargs in repos:
+        assert (args[0] if args else kwargs["repo_id"]) == "someone/converted"
+        assert kwargs["private"] is True and kwargs["token"] == "hf_token"
+    for kwargs in commits:
+        assert kwargs["repo_id"] == "someone/converted"
+        assert kwargs["commit_message"] == "Convert a perceiver-io checkpoint"
+        assert kwargs["token"] == "hf_token"
+    assert (tmp_path / "model" / "model.safetensors").is_file()
+
+
+def _mlm_checkpoint(path):
+    from perceiver.model.text.mlm import (
+        MaskedLanguageModel,
+        MaskedLanguageModelConfig,
+        TextDecoderConfig,
+        TextEncoderConfig,
+    )
+
+    config = MaskedLanguageModelConfig(
+        encoder=TextEncoderConfig(vocab_size=262, max_seq_len=16, num_input_channels=16),
+        decoder=TextDecoderConfig(vocab_size=262, max_seq_len=16),
+        num_latents=4,
+        num_latent_channels=16,
+    )
+    backend = MaskedLanguageModel(config)
+    state = {f"backend_model.{k}": v for k, v in backend.state_dict().items()}
+    hparams = config.to_dict() | {"params": None}
+    torch.save({"perceiver_task": "text.mlm", "hyper_parameters": hparams, "state_dict": state}, path)
+
+
+def test_push_to_hub_options_without_push_to_hub_are_refused(tmp_path, hub_calls):
+    lightning_checkpoint(tmp_path / "last.ckpt")
+    with pytest.raises(
+        ValueError, match=r"commit_message is an option of pushing .* without push_to_hub=True"
+    ):
+        clm.convert_checkpoint(tmp_path / "model", tmp_path / "last.ckpt", commit_message="x")
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments \['commit_msg'\].*commit_message"):
+        clm.convert_checkpoint(tmp_path / "model", tmp_path / "last.ckpt", push_to_hub=True, commit_msg="x")
+    from perceiver.hf.vision import optical_flow
+
+    with pytest.raises(ValueError, match="repo_id is an option of pushing"):
+        optical_flow.convert_checkpoint(tmp_path / "flow", tmp_path / "last.ckpt", repo_id="someone/flow")
+    assert not hub_calls and not (tmp_path / "model").exists()

@@ -25,6 +25,7 @@ __all__ = [
     "convert_state_dict",
     "convert_text_checkpoint",
     "data_hyperparameters",
+    "hub_options",
     "label_config",
     "load_source_model",
     "perceiver_layer_table",
@@ -32,6 +33,33 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+# the push_to_hub options that krasserm/perceiver-io 0.11's convert functions passed on to
+# save_pretrained (its **kwargs): those that transformers' model, tokenizer and image processor
+# save_pretrained all take
+HUB_OPTIONS = ("repo_id", "commit_message", "private", "token")
+
+
+def hub_options(function: str, push_to_hub: bool, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` checked as the keyword arguments of ``save_pretrained(..., push_to_hub=True)``.
+
+    Raises:
+        TypeError: an option that is not one of :data:`HUB_OPTIONS`.
+        ValueError: options given without ``push_to_hub=True`` (they would be ignored).
+    """
+    unknown = sorted(set(options) - set(HUB_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"{function}() got unexpected keyword arguments {unknown}; besides its own arguments it "
+            f"takes the options of push_to_hub=True: {', '.join(HUB_OPTIONS)}"
+        )
+    if options and not push_to_hub:
+        raise ValueError(
+            f"{function}(): {', '.join(sorted(options))} {'is an option' if len(options) == 1 else 'are options'} "
+            "of pushing to the 🤗 Hub and would be ignored without push_to_hub=True"
+        )
+    return dict(options)
+
 
 # where Lightning stores the hyperparameters of the data module a model was trained with
 DATA_HPARAMS_KEY = "datamodule_hyper_parameters"
@@ -222,6 +250,7 @@ def convert_checkpoint_to(
     preprocessor=None,
     push_to_hub: bool = False,
     class_names: Sequence[str] | None = None,
+    hub: Mapping[str, Any] | None = None,
 ):
     """Save a 🤗 ``model_class`` with the weights of a perceiver-lightning checkpoint of ``task``.
 
@@ -230,7 +259,10 @@ def convert_checkpoint_to(
             from ``(backend config, data module hyperparameters)``; None: none.
         class_names: a classifier's class names (``id2label``); None: the names the checkpoint's
             data module records (see :func:`class_names_of`), else ``LABEL_<i>``.
+        hub: options of ``push_to_hub=True`` (``repo_id``, ``commit_message``, ``private``,
+            ``token``), checked by :func:`hub_options`.
     """
+    hub = hub_options("convert_checkpoint", push_to_hub, hub or {})
     ckpt = read_lightning_checkpoint(ckpt_url)
     config_class = model_class.config_class
     backend_config, state = backend_from_lightning_checkpoint(
@@ -261,9 +293,9 @@ def convert_checkpoint_to(
         )
     if callable(preprocessor) and not hasattr(preprocessor, "save_pretrained"):
         preprocessor = preprocessor(backend_config, data_hparams)
-    model.save_pretrained(save_dir, push_to_hub=push_to_hub)
+    model.save_pretrained(save_dir, push_to_hub=push_to_hub, **hub)
     if preprocessor is not None:
-        preprocessor.save_pretrained(save_dir, push_to_hub=push_to_hub)
+        preprocessor.save_pretrained(save_dir, push_to_hub=push_to_hub, **hub)
     return model.eval()
 
 
@@ -284,6 +316,7 @@ def convert_text_checkpoint(
     tokenizer_name: str | bool | None = True,
     push_to_hub: bool = False,
     class_names: Sequence[str] | None = None,
+    hub: Mapping[str, Any] | None = None,
 ):
     """:func:`convert_checkpoint_to` for a text model, with its tokenizer saved alongside.
 
@@ -305,5 +338,5 @@ def convert_text_checkpoint(
     else:
         raise TypeError(f"tokenizer_name must be a name, a path, True or None, got {tokenizer_name!r}")
     return convert_checkpoint_to(
-        save_dir, ckpt_url, model_class, task, preprocessor, push_to_hub, class_names=class_names
+        save_dir, ckpt_url, model_class, task, preprocessor, push_to_hub, class_names=class_names, hub=hub
     )

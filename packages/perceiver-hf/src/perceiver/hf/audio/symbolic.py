@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
@@ -37,12 +38,14 @@ def convert_checkpoint(
     ckpt_url: str | Path,
     tokenizer_name: str | None = None,
     push_to_hub: bool = False,
+    **hub: Any,
 ) -> PerceiverSymbolicAudioModel:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``audio.symbolic``
     to a 🤗 model in ``save_dir``, with the tokenizer ``tokenizer_name`` saved alongside (its
-    pad/bos/eos ids go into the config and ``generation_config.json``)."""
+    pad/bos/eos ids go into the config and ``generation_config.json``). ``hub``: ``repo_id``,
+    ``commit_message``, ``private``, ``token``, options of ``push_to_hub=True`` (refused without it)."""
     return convert_causal_checkpoint(
-        save_dir, ckpt_url, PerceiverSymbolicAudioModel, "audio.symbolic", tokenizer_name, push_to_hub
+        save_dir, ckpt_url, PerceiverSymbolicAudioModel, "audio.symbolic", tokenizer_name, push_to_hub, hub
     )
 
 

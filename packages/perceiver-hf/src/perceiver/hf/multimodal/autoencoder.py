@@ -305,12 +305,19 @@ class MultimodalAutoencodingPipeline(Pipeline):
 
 
 def convert_checkpoint(
-    save_dir: str | Path, ckpt_url: str | Path, push_to_hub: bool = False
+    save_dir: str | Path, ckpt_url: str | Path, push_to_hub: bool = False, **hub: Any
 ) -> PerceiverMultimodalAutoencoder:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``multimodal.autoencoder``
-    to a 🤗 model in ``save_dir``."""
+    to a 🤗 model in ``save_dir``. ``hub``: ``repo_id``, ``commit_message``, ``private``, ``token``,
+    options of ``push_to_hub=True`` (refused without it)."""
     return convert_checkpoint_to(
-        save_dir, ckpt_url, PerceiverMultimodalAutoencoder, "multimodal.autoencoder", None, push_to_hub
+        save_dir,
+        ckpt_url,
+        PerceiverMultimodalAutoencoder,
+        "multimodal.autoencoder",
+        None,
+        push_to_hub,
+        hub=hub,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -81,6 +82,7 @@ def convert_checkpoint(
     tokenizer_name: str | bool | None = True,
     push_to_hub: bool = False,
     class_names: Sequence[str] | None = None,
+    **hub: Any,
 ) -> PerceiverTextClassifier:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.classifier``
     to a 🤗 model in ``save_dir``, with its tokenizer saved alongside.
@@ -93,6 +95,8 @@ def convert_checkpoint(
             ``max_seq_len``.
         class_names: the names of the classes (``id2label``); None: the names the checkpoint's
             data module records (``class_names``, or its class's, e.g. IMDb's ``neg``, ``pos``).
+        hub: ``repo_id``, ``commit_message``, ``private``, ``token``: options of
+            ``push_to_hub=True`` (as perceiver-io 0.11's ``**kwargs``); refused without it.
     """
     return convert_text_checkpoint(
         save_dir,
@@ -102,6 +106,7 @@ def convert_checkpoint(
         tokenizer_name,
         push_to_hub,
         class_names,
+        hub=hub,
     )
 
 

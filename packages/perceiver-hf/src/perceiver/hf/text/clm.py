@@ -10,7 +10,9 @@ and the other ``generate`` options work as for any 🤗 causal LM.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,7 +26,7 @@ from perceiver.hf._base import (
     check_class_labels,
     check_forward_arguments,
 )
-from perceiver.hf._convert import convert_text_checkpoint
+from perceiver.hf._convert import convert_text_checkpoint, hub_options
 from perceiver.hf.tokenizer import PerceiverBytesTokenizer
 from perceiver.model.core import IncrementalDecoder, check_prompt_padding
 from perceiver.model.core.masks import pad_mask_from_attention_mask
@@ -273,6 +275,7 @@ def convert_checkpoint(
     ckpt_url: str | Path,
     tokenizer_name: str | bool | None = True,
     push_to_hub: bool = False,
+    **hub: Any,
 ) -> PerceiverCausalLanguageModel:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.clm``
     to a 🤗 model in ``save_dir``, with its tokenizer saved alongside (its pad/bos/eos ids go into
@@ -284,9 +287,11 @@ def convert_checkpoint(
             tokenizer; None: no tokenizer. It is saved as in training: special tokens only where
             training added them, the training's padding side, ``model_max_length`` = the model's
             ``max_seq_len``.
+        hub: ``repo_id``, ``commit_message``, ``private``, ``token``: options of
+            ``push_to_hub=True`` (as perceiver-io 0.11's ``**kwargs``); refused without it.
     """
     return convert_causal_checkpoint(
-        save_dir, ckpt_url, PerceiverCausalLanguageModel, "text.clm", tokenizer_name, push_to_hub
+        save_dir, ckpt_url, PerceiverCausalLanguageModel, "text.clm", tokenizer_name, push_to_hub, hub
     )
 
 
@@ -297,9 +302,12 @@ def convert_causal_checkpoint(
     task: str,
     tokenizer_name: str | bool | None,
     push_to_hub: bool = False,
+    hub: Mapping[str, Any] | None = None,
 ) -> PerceiverCausalLanguageModel:
     """``convert_checkpoint`` of the causal models: the saved tokenizer's special token ids become
-    the model's generation defaults."""
+    the model's generation defaults. ``hub``: options of ``push_to_hub=True`` (see
+    :func:`perceiver.hf._convert.hub_options`)."""
+    hub = hub_options("convert_checkpoint", push_to_hub, hub or {})
     model = convert_text_checkpoint(save_dir, ckpt_url, model_class, task, tokenizer_name, push_to_hub=False)
     tokenizer = None
     if (Path(save_dir) / "tokenizer_config.json").is_file():
@@ -311,9 +319,9 @@ def convert_causal_checkpoint(
                 setattr(model.generation_config, name, token_id)
             model.save_pretrained(save_dir)
     if push_to_hub:
-        model.save_pretrained(save_dir, push_to_hub=True)
+        model.save_pretrained(save_dir, push_to_hub=True, **hub)
         if tokenizer is not None:
-            tokenizer.save_pretrained(save_dir, push_to_hub=True)
+            tokenizer.save_pretrained(save_dir, push_to_hub=True, **hub)
     return model
 
 

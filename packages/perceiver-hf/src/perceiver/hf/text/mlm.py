@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -192,6 +193,7 @@ def convert_checkpoint(
     ckpt_url: str | Path,
     tokenizer_name: str | bool | None = True,
     push_to_hub: bool = False,
+    **hub: Any,
 ) -> PerceiverMaskedLanguageModel:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.mlm``
     to a 🤗 model in ``save_dir``, with its tokenizer saved alongside.
@@ -202,9 +204,11 @@ def convert_checkpoint(
             tokenizer; None: no tokenizer. It is saved as in training: special tokens only where
             training added them, the training's padding side, ``model_max_length`` = the model's
             ``max_seq_len``.
+        hub: ``repo_id``, ``commit_message``, ``private``, ``token``: options of
+            ``push_to_hub=True`` (as perceiver-io 0.11's ``**kwargs``); refused without it.
     """
     return convert_text_checkpoint(
-        save_dir, ckpt_url, PerceiverMaskedLanguageModel, "text.mlm", tokenizer_name, push_to_hub
+        save_dir, ckpt_url, PerceiverMaskedLanguageModel, "text.mlm", tokenizer_name, push_to_hub, hub=hub
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -260,6 +260,7 @@ def convert_checkpoint(
     push_to_hub: bool = False,
     image_processor=None,
     class_names: Sequence[str] | None = None,
+    **hub: Any,
 ) -> PerceiverImageClassifier:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``vision.image_classifier``
     to a 🤗 model in ``save_dir``, with the image processor it was trained with saved alongside.
@@ -272,6 +273,8 @@ def convert_checkpoint(
             3-channel image size.
         class_names: the names of the classes (``id2label``); None: the names the checkpoint's
             data module records (MNIST's digits, an ImageNet folder's classes).
+        hub: ``repo_id``, ``commit_message``, ``private``, ``token``: options of
+            ``push_to_hub=True`` (as perceiver-io 0.11's ``**kwargs``); refused without it.
     """
     from perceiver.hf.vision.image_processor import training_image_processor
 
@@ -291,6 +294,7 @@ def convert_checkpoint(
         image_processor,
         push_to_hub,
         class_names=class_names,
+        hub=hub,
     )
 
 

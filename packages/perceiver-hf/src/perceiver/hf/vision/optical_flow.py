@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoModel, PerceiverConfig, PerceiverForOpticalFlow
@@ -159,12 +160,13 @@ def convert_model(
 
 
 def convert_checkpoint(
-    save_dir: str | Path, ckpt_url: str | Path, push_to_hub: bool = False
+    save_dir: str | Path, ckpt_url: str | Path, push_to_hub: bool = False, **hub: Any
 ) -> OpticalFlowPerceiver:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``vision.optical_flow``
-    to a 🤗 model in ``save_dir``."""
+    to a 🤗 model in ``save_dir``. ``hub``: ``repo_id``, ``commit_message``, ``private``, ``token``,
+    options of ``push_to_hub=True`` (refused without it)."""
     return convert_checkpoint_to(
-        save_dir, ckpt_url, OpticalFlowPerceiver, "vision.optical_flow", None, push_to_hub
+        save_dir, ckpt_url, OpticalFlowPerceiver, "vision.optical_flow", None, push_to_hub, hub=hub
     )
 
 
