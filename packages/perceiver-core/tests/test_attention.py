@@ -7,7 +7,7 @@ from torch.testing import assert_close
 from perceiver.model.core import KVCache, MultiHeadAttention, RotaryPositionEmbedding
 from perceiver.model.core.attention import eager_attention_reference
 from perceiver.model.core.masks import attend_mask
-from perceiver.model.core.position import FrequencyPositionEncoding
+from perceiver.model.core.position import FrequencyPositionEncoding, rotary_channels
 
 
 def mha(**kwargs) -> MultiHeadAttention:
@@ -215,3 +215,26 @@ def test_causal_attention_runs_flash_attention_on_cuda(num_queries):
             eager = attn(x_q, x_kv)
     assert_close(fused.float(), eager.float(), atol=2e-2, rtol=2e-2)
     assert torch.isfinite(x_kv.grad).all()
+
+
+@pytest.mark.parametrize(
+    ("head_dim", "fraction", "expected"),
+    [
+        (64, 0.5, (32, 32)),
+        (64, 1.0, (64, 64)),
+        (6, 0.5, (4, 3)),  # an odd half rounds up to whole pairs, frequencies scaled by 3
+        (10, 0.5, (6, 5)),
+        (2, 0.5, (2, 1)),
+        (7, 1.0, (6, 6)),  # no room for a fourth pair
+        (3, 0.5, (2, 1)),
+    ],
+)
+def test_rotary_channels_round_to_whole_pairs(head_dim, fraction, expected):
+    assert rotary_channels(head_dim, fraction) == expected
+
+
+def test_frequencies_are_scaled_by_the_frequency_dim():
+    encoding = FrequencyPositionEncoding(4, frequency_dim=3)
+    torch.testing.assert_close(encoding.inv_freq, torch.tensor([1.0, 10000.0 ** (-2 / 3)]), rtol=1e-6, atol=0)
+    with pytest.raises(ValueError, match="1 channels per head leave no channel pair"):
+        rotary_channels(1, 0.5)

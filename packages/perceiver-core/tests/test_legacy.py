@@ -68,7 +68,12 @@ def test_image_classifier_config_turns_the_image_shape_channels_first():
         ("text.mlm", {k: v for k, v in MLM.items() if k != "num_latents"}, r"missing: \['num_latents'\]"),
         ("text.mlm", {**MLM, "decoder": {"num_output_query_channels": 8}}, "num_output_query_channels=8"),
         ("text.mlm", {**MLM, "encoder": "x"}, "model_config.encoder must be a dict"),
-        ("text.clm", {"num_channels": 20, "num_heads": 2}, "odd number of channels"),
+        (
+            "text.clm",
+            {"num_channels": 18, "num_heads": 2, "abs_pos_emb": False},
+            r"9 channels per head, an odd number, with abs_pos_emb=false",
+        ),
+        ("text.clm", {"num_channels": 4, "num_heads": 4}, r"1 channel per head, of which .* rotates none"),
         (
             "text.clm",
             {"num_channels": 20, "num_heads": 3},
@@ -172,3 +177,45 @@ def test_a_bias_perceiver_io_never_had_is_refused():
         ValueError, match=re.escape("has no 'perceiver_ar.self_attn.0.self_attn.attention.q_proj.bias'")
     ):
         legacy_state_dict("text.clm", source)
+
+
+def test_perceiver_io_positions_call_says_what_replaces_it():
+    from perceiver.model.core.position import positions
+
+    for old_call in (
+        lambda: positions(2, 5),
+        lambda: positions(2, 5, shift=torch.zeros(2, 1, dtype=torch.long)),
+    ):
+        with pytest.raises(
+            TypeError, match=r"perceiver-io 0\.11's signature; use positions\(pad_mask, batch_size"
+        ):
+            old_call()
+    # the replacement: 0.11's shift (left padding) is a pad mask
+    shift = torch.tensor([[0], [2]])
+    pad_mask = torch.arange(5) < shift
+    expected = (torch.arange(5).expand(2, 5) - shift).clamp(min=0)  # 0.11's positions(2, 5, shift)
+    assert torch.equal(positions(pad_mask, 2, 5), expected)
+    assert torch.equal(positions(None, 2, 5), torch.arange(5).expand(2, 5))
+
+
+def test_perceiver_io_causal_sequence_model_call_says_what_replaces_it():
+    from perceiver.model.core import CausalSequenceModel
+    from perceiver.model.text.clm import CausalLanguageModelConfig
+
+    config = CausalLanguageModelConfig(
+        vocab_size=32,
+        max_seq_len=16,
+        max_latents=4,
+        num_channels=16,
+        num_heads=2,
+        num_self_attention_layers=1,
+    )
+    with pytest.raises(TypeError, match=r"keyword arguments only .* CausalLanguageModel\(config\)"):
+        CausalSequenceModel(config)
+    torch.manual_seed(0)
+    model = CausalSequenceModel(**config.to_dict()).eval()  # the replacement named by the message
+    torch.manual_seed(0)
+    reference = CausalLanguageModel(config).eval()
+    x = torch.randint(0, 32, (2, 10))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, prefix_len=6), reference(x, prefix_len=6), rtol=0, atol=0)

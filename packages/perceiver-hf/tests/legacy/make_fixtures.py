@@ -203,6 +203,20 @@ def causal_language_model() -> None:
     )  # fmt: skip
 
 
+def causal_language_model_rotary_widths() -> None:
+    """Heads whose rotated channels (half of each head with abs_pos_emb) are odd or a single
+    channel: perceiver-io rounds them up to whole pairs (text.clm.rotary-<channels per head>)."""
+    from perceiver.model.text.clm.backend import CausalLanguageModel, CausalLanguageModelConfig
+
+    for num_channels, num_heads in ((12, 2), (8, 4), (20, 2)):
+        _causal(
+            f"text.clm.rotary-{num_channels // num_heads}", CausalLanguageModel, CausalLanguageModelConfig,
+            "perceiver-ar-causal-language-model", "PerceiverCausalLanguageModel", 7, vocab_size=32,
+            max_seq_len=16, max_latents=6, num_channels=num_channels, num_heads=num_heads,
+            num_self_attention_layers=2, num_self_attention_rotary_layers=-1, cross_attention_dropout=0.0,
+        )  # fmt: skip
+
+
 def symbolic_audio_model() -> None:
     from perceiver.model.audio.symbolic.backend import SymbolicAudioModel, SymbolicAudioModelConfig
 
@@ -344,18 +358,22 @@ def main() -> None:
     parser.add_argument(
         "perceiver_io_src", type=Path, help="folder holding perceiver-io's 'perceiver' package"
     )
+    parser.add_argument("--only", nargs="*", help="names of the functions to run (default: all)")
     args = parser.parse_args()
     _prepare_imports(args.perceiver_io_src)
-    for make in (
+    makers = (
         masked_language_model,
         text_classifier,
         causal_language_model,
+        causal_language_model_rotary_widths,
         symbolic_audio_model,
         image_classifier,
         mnist_image_classifier,
         optical_flow,
-    ):
-        make()
+    )
+    for make in makers:
+        if not args.only or make.__name__ in args.only:
+            make()
     for path in sorted(FIXTURES.rglob("*")):
         if path.is_file():
             print(f"{path.relative_to(FIXTURES)}: {path.stat().st_size:,} bytes")

@@ -214,3 +214,20 @@ def test_our_format_never_leaves_a_parameter_random(change, tmp_path):
     name = "backend_model.decoder.extra" if change == "unexpected" else key
     with pytest.raises(ValueError, match=name):
         AutoModelForMaskedLM.from_pretrained(tmp_path)
+
+
+@pytest.mark.parametrize(("head_dim", "rotated", "frequency_dim"), [(6, 4, 3), (2, 2, 1), (10, 6, 5)])
+def test_rotary_widths_that_perceiver_io_rounded_up_give_its_outputs(head_dim, rotated, frequency_dim):
+    """With abs_pos_emb, perceiver-io rotates half of each head's channels, n = head_dim / 2;
+    an odd n rotates n + 1 channels at frequencies scaled by n (written by perceiver-io itself)."""
+    name = f"text.clm.rotary-{head_dim}"
+    model = AutoModelForCausalLM.from_pretrained(FIXTURES / name).eval()
+    encoding = model.backend_model.perceiver_ar.frequency_encoding
+    assert (encoding.dim, encoding.frequency_dim) == (rotated, frequency_dim)
+    e, metadata = expected(name)
+    with torch.no_grad():
+        mask = (~e["pad_mask"]).long()
+        logits = model(e["input_ids"], attention_mask=mask, prefix_len=int(metadata["prefix_len"])).logits
+        no_prefix = model(e["input_ids"][:, -6:], prefix_len=0).logits
+    torch.testing.assert_close(logits, e["logits"], **TOL)
+    torch.testing.assert_close(no_prefix, e["logits_no_prefix"], **TOL)

@@ -37,9 +37,10 @@ class InputAdapter(nn.Module):
 class RotarySupport(InputAdapter):
     """Input adapter of a Perceiver AR: embeds tokens at given positions.
 
-    ``num_rotary_channels_per_head`` tells the model how many channels of each attention head
-    rotary position embedding rotates: all of them (0 means "all") or, when the adapter adds
-    absolute position embeddings itself, a part.
+    ``rotated_channels_fraction`` tells the model which part of each attention head's channels
+    rotary position embedding rotates: all of them (1.0) or, when the adapter adds absolute
+    position embeddings itself, a part; :func:`perceiver.model.core.position.rotary_channels`
+    turns it into whole channel pairs.
     """
 
     def __init__(self, num_input_channels: int, rotated_channels_fraction: float = 1.0) -> None:

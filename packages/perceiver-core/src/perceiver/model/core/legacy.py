@@ -306,12 +306,18 @@ def _causal_fields(model_config: Mapping[str, Any]) -> dict[str, Any]:
     if num_heads <= 0 or num_channels % num_heads:
         raise ValueError(f"model_config: num_heads ({num_heads}) must divide num_channels ({num_channels})")
     head_dim = num_channels // num_heads
-    rotated = head_dim // 2 if cfg["abs_pos_emb"] else head_dim
-    if rotated % 2:
-        # perceiver-io rotates 2 * ceil(rotated / 2) channels at frequencies scaled by `rotated`
+    # perceiver-io rotates 2 * ceil(n / 2) channels at frequencies scaled by n, for n = head_dim
+    # (half of it with abs_pos_emb), as our rotary_channels does where the head has room
+    if not cfg["abs_pos_emb"] and head_dim % 2:
         raise ValueError(
-            f"model_config: num_channels / num_heads = {head_dim} channels per head rotate an odd "
-            f"number of channels ({rotated}) in perceiver-io's rotary embedding; not supported"
+            f"model_config: num_channels / num_heads = {head_dim} channels per head, an odd number, "
+            "with abs_pos_emb=false: perceiver-io's rotary embedding would rotate "
+            f"{head_dim + 1} channels of {head_dim} and cannot run such a model; not supported"
+        )
+    if cfg["abs_pos_emb"] and head_dim == 1:
+        raise ValueError(
+            "model_config: num_channels / num_heads = 1 channel per head, of which perceiver-io's "
+            "rotary embedding rotates none; not supported"
         )
     fields = {k: v for k, v in cfg.items() if k not in _COMPUTE_ONLY}
     return {**fields, "latent_kv_norm": "q"}

@@ -16,6 +16,7 @@ Shapes: b batch, n tokens, p prefix, l latents, c channels, v vocabulary.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -34,7 +35,12 @@ from perceiver.model.core.config import LATENT_KV_NORMS
 from perceiver.model.core.generation import generate
 from perceiver.model.core.layers import CrossAttentionLayer, SelfAttentionBlock, init_parameters, run_layer
 from perceiver.model.core.masks import check_pad_mask, effective_pad_mask
-from perceiver.model.core.position import FrequencyPositionEncoding, RotaryPositionEmbedding, positions
+from perceiver.model.core.position import (
+    FrequencyPositionEncoding,
+    RotaryPositionEmbedding,
+    positions,
+    rotary_channels,
+)
 
 __all__ = ["CausalSequenceModel", "PerceiverAR", "PerceiverARCache"]
 
@@ -109,9 +115,7 @@ class PerceiverAR(nn.Module):
         if num_channels % num_heads:
             raise ValueError(f"num_heads ({num_heads}) must divide num_channels ({num_channels})")
         head_dim = num_channels // num_heads
-        rotated = int(head_dim * input_adapter.rotated_channels_fraction) // 2 * 2
-        if rotated == 0:
-            raise ValueError(f"{head_dim} channels per head leave no channel pair for rotary embedding")
+        rotated, frequency_dim = rotary_channels(head_dim, input_adapter.rotated_channels_fraction)
 
         self.input_adapter = input_adapter
         self.max_seq_len = max_seq_len
@@ -119,7 +123,7 @@ class PerceiverAR(nn.Module):
         self.num_channels = num_channels
         self.cross_attention_dropout = cross_attention_dropout
         self.activation_checkpointing = activation_checkpointing
-        self.frequency_encoding = FrequencyPositionEncoding(rotated)
+        self.frequency_encoding = FrequencyPositionEncoding(rotated, frequency_dim=frequency_dim)
         self.cross_attn = CrossAttentionLayer(
             num_heads=num_heads,
             num_q_input_channels=num_channels,
@@ -260,6 +264,18 @@ class CausalSequenceModel(nn.Module):
         output_bias: bias of the tied output projection.
         Others as in :class:`PerceiverAR`.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> CausalSequenceModel:
+        # krasserm/perceiver-io 0.11 built it from a config: say what replaces that call
+        if args and cls is CausalSequenceModel:
+            raise TypeError(
+                "CausalSequenceModel takes keyword arguments only (vocab_size=..., max_seq_len=..., "
+                "...). krasserm/perceiver-io 0.11's CausalSequenceModel(config) with a "
+                "CausalSequenceModelConfig is CausalLanguageModel(config) with a CausalLanguageModelConfig "
+                "(perceiver.model.text.clm; SymbolicAudioModel for MIDI), or "
+                "CausalSequenceModel(**config.to_dict())"
+            )
+        return super().__new__(cls)
 
     def __init__(
         self,

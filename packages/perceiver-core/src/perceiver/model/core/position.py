@@ -19,15 +19,36 @@ __all__ = [
     "RotaryPositionEmbedding",
     "TrainablePositionEncoding",
     "positions",
+    "rotary_channels",
 ]
 
 
-def positions(pad_mask: torch.Tensor | None, batch_size: int, seq_len: int, device=None) -> torch.Tensor:
+def positions(
+    pad_mask: torch.Tensor | None,
+    batch_size: int | None = None,
+    seq_len: int | None = None,
+    device=None,
+    *,
+    shift: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Integer positions (b, n) that start at each sequence's first real token.
 
     With left padding the pad tokens get position 0 and the first real token position 0 too,
     so a padded sequence sees the same positions as the unpadded one.
+
+    Raises:
+        TypeError: krasserm/perceiver-io 0.11's call ``positions(b, n, shift=None, device=None)``;
+            the message gives the call that replaces it.
     """
+    if shift is not None or (isinstance(pad_mask, int) and not isinstance(pad_mask, bool)):
+        raise TypeError(
+            "positions(b, n, shift=None, device=None) is krasserm/perceiver-io 0.11's signature; "
+            "use positions(pad_mask, batch_size, seq_len, device): positions(None, b, n, device) "
+            "without padding, and for left padding (0.11's shift, the number of pad tokens) the "
+            "pad mask (b, n), True at padding, e.g. torch.arange(n) < shift"
+        )
+    if batch_size is None or seq_len is None:
+        raise TypeError("positions() needs batch_size and seq_len: positions(pad_mask, batch_size, seq_len)")
     if pad_mask is None:
         return torch.arange(seq_len, device=device).expand(batch_size, -1)
     return ((~pad_mask).cumsum(dim=1) - 1).clamp(min=0)
@@ -122,22 +143,55 @@ class TrainablePositionEncoding(nn.Module):
         return F.embedding(positions, self.position_embedding)  # backward: a dense index-add
 
 
+def rotary_channels(head_dim: int, fraction: float = 1.0) -> tuple[int, int]:
+    """(channels rotated per head, ``frequency_dim`` of their frequencies) of rotary embedding
+    over ``fraction`` of each head's ``head_dim`` channels.
+
+    ``n = int(head_dim * fraction)`` channels are to rotate, in pairs. An even n rotates n
+    channels at frequencies ``base^(-2i/n)``. An odd n is rounded up to the next pair, n + 1
+    channels, whose frequencies keep n as their scale: krasserm/perceiver-io 0.11's rule, so
+    that its models convert with identical outputs (e.g. 6 channels per head with an absolute
+    position embedding: n = 3, 4 channels rotate at ``base^0`` and ``base^(-2/3)``). Where the
+    head has no room for the extra channel (n = head_dim, odd), n - 1 channels rotate at
+    frequencies scaled by n - 1.
+
+    Raises:
+        ValueError: no channel pair to rotate (a head of one channel).
+    """
+    check_positive_int("head_dim", head_dim)
+    n = int(head_dim * fraction)
+    if n % 2 == 0:
+        rotated, scale = n, n
+    elif n < head_dim:
+        rotated, scale = n + 1, n
+    else:
+        rotated, scale = n - 1, n - 1
+    if rotated == 0:
+        raise ValueError(f"{head_dim} channels per head leave no channel pair for rotary embedding")
+    return rotated, scale
+
+
 class FrequencyPositionEncoding(nn.Module):
     """Rotation angles of rotary position embedding for integer positions.
 
-    Channels come in interleaved pairs (2i, 2i+1) that share the frequency ``base^(-2i/dim)``.
+    Channels come in interleaved pairs (2i, 2i+1) that share the frequency
+    ``base^(-2i/frequency_dim)``; ``frequency_dim`` is ``dim`` unless given (see
+    :func:`rotary_channels`).
     """
 
-    def __init__(self, dim: int, base: float = 10000.0) -> None:
+    def __init__(self, dim: int, base: float = 10000.0, *, frequency_dim: int | None = None) -> None:
         super().__init__()
         check_positive_int("dim", dim)
         if dim % 2:
             raise ValueError(f"dim must be even for rotary pairs, got {dim}")
+        if frequency_dim is not None:
+            check_positive_int("frequency_dim", frequency_dim)
         self.dim, self.base = dim, base
+        self.frequency_dim = dim if frequency_dim is None else frequency_dim
         self.register_buffer("inv_freq", self._inv_freq(), persistent=False)
 
     def _inv_freq(self) -> torch.Tensor:
-        return self.base ** (-torch.arange(0, self.dim, 2, dtype=torch.float32) / self.dim)
+        return self.base ** (-torch.arange(0, self.dim, 2, dtype=torch.float32) / self.frequency_dim)
 
     @torch.no_grad()
     def reset_buffers(self) -> None:
