@@ -80,10 +80,7 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path, monkeypatch):
     assert not (tmp_path / "pwned").exists()
 
 
-def test_image_classifier_checkpoint_converts_with_its_image_processor(tmp_path):
-    from transformers import AutoImageProcessor, AutoModelForImageClassification
-
-    from perceiver.hf.vision import image_classifier
+def _image_classifier_checkpoint(path):
     from perceiver.model.core import ClassificationDecoderConfig
     from perceiver.model.vision.image_classifier import (
         ImageClassifier,
@@ -112,13 +109,52 @@ def test_image_classifier_checkpoint_converts_with_its_image_processor(tmp_path)
         "hyper_parameters": config.to_dict(),
         "state_dict": state,
     }
-    torch.save(ckpt, tmp_path / "last.ckpt")
+    torch.save(ckpt, path)
+    return backend
+
+
+def test_image_classifier_checkpoint_converts_with_its_image_processor(tmp_path):
+    from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+    from perceiver.hf.vision import image_classifier
+
+    backend = _image_classifier_checkpoint(tmp_path / "last.ckpt")
     image_classifier.convert_checkpoint(save_dir=tmp_path / "model", ckpt_url=tmp_path / "last.ckpt")
     model = AutoModelForImageClassification.from_pretrained(tmp_path / "model").eval()
     pixels = torch.randn(2, 3, 16, 16)
     torch.testing.assert_close(model(pixels).logits, backend(pixels))
     size = AutoImageProcessor.from_pretrained(tmp_path / "model").size  # the output size of the processor
     assert (size.height, size.width) == (16, 16)
+
+
+def test_perceiver_io_label_arguments_name_the_classes(tmp_path, hub_calls):
+    """perceiver-io 0.11's convert_checkpoint(save_dir, ckpt_url, image_processor, id2label, label2id)."""
+    from transformers import AutoConfig
+
+    from perceiver.hf.vision import image_classifier
+
+    _image_classifier_checkpoint(tmp_path / "last.ckpt")
+    id2label = {i: f"class {i}" for i in range(5)}
+    label2id = {name: i for i, name in id2label.items()}
+    image_classifier.convert_checkpoint(
+        tmp_path / "a", tmp_path / "last.ckpt", id2label=id2label, label2id=label2id
+    )
+    assert AutoConfig.from_pretrained(tmp_path / "a").id2label == id2label
+    image_classifier.convert_checkpoint(tmp_path / "b", tmp_path / "last.ckpt", label2id=label2id)
+    assert AutoConfig.from_pretrained(tmp_path / "b").id2label == id2label
+    with pytest.raises(ValueError, match=r"label2id .* is not the inverse of id2label"):
+        image_classifier.convert_checkpoint(
+            tmp_path / "c", tmp_path / "last.ckpt", id2label=id2label, label2id={"class 0": 1}
+        )
+    with pytest.raises(ValueError, match=r"class_names or perceiver-io 0\.11.s id2label"):
+        image_classifier.convert_checkpoint(
+            tmp_path / "c", tmp_path / "last.ckpt", id2label=id2label, class_names=list("abcde")
+        )
+    # 0.11 took the image processor as the third argument: here that is push_to_hub
+    processor = image_classifier.image_processor((16, 16))
+    with pytest.raises(TypeError, match=r"push_to_hub must be True or False.*image_processor=\.\.\."):
+        image_classifier.convert_checkpoint(tmp_path / "c", tmp_path / "last.ckpt", processor)
+    assert not hub_calls
 
 
 def test_import_registers_every_model_type_and_pipeline():

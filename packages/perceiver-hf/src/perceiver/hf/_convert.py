@@ -20,6 +20,7 @@ from perceiver.model.core.checkpoint import load_checkpoint, read_backend
 
 __all__ = [
     "backend_from_lightning_checkpoint",
+    "class_names_from_labels",
     "class_names_of",
     "convert_checkpoint_to",
     "convert_state_dict",
@@ -47,6 +48,13 @@ def hub_options(function: str, push_to_hub: bool, options: Mapping[str, Any]) ->
         TypeError: an option that is not one of :data:`HUB_OPTIONS`.
         ValueError: options given without ``push_to_hub=True`` (they would be ignored).
     """
+    if not isinstance(push_to_hub, bool):
+        value = repr(push_to_hub) if len(repr(push_to_hub)) <= 60 else "an object"
+        raise TypeError(
+            f"{function}(): push_to_hub must be True or False, got {type(push_to_hub).__name__} "
+            f"{value}. perceiver-io 0.11's image classifier converter took image_processor as its "
+            "third argument: pass it as image_processor=..."
+        )
     unknown = sorted(set(options) - set(HUB_OPTIONS))
     if unknown:
         raise TypeError(
@@ -212,6 +220,36 @@ def class_names_of(data_hparams: Mapping[str, Any], num_classes: int, source: st
     if not isinstance(names, list | tuple) or not all(isinstance(n, str | int) for n in names):
         raise ValueError(f"{source}: the data module's class_names ({names!r}) is not a list of names")
     return _checked_names([str(n) for n in names], num_classes, f"{source}: the data module's class_names")
+
+
+def class_names_from_labels(
+    id2label: Mapping[Any, Any] | None, label2id: Mapping[Any, Any] | None, class_names: Sequence[str] | None
+) -> Sequence[str] | None:
+    """``class_names`` from perceiver-io 0.11's ``id2label`` / ``label2id`` arguments of its
+    classifier converters (None: ``class_names`` as given).
+
+    Raises:
+        ValueError: both ``class_names`` and ``id2label`` / ``label2id`` are given, ``id2label``
+            does not map the ids 0 ... n-1, or ``label2id`` is not its inverse.
+    """
+    if id2label is None and label2id is None:
+        return class_names
+    if class_names is not None:
+        raise ValueError("give class_names or perceiver-io 0.11's id2label / label2id, not both")
+    if id2label is None:
+        id2label = {i: name for name, i in label2id.items()}  # type: ignore[union-attr]
+    try:
+        by_id = {int(i): str(name) for i, name in id2label.items()}
+    except (TypeError, ValueError):
+        raise ValueError(f"id2label must map integer class ids to names, got {dict(id2label)!r}") from None
+    if sorted(by_id) != list(range(len(by_id))):
+        raise ValueError(f"id2label must map the class ids 0 ... {len(by_id) - 1}, got ids {sorted(by_id)}")
+    names = [by_id[i] for i in range(len(by_id))]
+    if label2id is not None:
+        inverse = {str(name): int(i) for name, i in label2id.items()}
+        if inverse != {name: i for i, name in enumerate(names)}:
+            raise ValueError(f"label2id {dict(label2id)!r} is not the inverse of id2label {dict(id2label)!r}")
+    return names
 
 
 def _checked_names(names: Sequence[str], num_classes: int, what: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from perceiver.hf._base import (
     check_forward_arguments,
     encoder_attributes,
 )
-from perceiver.hf._convert import convert_text_checkpoint
+from perceiver.hf._convert import class_names_from_labels, convert_text_checkpoint
 from perceiver.hf.tokenizer import PerceiverBytesTokenizer
 from perceiver.model.core import ClassificationDecoderConfig
 from perceiver.model.core.masks import pad_mask_from_attention_mask
@@ -82,6 +82,8 @@ def convert_checkpoint(
     tokenizer_name: str | bool | None = True,
     push_to_hub: bool = False,
     class_names: Sequence[str] | None = None,
+    id2label: Mapping[Any, Any] | None = None,
+    label2id: Mapping[Any, Any] | None = None,
     **hub: Any,
 ) -> PerceiverTextClassifier:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``text.classifier``
@@ -95,6 +97,8 @@ def convert_checkpoint(
             ``max_seq_len``.
         class_names: the names of the classes (``id2label``); None: the names the checkpoint's
             data module records (``class_names``, or its class's, e.g. IMDb's ``neg``, ``pos``).
+        id2label, label2id: perceiver-io 0.11's way of naming the classes (either one; both
+            must agree): the same as ``class_names``.
         hub: ``repo_id``, ``commit_message``, ``private``, ``token``: options of
             ``push_to_hub=True`` (as perceiver-io 0.11's ``**kwargs``); refused without it.
     """
@@ -105,7 +109,7 @@ def convert_checkpoint(
         "text.classifier",
         tokenizer_name,
         push_to_hub,
-        class_names,
+        class_names_from_labels(id2label, label2id, class_names),
         hub=hub,
     )
 

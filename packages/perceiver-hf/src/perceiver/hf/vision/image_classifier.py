@@ -10,7 +10,7 @@ take other image sizes (Fourier features of the input's grid); the learned one o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +36,7 @@ from perceiver.hf._base import (
     encoder_attributes,
 )
 from perceiver.hf._convert import (
+    class_names_from_labels,
     convert_checkpoint_to,
     convert_state_dict,
     load_source_model,
@@ -260,6 +261,8 @@ def convert_checkpoint(
     push_to_hub: bool = False,
     image_processor=None,
     class_names: Sequence[str] | None = None,
+    id2label: Mapping[Any, Any] | None = None,
+    label2id: Mapping[Any, Any] | None = None,
     **hub: Any,
 ) -> PerceiverImageClassifier:
     """Convert a perceiver-lightning training checkpoint (local path or URL) of task ``vision.image_classifier``
@@ -273,6 +276,8 @@ def convert_checkpoint(
             3-channel image size.
         class_names: the names of the classes (``id2label``); None: the names the checkpoint's
             data module records (MNIST's digits, an ImageNet folder's classes).
+        id2label, label2id: perceiver-io 0.11's way of naming the classes (either one; both
+            must agree): the same as ``class_names``.
         hub: ``repo_id``, ``commit_message``, ``private``, ``token``: options of
             ``push_to_hub=True`` (as perceiver-io 0.11's ``**kwargs``); refused without it.
     """
@@ -293,7 +298,7 @@ def convert_checkpoint(
         "vision.image_classifier",
         image_processor,
         push_to_hub,
-        class_names=class_names,
+        class_names=class_names_from_labels(id2label, label2id, class_names),
         hub=hub,
     )
 
