@@ -185,6 +185,7 @@ def test_perceiver_io_positions_call_says_what_replaces_it():
     for old_call in (
         lambda: positions(2, 5),
         lambda: positions(2, 5, shift=torch.zeros(2, 1, dtype=torch.long)),
+        lambda: positions(b=2, n=5, shift=None),  # perceiver-io 0.11's tests/kv_cache_test.py
     ):
         with pytest.raises(
             TypeError, match=r"perceiver-io 0\.11's signature; use positions\(pad_mask, batch_size"

@@ -265,3 +265,29 @@ def test_push_to_hub_options_without_push_to_hub_are_refused(tmp_path, hub_calls
     with pytest.raises(ValueError, match="repo_id is an option of pushing"):
         optical_flow.convert_checkpoint(tmp_path / "flow", tmp_path / "last.ckpt", repo_id="someone/flow")
     assert not hub_calls and not (tmp_path / "model").exists()
+
+
+def test_convert_model_takes_the_push_options_of_perceiver_io(tmp_path, hub_calls):
+    """perceiver-io 0.11's examples/convert.py passed push_to_hub and commit_message to convert_model."""
+    from transformers import PerceiverConfig, PerceiverForMaskedLM
+
+    source = tmp_path / "language-perceiver"
+    tiny = dict(
+        num_latents=8, d_latents=64, d_model=48, num_self_attends_per_block=1, max_position_embeddings=40
+    )
+    PerceiverForMaskedLM(PerceiverConfig(qk_channels=32, v_channels=64, **tiny)).save_pretrained(source)
+    with pytest.raises(ValueError, match="commit_message is an option of pushing"):
+        mlm.convert_model(tmp_path / "model", source, commit_message="Convert")
+    assert not hub_calls
+    mlm.convert_model(
+        tmp_path / "model",
+        source,
+        push_to_hub=True,
+        repo_id="someone/mlm",
+        commit_message="Convert",
+        token="t",
+    )
+    commits = [kwargs for name, _, kwargs in hub_calls if name in ("upload_folder", "create_commit")]
+    assert len(commits) == 2  # the model and its tokenizer
+    assert all(c["repo_id"] == "someone/mlm" and c["commit_message"] == "Convert" for c in commits)
+    assert all(c["token"] == "t" for c in commits)

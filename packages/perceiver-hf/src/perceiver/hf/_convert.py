@@ -31,6 +31,7 @@ __all__ = [
     "load_source_model",
     "perceiver_layer_table",
     "read_lightning_checkpoint",
+    "split_hub_options",
 ]
 
 logger = logging.getLogger(__name__)
@@ -67,6 +68,18 @@ def hub_options(function: str, push_to_hub: bool, options: Mapping[str, Any]) ->
             "of pushing to the 🤗 Hub and would be ignored without push_to_hub=True"
         )
     return dict(options)
+
+
+def split_hub_options(
+    function: str, push_to_hub: bool, kwargs: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(options of ``push_to_hub=True``, the others) of a ``convert_model``'s ``**kwargs``, whose
+    others go to ``from_pretrained`` of the source model. ``token`` serves both."""
+    hub = {k: v for k, v in kwargs.items() if k in HUB_OPTIONS and k != "token"}
+    loading = {k: v for k, v in kwargs.items() if k not in hub}
+    if push_to_hub and "token" in kwargs:
+        hub["token"] = kwargs["token"]
+    return hub_options(function, push_to_hub, hub), loading
 
 
 # where Lightning stores the hyperparameters of the data module a model was trained with

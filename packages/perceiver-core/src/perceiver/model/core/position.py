@@ -24,12 +24,14 @@ __all__ = [
 
 
 def positions(
-    pad_mask: torch.Tensor | None,
+    pad_mask: torch.Tensor | None = None,
     batch_size: int | None = None,
     seq_len: int | None = None,
     device=None,
     *,
     shift: torch.Tensor | None = None,
+    b: int | None = None,
+    n: int | None = None,
 ) -> torch.Tensor:
     """Integer positions (b, n) that start at each sequence's first real token.
 
@@ -40,7 +42,8 @@ def positions(
         TypeError: krasserm/perceiver-io 0.11's call ``positions(b, n, shift=None, device=None)``;
             the message gives the call that replaces it.
     """
-    if shift is not None or (isinstance(pad_mask, int) and not isinstance(pad_mask, bool)):
+    old_call = shift is not None or b is not None or n is not None
+    if old_call or (isinstance(pad_mask, int) and not isinstance(pad_mask, bool)):
         raise TypeError(
             "positions(b, n, shift=None, device=None) is krasserm/perceiver-io 0.11's signature; "
             "use positions(pad_mask, batch_size, seq_len, device): positions(None, b, n, device) "

@@ -28,7 +28,12 @@ from perceiver.hf._base import (
     encoder_attributes,
     refuse_pipeline_arguments,
 )
-from perceiver.hf._convert import convert_checkpoint_to, convert_state_dict, load_source_model
+from perceiver.hf._convert import (
+    convert_checkpoint_to,
+    convert_state_dict,
+    load_source_model,
+    split_hub_options,
+)
 from perceiver.hf.vision._tables import decoder_table, encoder_kwargs, encoder_table
 from perceiver.model.core.validation import check_int
 from perceiver.model.multimodal.autoencoder import (
@@ -177,9 +182,10 @@ def convert_model(
 ) -> PerceiverMultimodalAutoencoder:
     """Convert ``deepmind/multimodal-perceiver`` (a Hub id or a local directory transformers saved)
     and save it to ``save_dir``; ``pipeline("multimodal-autoencoding", model=save_dir)`` loads it."""
+    hub, kwargs = split_hub_options("convert_model", push_to_hub, kwargs)
     source = load_source_model(PerceiverForMultimodalAutoencoding, source_repo_id, **kwargs)
     model = convert_source_model(source, output_chunk_size)
-    model.save_pretrained(save_dir, push_to_hub=push_to_hub)
+    model.save_pretrained(save_dir, push_to_hub=push_to_hub, **hub)
     return model
 
 

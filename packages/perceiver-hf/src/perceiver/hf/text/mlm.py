@@ -30,6 +30,7 @@ from perceiver.hf._convert import (
     convert_text_checkpoint,
     load_source_model,
     perceiver_layer_table,
+    split_hub_options,
 )
 from perceiver.hf.tokenizer import PerceiverBytesTokenizer
 from perceiver.model.core.masks import pad_mask_from_attention_mask
@@ -179,12 +180,13 @@ def convert_model(
 ) -> PerceiverMaskedLanguageModel:
     """Convert ``deepmind/language-perceiver`` (a Hub id or a local directory transformers saved)
     and save it with its UTF-8 bytes tokenizer to ``save_dir``."""
+    hub, kwargs = split_hub_options("convert_model", push_to_hub, kwargs)
     from transformers import PerceiverTokenizer
 
     model = convert_source_model(load_source_model(PerceiverForMaskedLM, source_repo_id, **kwargs))
     tokenizer = PerceiverTokenizer(model_max_length=model.config.backend_config.encoder.max_seq_len)
-    model.save_pretrained(save_dir, push_to_hub=push_to_hub)
-    tokenizer.save_pretrained(save_dir, push_to_hub=push_to_hub)
+    model.save_pretrained(save_dir, push_to_hub=push_to_hub, **hub)
+    tokenizer.save_pretrained(save_dir, push_to_hub=push_to_hub, **hub)
     return model
 
 

@@ -40,6 +40,7 @@ from perceiver.hf._convert import (
     convert_checkpoint_to,
     convert_state_dict,
     load_source_model,
+    split_hub_options,
 )
 from perceiver.hf.vision._tables import classification_decoder_table, encoder_kwargs, encoder_table
 from perceiver.model.core import ClassificationDecoderConfig
@@ -247,11 +248,12 @@ def convert_model(
             another class raises ``ValueError``.
         image_size: input (height, width) of the fourier and conv variants, default 224 x 224.
     """
+    hub, kwargs = split_hub_options("convert_model", push_to_hub, kwargs)
     source_class = _source_class(source_repo_id, kind, **kwargs)
     model = convert_source_model(load_source_model(source_class, source_repo_id, **kwargs), image_size)
     processor = image_processor(model.config.backend_config.encoder.image_shape[1:])
-    model.save_pretrained(save_dir, push_to_hub=push_to_hub)
-    processor.save_pretrained(save_dir, push_to_hub=push_to_hub)
+    model.save_pretrained(save_dir, push_to_hub=push_to_hub, **hub)
+    processor.save_pretrained(save_dir, push_to_hub=push_to_hub, **hub)
     return model
 
 

@@ -24,7 +24,12 @@ from perceiver.hf._base import (
     check_forward_arguments,
     encoder_attributes,
 )
-from perceiver.hf._convert import convert_checkpoint_to, convert_state_dict, load_source_model
+from perceiver.hf._convert import (
+    convert_checkpoint_to,
+    convert_state_dict,
+    load_source_model,
+    split_hub_options,
+)
 from perceiver.hf.vision._flow_pipeline import OpticalFlowPipeline
 from perceiver.hf.vision._tables import decoder_table, encoder_kwargs, encoder_table
 from perceiver.model.vision.optical_flow import (
@@ -153,9 +158,10 @@ def convert_model(
 ) -> OpticalFlowPerceiver:
     """Convert ``deepmind/optical-flow-perceiver`` (a Hub id or a local directory transformers
     saved) and save it to ``save_dir``; ``pipeline("optical-flow", model=save_dir)`` loads it."""
+    hub, kwargs = split_hub_options("convert_model", push_to_hub, kwargs)
     source = load_source_model(PerceiverForOpticalFlow, source_repo_id, **kwargs)
     model = convert_source_model(source, output_chunk_size)
-    model.save_pretrained(save_dir, push_to_hub=push_to_hub)
+    model.save_pretrained(save_dir, push_to_hub=push_to_hub, **hub)
     return model
 
 
