@@ -23,7 +23,9 @@ from tiny_tasks import SEQ, TASK_IDS, TASKS, VOCAB
 
 import perceiver.lightning
 from perceiver.lightning._base import LitModel
+from perceiver.lightning.callbacks import FinalStateCheckpoint
 from perceiver.lightning.optim import build_lr_scheduler, build_optimizer
+from perceiver.scripts.cli import find_last_checkpoint
 from perceiver.scripts.lrs import ConstantWithWarmupLR, CosineWithWarmupLR
 
 TASK_BY_NAME = {task.name: task for task in TASKS}
@@ -226,6 +228,7 @@ def test_cli_trainer_defaults_are_perceiver_io_s_and_overridable(tmp_path):
     (monitor,) = [c for c in trainer.callbacks if isinstance(c, LearningRateMonitor)]
     assert monitor.logging_interval == "step" and monitor.log_momentum is False
     (checkpoint,) = trainer.checkpoint_callbacks
+    assert type(checkpoint) is FinalStateCheckpoint  # last.ckpt: where training stopped
     assert checkpoint.monitor == "val_loss" and checkpoint.mode == "min" and checkpoint.save_last is True
     assert checkpoint.filename == "{epoch:03d}-{val_loss:.3f}"
     assert checkpoint.save_weights_only is False  # complete checkpoints: runs resume
@@ -262,6 +265,58 @@ def test_cli_fit_then_test_and_predict_subcommands(tmp_path):
 
     cli = _clm_cli("validate", "--ckpt_path=last", tmp_path=tmp_path, run=True)
     assert "val_loss" in cli.trainer.callback_metrics
+
+
+class _StartStep(pl.Callback):
+    """Records the global step training starts at."""
+
+    def on_train_start(self, trainer, pl_module):
+        self.step = trainer.global_step
+
+
+def test_last_checkpoint_is_where_training_stopped_and_resumes_there(tmp_path):
+    # validations at steps 2 and 4, max_steps 5: last.ckpt is step 5, not the last validation's step 4
+    args = ("--data.num_batches=10", "--trainer.val_check_interval=2")
+    cli = _clm_cli("fit", *args, "--trainer.max_steps=5", tmp_path=tmp_path, run=True)
+    assert isinstance(cli.trainer.checkpoint_callback, FinalStateCheckpoint)
+    run = tmp_path / "logs" / "lightning_logs" / "version_0"
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 5
+    expected = {k: v for k, v in cli.model.state_dict().items()}
+    assert last["state_dict"].keys() == expected.keys()
+    for name, value in expected.items():
+        torch.testing.assert_close(last["state_dict"][name], value, rtol=0, atol=0, msg=name)
+    (best,) = (p for p in run.glob("checkpoints/epoch=*.ckpt"))
+    assert torch.load(best, weights_only=True)["global_step"] in (2, 4)  # best: still at a validation
+
+    # --ckpt_path=last continues at step 5 (in this process, to see where training starts)
+    cli = _clm_cli(*args, "--trainer.max_steps=7", tmp_path=tmp_path)
+    start = _StartStep()
+    cli.trainer.callbacks.append(start)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=find_last_checkpoint(cli.trainer))
+    assert start.step == 5
+    resumed = tmp_path / "logs" / "lightning_logs" / "version_1" / "checkpoints" / "last.ckpt"
+    assert torch.load(resumed, weights_only=True)["global_step"] == 7
+
+
+@pytest.mark.parametrize("save_last", [True, "link"])
+def test_final_state_checkpoint_in_python(tmp_path, save_last):
+    task = TASK_BY_NAME["text.clm"]
+    torch.manual_seed(0)
+    model = task.model()
+    callback = FinalStateCheckpoint(
+        dirpath=str(tmp_path / "ckpt"), monitor="val_loss", save_last=save_last, filename="{step}"
+    )
+    trainer = _trainer(
+        tmp_path, steps=3, val_check_interval=2, enable_checkpointing=True, callbacks=[callback]
+    )
+    trainer.fit(model, task.loader(n=8), task.loader(n=2))
+    last = tmp_path / "ckpt" / "last.ckpt"
+    assert not last.is_symlink() and torch.load(last, weights_only=True)["global_step"] == 3
+    assert torch.load(tmp_path / "ckpt" / "step=2.ckpt", weights_only=True)["global_step"] == 2
+    # the state is stored under ModelCheckpoint's key: either class restores it
+    assert callback.state_key.startswith("ModelCheckpoint{")
+    assert callback.state_key == ModelCheckpoint(monitor="val_loss").state_key
 
 
 @pytest.mark.parametrize("name", TASK_IDS)

@@ -15,7 +15,8 @@
   ``predict_step`` outputs) subcommands; the data module provides the matching loaders.
 - Trainer defaults of krasserm/perceiver-io 0.11's ``trainer.yaml``: ``default_root_dir=logs``, a
   ``LearningRateMonitor`` (every step) and a ``ModelCheckpoint`` of the best ``val_loss``
-  (``epoch=000-val_loss=1.234.ckpt``) that also saves ``last.ckpt``; ``--trainer.callbacks=...``
+  (``epoch=000-val_loss=1.234.ckpt``) that also saves ``last.ckpt``, the state where training
+  stopped (:class:`~perceiver.lightning.callbacks.FinalStateCheckpoint`); ``--trainer.callbacks=...``
   replaces them, ``--trainer.callbacks+=...`` adds to them.
 - ``--ckpt_path=last`` resumes from the newest ``last*.ckpt`` of every earlier run (all
   ``<logger dir>/version_*/checkpoints`` folders, or the checkpoint callback's ``dirpath``),
@@ -45,6 +46,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
 from torch.optim import Optimizer
 
+import perceiver.lightning.callbacks  # --trainer.callbacks=FinalStateCheckpoint by name
 import perceiver.lightning.strategies  # registers --trainer.strategy=fsdp_cpu
 import perceiver.scripts.lrs  # noqa: F401  (registers the schedules by class name)
 from perceiver.lightning.optim import DEFAULT_OPTIMIZER, spec_of
@@ -66,7 +68,7 @@ DEFAULT_LR_SCHEDULER = "perceiver.scripts.lrs.CosineWithWarmupLR"
 
 # krasserm/perceiver-io 0.11's trainer.yaml: the learning rate logged every step, the best checkpoints
 # by val_loss (its file names), logs under logs/. Unlike it, checkpoints are complete (optimizer
-# state included, so that a run can resume) and the newest is also saved as last.ckpt
+# state included, so that a run can resume) and last.ckpt holds the state where training stopped
 TRAINER_DEFAULTS = {
     "trainer.default_root_dir": "logs",
     "trainer.callbacks": [
@@ -75,7 +77,7 @@ TRAINER_DEFAULTS = {
             "init_args": {"logging_interval": "step", "log_momentum": False},
         },
         {
-            "class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+            "class_path": "perceiver.lightning.callbacks.FinalStateCheckpoint",
             "init_args": {
                 "monitor": "val_loss",
                 "mode": "min",
