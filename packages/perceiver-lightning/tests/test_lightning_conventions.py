@@ -442,6 +442,30 @@ def test_data_module_name_without_perceiver_data_says_what_to_install(tmp_path, 
     assert form[-1].removeprefix("--data=") in result.stderr
 
 
+@pytest.mark.parametrize(
+    "config, before_subcommand",
+    [
+        ({"data": {"class_path": "TextDataModule", "init_args": {"max_seq_len": 16}}}, False),
+        ({"fit": {"data": "perceiver.data.text.WikiTextDataModule"}}, True),
+    ],
+)
+def test_data_module_in_a_config_file_without_perceiver_data_says_what_to_install(
+    tmp_path, config, before_subcommand
+):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    args = ["--config=config.yaml", "fit"] if before_subcommand else ["fit", "--config", "config.yaml"]
+    result = subprocess.run(
+        [sys.executable, "-c", HIDE_PERCEIVER_DATA, *args, "--trainer.max_steps=1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert 'pip install "perceiver-lightning[data]"' in result.stderr
+    assert "DataModule in config.yaml names a data module of perceiver-data" in result.stderr
+
+
 def test_own_data_module_needs_no_perceiver_data(tmp_path):
     code = HIDE_PERCEIVER_DATA.replace("main(sys.argv[1:])", "main(sys.argv[1:], run=False)")
     tests = str(Path(__file__).parent)
