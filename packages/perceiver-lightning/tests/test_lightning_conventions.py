@@ -369,6 +369,35 @@ def test_test_and_predict_with_perceiver_data_modules(text_files, tmp_path):
     assert len(predictions) == 2 and predictions[0].shape[-1] == data.vocab_size
 
 
+def test_class_label_names_of_the_data_are_in_the_checkpoint(tmp_path):
+    """A classifier trained on a 🤗 dataset with a ClassLabel column: the checkpoint's data module
+    hyperparameters hold the label names (what checkpoint conversion turns into id2label)."""
+    datasets = pytest.importorskip("datasets")
+    from perceiver.data.text import TextDataModule
+    from perceiver.lightning.text.classifier import LitTextClassifier, TextClassifierConfig
+
+    names = ["negative", "neutral", "positive"]
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)}
+    )
+    rows = {"text": [f"review number {i}" for i in range(12)], "label": [i % 3 for i in range(12)]}
+    data = TextDataModule(
+        tokenizer="deepmind/language-perceiver", task="clf", max_seq_len=SEQ, valid_fraction=0.25,
+        train_files=datasets.Dataset.from_dict(rows, features=features), dataset_dir=str(tmp_path / "cache"),
+        batch_size=3, num_workers=0,
+    )  # fmt: skip
+    assert data.num_classes == 3
+    base = TASK_BY_NAME["text.classifier"].config.to_dict()
+    base["encoder"]["vocab_size"] = data.vocab_size
+    base["decoder"]["num_classes"] = data.num_classes
+    model = LitTextClassifier.create(TextClassifierConfig.from_dict(base))
+    callback = FinalStateCheckpoint(dirpath=str(tmp_path / "ckpt"), save_last=True)
+    trainer = _trainer(tmp_path, steps=1, enable_checkpointing=True, callbacks=[callback])
+    trainer.fit(model, datamodule=data)
+    checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert checkpoint["datamodule_hyper_parameters"]["class_names"] == names
+
+
 # ---------------------------------------------------------------------------- validation samples
 
 
