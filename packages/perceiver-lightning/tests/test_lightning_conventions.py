@@ -398,6 +398,37 @@ def test_class_label_names_of_the_data_are_in_the_checkpoint(tmp_path):
     assert checkpoint["datamodule_hyper_parameters"]["class_names"] == names
 
 
+def test_classifier_script_takes_its_classes_from_a_class_label_column(tmp_path):
+    """``--data=TextDataModule`` of Parquet files whose label column is a ClassLabel: the classifier
+    gets the ClassLabel's number of classes, the data module its names; without names or a
+    ClassLabel the error says how to give them."""
+    datasets = pytest.importorskip("datasets")
+    from perceiver.scripts.text.classifier import main
+
+    names = ["negative", "neutral", "positive"]
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)}
+    )
+    rows = {"text": [f"review number {i}" for i in range(12)], "label": [i % 3 for i in range(12)]}
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(str(tmp_path / "train.parquet"))
+    args = [
+        "--data=TextDataModule", "--data.task=clf", "--data.tokenizer=deepmind/language-perceiver",
+        "--data.max_seq_len=12", f"--data.dataset_dir={tmp_path / 'cache'}", "--model.num_latents=4",
+        "--model.num_latent_channels=16", "--model.encoder.num_input_channels=16",
+        "--model.encoder.num_cross_attention_heads=1", "--model.encoder.num_self_attention_heads=2",
+        "--model.decoder.num_output_query_channels=16", f"--trainer.default_root_dir={tmp_path / 'logs'}",
+    ]  # fmt: skip
+    cli = main([*args, f"--data.train_files={tmp_path / 'train.parquet'}"], run=False)
+    assert cli.datamodule.class_names == tuple(names)
+    assert cli.model.backend_model.config.decoder.num_classes == 3
+
+    datasets.Dataset.from_dict({"text": rows["text"], "label": rows["label"]}).to_parquet(
+        str(tmp_path / "plain.parquet")
+    )
+    with pytest.raises(ValueError, match=r"--data.class_names=\[\.\.\.\]\) or give data whose label column"):
+        main([*args, f"--data.train_files={tmp_path / 'plain.parquet'}"], run=False)
+
+
 # ---------------------------------------------------------------------------- validation samples
 
 

@@ -117,7 +117,8 @@ def data_num_classes(num_classes: int | None) -> int:
     if not isinstance(num_classes, int):
         raise ValueError(
             f"the data module's num_classes is {num_classes!r}: the classifier's decoder.num_classes is "
-            "taken from the data module, so use one that knows its classes (ImdbDataModule, MNISTDataModule ...)"
+            "taken from the data module, so use one that knows its classes (ImdbDataModule, MNISTDataModule ...), "
+            "name them (--data.class_names=[...]) or give data whose label column is a datasets.ClassLabel"
         )
     return num_classes
 
