@@ -188,6 +188,37 @@ def test_class_label_names_of_local_files(tmp_path, layout):
     assert len(dm.ds_train) == 9
 
 
+HUB_CARD = """---
+dataset_info:
+  features:
+  - name: review
+    dtype: string
+  - name: stars
+    dtype:
+      class_label:
+        names:
+          '0': negative
+          '1': neutral
+          '2': positive
+---
+"""
+
+
+def test_class_label_names_of_a_hub_dataset_come_from_its_metadata(tmp_path):
+    # a dataset folder as the Hub serves it: Parquet data and a card whose metadata declares the features
+    hub = tmp_path / "hub" / "reviews"
+    (hub / "data").mkdir(parents=True)
+    _labelled(12).to_parquet(str(hub / "data" / "train-00000-of-00001.parquet"))
+    (hub / "README.md").write_text(HUB_CARD)
+    dm = _from_class_label(tmp_path, None, hub_path=str(hub))
+    assert dm.class_names == tuple(SENTIMENTS) and dm.num_classes == 3
+    assert _plain_round_trip(dm.hparams)["class_names"] == SENTIMENTS
+    dm.setup()
+    assert len(dm.ds_train) == 9
+    # without such metadata (or offline) the names stay unknown until given
+    assert _from_class_label(tmp_path, None, hub_path=str(tmp_path / "missing")).num_classes is None
+
+
 def test_given_class_names_win_over_class_label_names(tmp_path):
     dm = _from_class_label(tmp_path, _labelled(12), class_names=["neg", "mid", "pos"])
     assert dm.class_names == ("neg", "mid", "pos")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import zlib
 from pathlib import Path
 from typing import Any
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "TEXT_SUFFIXES",
     "class_label_names",
     "format_suffix",
+    "hub_class_label_names",
     "load_local_dataset",
     "normalize_splits",
     "read_text_file",
@@ -106,6 +110,22 @@ def class_label_names(source: Any, column: str) -> list[str] | None:
     column that is not a ``ClassLabel`` or data that cannot be read here (reading it later names the
     problem). Reads the features only, not the rows."""
     features = _features(source)
+    names = getattr(features.get(column), "names", None) if features is not None else None
+    return list(names) if names else None
+
+
+def hub_class_label_names(
+    path: str, config: str | None, revision: str | None, column: str
+) -> list[str] | None:
+    """The names of ``column`` where the 🤗 dataset ``path`` declares it a ``ClassLabel`` (in its
+    metadata: no rows are downloaded), or None, also when the metadata cannot be read (offline)."""
+    import datasets
+
+    try:
+        features = datasets.load_dataset_builder(path, config, revision=revision).info.features
+    except Exception as e:  # offline, no such dataset ...: loading the dataset later reports it
+        logger.info("cannot read the features of %s: %s", path, e)
+        return None
     names = getattr(features.get(column), "names", None) if features is not None else None
     return list(names) if names else None
 

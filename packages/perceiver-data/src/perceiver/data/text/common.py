@@ -22,7 +22,12 @@ from perceiver.data import inference
 from perceiver.data._cache import default_cache_dir, files_fingerprint, load_or_build
 from perceiver.data._checks import check_class_names, check_label, check_loader_args, check_probability
 from perceiver.data._hparams import make_plain
-from perceiver.data.text._sources import class_label_names, load_local_dataset, normalize_splits
+from perceiver.data.text._sources import (
+    class_label_names,
+    hub_class_label_names,
+    load_local_dataset,
+    normalize_splits,
+)
 from perceiver.data.text._tokenizer import load_tokenizer, tokenizer_name
 from perceiver.data.text.collator import (
     CausalCollator,
@@ -141,9 +146,9 @@ class TextDataModule(pl.LightningDataModule):
             (default: the data module's, `text` and `label`).
         class_names: task clf: label i is `class_names[i]` (ImdbDataModule: `neg`, `pos`); stored in
             the hyperparameters for inference (see `perceiver.data.inference`). None: the names of the
-            label column where it is a `ClassLabel` (an in-memory dataset, a saved datasets directory
-            or Parquet files written by `datasets`), else the data module's own. Given names must be
-            as many as the `ClassLabel`'s classes.
+            label column where it is a `ClassLabel` (an in-memory dataset, a saved datasets directory,
+            Parquet files written by `datasets`, or a Hub dataset whose metadata declares it), else the
+            data module's own. Given names must be as many as the `ClassLabel`'s classes.
         add_special_tokens: let the tokenizer add its special tokens to each text.
         add_eos_token: append the tokenizer's eos (or sep) token to each text: before chunking (clm,
             mlm), or as the last token of each (truncated) example (clf).
@@ -249,7 +254,16 @@ class TextDataModule(pl.LightningDataModule):
         self.text_column = text_column or type(self).text_column
         self.label_column = label_column or type(self).label_column
         # a ClassLabel label column names the classes (explicit class_names win, with as many names)
-        self._label_names = class_label_names(train_files, self.label_column) if task == Task.clf else None
+        self._label_names = None
+        if task == Task.clf and train_files is not None:
+            self._label_names = class_label_names(train_files, self.label_column)
+        elif task == Task.clf and class_names is None and type(self).class_names is None:
+            hub = hub_path or self.default_hub_path  # the Hub dataset's metadata, where it has one
+            if hub is not None:
+                self._label_names = hub_class_label_names(
+                    hub, hub_config or self.default_hub_config, hub_revision or self.default_hub_revision,
+                    self.label_column,
+                )  # fmt: skip
         if class_names is not None:
             class_names = check_class_names(class_names)
             if type(self).num_classes is not None and len(class_names) != type(self).num_classes:
