@@ -129,6 +129,128 @@ def test_imdb_class_names_must_match_its_classes(tmp_path):
         ImdbDataModule(task="clf", dataset_dir=str(tmp_path), class_names=["a", "b", "c"])
 
 
+# ------------------------------------------------------------------ ClassLabel names
+
+SENTIMENTS = ["negative", "neutral", "positive"]
+
+
+def _labelled(n: int, names=SENTIMENTS, offset: int = 0) -> datasets.Dataset:
+    """Reviews whose `stars` column is a ClassLabel named `names`."""
+    rows = {
+        "review": [f"review {offset + i}: " + "a film " * (i % 4 + 1) for i in range(n)],
+        "stars": [i % len(names) for i in range(n)],
+    }
+    features = datasets.Features(
+        {"review": datasets.Value("string"), "stars": datasets.ClassLabel(names=names)}
+    )
+    return datasets.Dataset.from_dict(rows, features=features)
+
+
+def _from_class_label(tmp_path: Path, train_files, **kwargs) -> TextDataModule:
+    kwargs = {"valid_fraction": 0.25, **kwargs}
+    return TextDataModule(
+        tokenizer=TOKENIZER, task="clf", max_seq_len=24, train_files=train_files, text_column="review",
+        label_column="stars", dataset_dir=str(tmp_path / "cache"), batch_size=4, num_workers=0, **kwargs,
+    )  # fmt: skip
+
+
+def test_class_label_names_name_the_classes(tmp_path):
+    dm = _from_class_label(tmp_path, _labelled(12))
+    assert dm.class_names == tuple(SENTIMENTS) and dm.num_classes == 3
+    hparams = _plain_round_trip(dm.hparams)
+    assert hparams["class_names"] == SENTIMENTS  # recorded for inference and checkpoint conversion
+    assert inference_spec(hparams).id2label() == dict(enumerate(SENTIMENTS))
+    dm.setup()
+    labels, _, _ = next(iter(dm.train_dataloader()))
+    assert set(labels.tolist()) <= {0, 1, 2}
+
+    # a DatasetDict names them with its training split, the other splits must agree
+    splits = datasets.DatasetDict({"train": _labelled(9), "validation": _labelled(3, offset=50)})
+    assert _from_class_label(tmp_path, splits).class_names == tuple(SENTIMENTS)
+    splits["validation"] = _labelled(3, names=["bad", "so-so", "good"], offset=50)
+    with pytest.raises(
+        ValueError, match=r"names the classes \['bad', 'so-so', 'good'\], but the training split"
+    ):
+        _from_class_label(tmp_path, splits).prepare_data()
+
+
+@pytest.mark.parametrize("layout", ["saved", "parquet"])
+def test_class_label_names_of_local_files(tmp_path, layout):
+    if layout == "saved":
+        path = tmp_path / "reviews"
+        _labelled(12).save_to_disk(str(path))
+    else:
+        path = tmp_path / "reviews.parquet"
+        _labelled(12).to_parquet(str(path))
+    dm = _from_class_label(tmp_path, str(path))
+    assert dm.class_names == tuple(SENTIMENTS)
+    dm.setup()
+    assert len(dm.ds_train) == 9
+
+
+HUB_CARD = """---
+dataset_info:
+  features:
+  - name: review
+    dtype: string
+  - name: stars
+    dtype:
+      class_label:
+        names:
+          '0': negative
+          '1': neutral
+          '2': positive
+---
+"""
+
+
+def test_class_label_names_of_a_hub_dataset_come_from_its_metadata(tmp_path):
+    # a dataset folder as the Hub serves it: Parquet data and a card whose metadata declares the features
+    hub = tmp_path / "hub" / "reviews"
+    (hub / "data").mkdir(parents=True)
+    _labelled(12).to_parquet(str(hub / "data" / "train-00000-of-00001.parquet"))
+    (hub / "README.md").write_text(HUB_CARD)
+    dm = _from_class_label(tmp_path, None, hub_path=str(hub))
+    assert dm.class_names == tuple(SENTIMENTS) and dm.num_classes == 3
+    assert _plain_round_trip(dm.hparams)["class_names"] == SENTIMENTS
+    dm.setup()
+    assert len(dm.ds_train) == 9
+    # without such metadata (or offline) the names stay unknown until given
+    assert _from_class_label(tmp_path, None, hub_path=str(tmp_path / "missing")).num_classes is None
+
+
+def test_given_class_names_win_over_class_label_names(tmp_path):
+    dm = _from_class_label(tmp_path, _labelled(12), class_names=["neg", "mid", "pos"])
+    assert dm.class_names == ("neg", "mid", "pos")
+    assert _plain_round_trip(dm.hparams)["class_names"] == ["neg", "mid", "pos"]
+    with pytest.raises(
+        ValueError,
+        match=r"class_names \(\['neg', 'pos'\]\) has 2 names, but the 'stars' column of train_files is a "
+        r"ClassLabel of 3 classes \(\['negative', 'neutral', 'positive'\]\)",
+    ):
+        _from_class_label(tmp_path, _labelled(12), class_names=["neg", "pos"])
+
+
+def test_class_label_names_must_fit_a_data_module_of_fixed_classes(tmp_path):
+    imdb = ImdbDataModule(
+        task="clf", train_files=_labelled(12, names=["bad", "good"]), text_column="review", label_column="stars",
+        dataset_dir=str(tmp_path),
+    )  # fmt: skip
+    assert imdb.class_names == ("bad", "good")  # the data's own names
+    with pytest.raises(
+        ValueError, match=r"ClassLabel of 3 classes .*, but ImdbDataModule has 2 classes \(\['neg', 'pos'\]\)"
+    ):
+        ImdbDataModule(
+            task="clf", train_files=_labelled(12), text_column="review", label_column="stars",
+            dataset_dir=str(tmp_path),
+        )  # fmt: skip
+
+
+def test_an_int_label_column_has_no_names(tmp_path):
+    dm = _from_class_label(tmp_path, datasets.Dataset.from_dict(_reviews(8)))
+    assert dm.class_names is None and dm.num_classes is None
+
+
 # ------------------------------------------------------------------ the cache directory
 
 

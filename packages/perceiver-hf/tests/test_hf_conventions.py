@@ -347,9 +347,13 @@ def test_the_hook_trainer_calls_enables_checkpointing():
 
 
 def test_trainer_with_gradient_checkpointing_trains(tmp_path):
-    pytest.importorskip("accelerate", reason="transformers' Trainer needs accelerate")
+    """A real ``transformers.Trainer`` run (accelerate is a test dependency): with
+    ``gradient_checkpointing=True`` the core's layers are checkpointed, and training ends with the
+    weights of the same run without checkpointing."""
     from torch.utils.data import Dataset
     from transformers import Trainer, TrainingArguments
+
+    from perceiver.model.core import layers
 
     class Data(Dataset):
         def __len__(self):
@@ -359,21 +363,38 @@ def test_trainer_with_gradient_checkpointing_trains(tmp_path):
             g = torch.Generator().manual_seed(i)
             return {"input_ids": torch.randint(6, VOCAB, (10,), generator=g), "labels": torch.tensor(i % 3)}
 
-    model = build("classifier")
-    before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    args = TrainingArguments(
-        output_dir=str(tmp_path),
-        gradient_checkpointing=True,
-        max_steps=2,
-        per_device_train_batch_size=4,
-        report_to=[],
-        use_cpu=True,
-        save_strategy="no",
-    )
-    Trainer(model=model, args=args, train_dataset=Data()).train()
-    assert model.is_activation_checkpointing
-    assert all(m.activation_checkpointing for m in model._checkpointed_modules())
-    assert any(not torch.equal(before[n], p) for n, p in model.named_parameters())
+    def train(gradient_checkpointing: bool):
+        model = build("classifier")
+        args = TrainingArguments(
+            output_dir=str(tmp_path / str(gradient_checkpointing)),
+            gradient_checkpointing=gradient_checkpointing,
+            max_steps=3,
+            per_device_train_batch_size=4,
+            learning_rate=1e-2,
+            report_to=[],
+            use_cpu=True,
+            save_strategy="no",
+            seed=0,
+        )
+        calls = []
+        original = layers.checkpoint
+        layers.checkpoint = lambda *a, **kw: calls.append(1) or original(*a, **kw)
+        try:
+            Trainer(model=model, args=args, train_dataset=Data()).train()
+        finally:
+            layers.checkpoint = original
+        return model, len(calls)
+
+    before = build("classifier").state_dict()
+    plain, plain_calls = train(gradient_checkpointing=False)
+    checkpointed, calls = train(gradient_checkpointing=True)
+    assert plain_calls == 0 and calls > 0, (plain_calls, calls)
+    assert checkpointed.is_activation_checkpointing
+    assert all(m.activation_checkpointing for m in checkpointed._checkpointed_modules())
+    assert any(not torch.equal(before[n], p) for n, p in checkpointed.state_dict().items())  # it trained
+    expected = plain.state_dict()
+    for name, value in checkpointed.state_dict().items():
+        torch.testing.assert_close(value, expected[name], atol=1e-5, rtol=1e-4, msg=name)
 
 
 # ---------------------------------------------------------------------------- standard config attributes

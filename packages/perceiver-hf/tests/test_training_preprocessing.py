@@ -111,6 +111,35 @@ def test_class_names_argument_and_mismatch(tmp_path):
         classifier.convert_checkpoint(tmp_path / "model", ckpt, class_names=["x", "x", "z"])
 
 
+def test_class_label_names_of_the_training_data_become_id2label(tmp_path):
+    """A data module of a 🤗 dataset whose label column is a ClassLabel records its names, and the
+    converted checkpoint's id2label carries them (as the pipeline's labels)."""
+    datasets = pytest.importorskip("datasets")
+    from perceiver.data.text import TextDataModule
+
+    names = ["negative", "neutral", "positive"]
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)}
+    )
+    rows = {"text": [f"review {i}" for i in range(9)], "label": [i % 3 for i in range(9)]}
+    data = TextDataModule(
+        tokenizer="deepmind/language-perceiver",
+        task="clf",
+        max_seq_len=24,
+        train_files=datasets.Dataset.from_dict(rows, features=features),
+        dataset_dir=str(tmp_path / "cache"),
+    )
+    config, backend = _text_classifier(num_classes=data.num_classes)
+    # Lightning stores the data module's hyperparameters with the checkpoint
+    ckpt = _checkpoint(tmp_path, "text.classifier", config, backend, dict(data.hparams))
+    classifier.convert_checkpoint(tmp_path / "model", ckpt)
+    hf_config = AutoConfig.from_pretrained(tmp_path / "model")
+    assert hf_config.id2label == dict(enumerate(names))
+    assert hf_config.label2id == {name: i for i, name in enumerate(names)}
+    scores = pipeline("text-classification", model=str(tmp_path / "model"), top_k=None)(["review 3"])[0]
+    assert {s["label"] for s in scores} == set(names)
+
+
 def test_imdb_class_names_come_from_its_data_module(tmp_path):
     config, backend = _text_classifier(num_classes=2)
     data = {"_class_path": "perceiver.data.text.ImdbDataModule", "tokenizer": "deepmind/language-perceiver"}

@@ -212,35 +212,36 @@ def _data_args(text_files, tmp_path: Path) -> tuple[str, ...]:
 
 def test_documented_resume_continues_the_run(text_files, tmp_path):
     """docs/training.md#resume: save_last + every_n_train_steps, then the same command with
-    --ckpt_path=last continues at the saved step (weights, optimizer, schedule, step)."""
+    --ckpt_path=last continues where the first run stopped (weights, optimizer, schedule, step),
+    also when that is not a multiple of every_n_train_steps."""
     args = (
         "fit",
         *CLM_CLI_ARGS,
         *_data_args(text_files, tmp_path),
-        "--trainer.callbacks=ModelCheckpoint",
+        "--trainer.callbacks=FinalStateCheckpoint",
         "--trainer.callbacks.save_last=true",
         "--trainer.callbacks.every_n_train_steps=2",
         "--lr_scheduler.warmup_steps=1",
     )
-    run_cli("perceiver.scripts.text.clm", *args, "--trainer.max_steps=2", cwd=tmp_path)
+    run_cli("perceiver.scripts.text.clm", *args, "--trainer.max_steps=3", cwd=tmp_path)
     first = torch.load(tmp_path / "logs/lightning_logs/version_0/checkpoints/last.ckpt", weights_only=True)
-    assert first["global_step"] == 2
+    assert first["global_step"] == 3
     result = run_cli(
-        "perceiver.scripts.text.clm", *args, "--trainer.max_steps=4", "--ckpt_path=last", cwd=tmp_path
+        "perceiver.scripts.text.clm", *args, "--trainer.max_steps=5", "--ckpt_path=last", cwd=tmp_path
     )
     assert "no last checkpoint" not in result.stderr
     resumed = torch.load(tmp_path / "logs/lightning_logs/version_1/checkpoints/last.ckpt", weights_only=True)
-    assert resumed["global_step"] == 4
+    assert resumed["global_step"] == 5
     (optimizer_state,) = resumed["optimizer_states"]
-    assert {float(s["step"]) for s in optimizer_state["state"].values()} == {4.0}  # Adam's step count
+    assert {float(s["step"]) for s in optimizer_state["state"].values()} == {5.0}  # Adam's step count
     (scheduler,) = resumed["lr_schedulers"]
-    assert scheduler["last_epoch"] == 4
-    # the second run trained steps 2 and 3 only: its logged training losses start at step 2
+    assert scheduler["last_epoch"] == 5
+    # the second run trained steps 3 and 4 only: its logged training losses start at step 3
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     events = EventAccumulator(str(tmp_path / "logs/lightning_logs/version_1")).Reload()
     steps = [e.step for e in events.Scalars("train_loss")]
-    assert steps and min(steps) >= 2, steps
+    assert steps and min(steps) >= 3, steps
 
 
 def test_ckpt_path_last_finds_the_newest_last_checkpoint_of_earlier_runs(tmp_path):

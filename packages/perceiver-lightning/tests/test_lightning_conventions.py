@@ -23,7 +23,9 @@ from tiny_tasks import SEQ, TASK_IDS, TASKS, VOCAB
 
 import perceiver.lightning
 from perceiver.lightning._base import LitModel
+from perceiver.lightning.callbacks import FinalStateCheckpoint
 from perceiver.lightning.optim import build_lr_scheduler, build_optimizer
+from perceiver.scripts.cli import find_last_checkpoint
 from perceiver.scripts.lrs import ConstantWithWarmupLR, CosineWithWarmupLR
 
 TASK_BY_NAME = {task.name: task for task in TASKS}
@@ -226,6 +228,7 @@ def test_cli_trainer_defaults_are_perceiver_io_s_and_overridable(tmp_path):
     (monitor,) = [c for c in trainer.callbacks if isinstance(c, LearningRateMonitor)]
     assert monitor.logging_interval == "step" and monitor.log_momentum is False
     (checkpoint,) = trainer.checkpoint_callbacks
+    assert type(checkpoint) is FinalStateCheckpoint  # last.ckpt: where training stopped
     assert checkpoint.monitor == "val_loss" and checkpoint.mode == "min" and checkpoint.save_last is True
     assert checkpoint.filename == "{epoch:03d}-{val_loss:.3f}"
     assert checkpoint.save_weights_only is False  # complete checkpoints: runs resume
@@ -262,6 +265,58 @@ def test_cli_fit_then_test_and_predict_subcommands(tmp_path):
 
     cli = _clm_cli("validate", "--ckpt_path=last", tmp_path=tmp_path, run=True)
     assert "val_loss" in cli.trainer.callback_metrics
+
+
+class _StartStep(pl.Callback):
+    """Records the global step training starts at."""
+
+    def on_train_start(self, trainer, pl_module):
+        self.step = trainer.global_step
+
+
+def test_last_checkpoint_is_where_training_stopped_and_resumes_there(tmp_path):
+    # validations at steps 2 and 4, max_steps 5: last.ckpt is step 5, not the last validation's step 4
+    args = ("--data.num_batches=10", "--trainer.val_check_interval=2")
+    cli = _clm_cli("fit", *args, "--trainer.max_steps=5", tmp_path=tmp_path, run=True)
+    assert isinstance(cli.trainer.checkpoint_callback, FinalStateCheckpoint)
+    run = tmp_path / "logs" / "lightning_logs" / "version_0"
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["global_step"] == 5
+    expected = {k: v for k, v in cli.model.state_dict().items()}
+    assert last["state_dict"].keys() == expected.keys()
+    for name, value in expected.items():
+        torch.testing.assert_close(last["state_dict"][name], value, rtol=0, atol=0, msg=name)
+    (best,) = (p for p in run.glob("checkpoints/epoch=*.ckpt"))
+    assert torch.load(best, weights_only=True)["global_step"] in (2, 4)  # best: still at a validation
+
+    # --ckpt_path=last continues at step 5 (in this process, to see where training starts)
+    cli = _clm_cli(*args, "--trainer.max_steps=7", tmp_path=tmp_path)
+    start = _StartStep()
+    cli.trainer.callbacks.append(start)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=find_last_checkpoint(cli.trainer))
+    assert start.step == 5
+    resumed = tmp_path / "logs" / "lightning_logs" / "version_1" / "checkpoints" / "last.ckpt"
+    assert torch.load(resumed, weights_only=True)["global_step"] == 7
+
+
+@pytest.mark.parametrize("save_last", [True, "link"])
+def test_final_state_checkpoint_in_python(tmp_path, save_last):
+    task = TASK_BY_NAME["text.clm"]
+    torch.manual_seed(0)
+    model = task.model()
+    callback = FinalStateCheckpoint(
+        dirpath=str(tmp_path / "ckpt"), monitor="val_loss", save_last=save_last, filename="{step}"
+    )
+    trainer = _trainer(
+        tmp_path, steps=3, val_check_interval=2, enable_checkpointing=True, callbacks=[callback]
+    )
+    trainer.fit(model, task.loader(n=8), task.loader(n=2))
+    last = tmp_path / "ckpt" / "last.ckpt"
+    assert not last.is_symlink() and torch.load(last, weights_only=True)["global_step"] == 3
+    assert torch.load(tmp_path / "ckpt" / "step=2.ckpt", weights_only=True)["global_step"] == 2
+    # the state is stored under ModelCheckpoint's key: either class restores it
+    assert callback.state_key.startswith("ModelCheckpoint{")
+    assert callback.state_key == ModelCheckpoint(monitor="val_loss").state_key
 
 
 @pytest.mark.parametrize("name", TASK_IDS)
@@ -312,6 +367,66 @@ def test_test_and_predict_with_perceiver_data_modules(text_files, tmp_path):
     assert "test_loss" in metrics
     predictions = trainer.predict(model, datamodule=data)
     assert len(predictions) == 2 and predictions[0].shape[-1] == data.vocab_size
+
+
+def test_class_label_names_of_the_data_are_in_the_checkpoint(tmp_path):
+    """A classifier trained on a 🤗 dataset with a ClassLabel column: the checkpoint's data module
+    hyperparameters hold the label names (what checkpoint conversion turns into id2label)."""
+    datasets = pytest.importorskip("datasets")
+    from perceiver.data.text import TextDataModule
+    from perceiver.lightning.text.classifier import LitTextClassifier, TextClassifierConfig
+
+    names = ["negative", "neutral", "positive"]
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)}
+    )
+    rows = {"text": [f"review number {i}" for i in range(12)], "label": [i % 3 for i in range(12)]}
+    data = TextDataModule(
+        tokenizer="deepmind/language-perceiver", task="clf", max_seq_len=SEQ, valid_fraction=0.25,
+        train_files=datasets.Dataset.from_dict(rows, features=features), dataset_dir=str(tmp_path / "cache"),
+        batch_size=3, num_workers=0,
+    )  # fmt: skip
+    assert data.num_classes == 3
+    base = TASK_BY_NAME["text.classifier"].config.to_dict()
+    base["encoder"]["vocab_size"] = data.vocab_size
+    base["decoder"]["num_classes"] = data.num_classes
+    model = LitTextClassifier.create(TextClassifierConfig.from_dict(base))
+    callback = FinalStateCheckpoint(dirpath=str(tmp_path / "ckpt"), save_last=True)
+    trainer = _trainer(tmp_path, steps=1, enable_checkpointing=True, callbacks=[callback])
+    trainer.fit(model, datamodule=data)
+    checkpoint = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert checkpoint["datamodule_hyper_parameters"]["class_names"] == names
+
+
+def test_classifier_script_takes_its_classes_from_a_class_label_column(tmp_path):
+    """``--data=TextDataModule`` of Parquet files whose label column is a ClassLabel: the classifier
+    gets the ClassLabel's number of classes, the data module its names; without names or a
+    ClassLabel the error says how to give them."""
+    datasets = pytest.importorskip("datasets")
+    from perceiver.scripts.text.classifier import main
+
+    names = ["negative", "neutral", "positive"]
+    features = datasets.Features(
+        {"text": datasets.Value("string"), "label": datasets.ClassLabel(names=names)}
+    )
+    rows = {"text": [f"review number {i}" for i in range(12)], "label": [i % 3 for i in range(12)]}
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(str(tmp_path / "train.parquet"))
+    args = [
+        "--data=TextDataModule", "--data.task=clf", "--data.tokenizer=deepmind/language-perceiver",
+        "--data.max_seq_len=12", f"--data.dataset_dir={tmp_path / 'cache'}", "--model.num_latents=4",
+        "--model.num_latent_channels=16", "--model.encoder.num_input_channels=16",
+        "--model.encoder.num_cross_attention_heads=1", "--model.encoder.num_self_attention_heads=2",
+        "--model.decoder.num_output_query_channels=16", f"--trainer.default_root_dir={tmp_path / 'logs'}",
+    ]  # fmt: skip
+    cli = main([*args, f"--data.train_files={tmp_path / 'train.parquet'}"], run=False)
+    assert cli.datamodule.class_names == tuple(names)
+    assert cli.model.backend_model.config.decoder.num_classes == 3
+
+    datasets.Dataset.from_dict({"text": rows["text"], "label": rows["label"]}).to_parquet(
+        str(tmp_path / "plain.parquet")
+    )
+    with pytest.raises(ValueError, match=r"--data.class_names=\[\.\.\.\]\) or give data whose label column"):
+        main([*args, f"--data.train_files={tmp_path / 'plain.parquet'}"], run=False)
 
 
 # ---------------------------------------------------------------------------- validation samples
@@ -385,6 +500,30 @@ def test_data_module_name_without_perceiver_data_says_what_to_install(tmp_path, 
     assert result.returncode == 2, result.stderr[-2000:]
     assert 'pip install "perceiver-lightning[data]"' in result.stderr
     assert form[-1].removeprefix("--data=") in result.stderr
+
+
+@pytest.mark.parametrize(
+    "config, before_subcommand",
+    [
+        ({"data": {"class_path": "TextDataModule", "init_args": {"max_seq_len": 16}}}, False),
+        ({"fit": {"data": "perceiver.data.text.WikiTextDataModule"}}, True),
+    ],
+)
+def test_data_module_in_a_config_file_without_perceiver_data_says_what_to_install(
+    tmp_path, config, before_subcommand
+):
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    args = ["--config=config.yaml", "fit"] if before_subcommand else ["fit", "--config", "config.yaml"]
+    result = subprocess.run(
+        [sys.executable, "-c", HIDE_PERCEIVER_DATA, *args, "--trainer.max_steps=1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert 'pip install "perceiver-lightning[data]"' in result.stderr
+    assert "DataModule in config.yaml names a data module of perceiver-data" in result.stderr
 
 
 def test_own_data_module_needs_no_perceiver_data(tmp_path):

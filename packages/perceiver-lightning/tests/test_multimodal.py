@@ -147,11 +147,11 @@ def test_cli_print_config_then_fit_on_npz_clips(tmp_path, monkeypatch, capsys):
         "perceiver.scripts.multimodal.autoencoder", "fit", "--config=config.yaml", *TRAINER_ARGS, cwd=tmp_path
     )
 
-    # last.ckpt is written with the last validation: the end of epoch 0 (2 batches), step 2; step 3
-    # ends the run (max_steps) without a validation
+    # last.ckpt holds the state where training stopped: step 3 (max_steps), after the last validation
+    # at the end of epoch 0 (2 batches), step 2
     _, path = run_checkpoints(tmp_path / "logs" / "lightning_logs" / "version_0")
     checkpoint = torch.load(path, weights_only=True)
-    assert checkpoint["perceiver_task"] == "multimodal.autoencoder" and checkpoint["global_step"] == 2
+    assert checkpoint["perceiver_task"] == "multimodal.autoencoder" and checkpoint["global_step"] == 3
     encoder = checkpoint["hyper_parameters"]["encoder"]
     assert (encoder["num_frames"], encoder["image_shape"], encoder["audio_samples_per_frame"]) == (
         2,

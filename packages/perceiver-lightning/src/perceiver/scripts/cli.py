@@ -15,7 +15,8 @@
   ``predict_step`` outputs) subcommands; the data module provides the matching loaders.
 - Trainer defaults of krasserm/perceiver-io 0.11's ``trainer.yaml``: ``default_root_dir=logs``, a
   ``LearningRateMonitor`` (every step) and a ``ModelCheckpoint`` of the best ``val_loss``
-  (``epoch=000-val_loss=1.234.ckpt``) that also saves ``last.ckpt``; ``--trainer.callbacks=...``
+  (``epoch=000-val_loss=1.234.ckpt``) that also saves ``last.ckpt``, the state where training
+  stopped (:class:`~perceiver.lightning.callbacks.FinalStateCheckpoint`); ``--trainer.callbacks=...``
   replaces them, ``--trainer.callbacks+=...`` adds to them.
 - ``--ckpt_path=last`` resumes from the newest ``last*.ckpt`` of every earlier run (all
   ``<logger dir>/version_*/checkpoints`` folders, or the checkpoint callback's ``dirpath``),
@@ -45,6 +46,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI, LRSchedulerTypeTuple
 from torch.optim import Optimizer
 
+import perceiver.lightning.callbacks  # --trainer.callbacks=FinalStateCheckpoint by name
 import perceiver.lightning.strategies  # registers --trainer.strategy=fsdp_cpu
 import perceiver.scripts.lrs  # noqa: F401  (registers the schedules by class name)
 from perceiver.lightning.optim import DEFAULT_OPTIMIZER, spec_of
@@ -66,7 +68,7 @@ DEFAULT_LR_SCHEDULER = "perceiver.scripts.lrs.CosineWithWarmupLR"
 
 # krasserm/perceiver-io 0.11's trainer.yaml: the learning rate logged every step, the best checkpoints
 # by val_loss (its file names), logs under logs/. Unlike it, checkpoints are complete (optimizer
-# state included, so that a run can resume) and the newest is also saved as last.ckpt
+# state included, so that a run can resume) and last.ckpt holds the state where training stopped
 TRAINER_DEFAULTS = {
     "trainer.default_root_dir": "logs",
     "trainer.callbacks": [
@@ -75,7 +77,7 @@ TRAINER_DEFAULTS = {
             "init_args": {"logging_interval": "step", "log_momentum": False},
         },
         {
-            "class_path": "pytorch_lightning.callbacks.ModelCheckpoint",
+            "class_path": "perceiver.lightning.callbacks.FinalStateCheckpoint",
             "init_args": {
                 "monitor": "val_loss",
                 "mode": "min",
@@ -115,7 +117,8 @@ def data_num_classes(num_classes: int | None) -> int:
     if not isinstance(num_classes, int):
         raise ValueError(
             f"the data module's num_classes is {num_classes!r}: the classifier's decoder.num_classes is "
-            "taken from the data module, so use one that knows its classes (ImdbDataModule, MNISTDataModule ...)"
+            "taken from the data module, so use one that knows its classes (ImdbDataModule, MNISTDataModule ...), "
+            "name them (--data.class_names=[...]) or give data whose label column is a datasets.ClassLabel"
         )
     return num_classes
 
@@ -157,25 +160,73 @@ def _perceiver_data_installed() -> bool:
 
 
 def _refuse_data_without_perceiver_data(args: Any) -> None:
-    """``--data=<name>`` of a perceiver-data class when perceiver-data is not installed: say what to install."""
+    """``--data=<name>`` of a perceiver-data class, on the command line or in a ``--config`` file, when
+    perceiver-data is not installed: say what to install."""
     if _perceiver_data_installed():
         return  # installed, but its data modules failed to import: jsonargparse names the class
     if args is None:
         args = sys.argv[1:]
     if not isinstance(args, list | tuple):
         return
-    for i, arg in enumerate(args):
-        value = None
-        if arg.startswith("--data="):
-            value = arg.removeprefix("--data=")
-        elif arg == "--data" and i + 1 < len(args):
-            value = args[i + 1]
-        if value is not None and not _importable_class(value):
+    for value, origin in _data_class_names(list(args)):
+        if not _importable_class(value):
             sys.stderr.write(
-                f"error: --data={value} names a data module of perceiver-data, which is not installed: "
-                f"{DATA_EXTRA_HINT}\n"
+                f"error: --data={value}{origin} names a data module of perceiver-data, which is not "
+                f"installed: {DATA_EXTRA_HINT}\n"
             )
             raise SystemExit(2)
+
+
+SUBCOMMANDS = ("fit", "validate", "test", "predict")
+
+
+def _option_values(args: list[str], option: str) -> Iterable[str]:
+    """The values of ``--<option>=<value>`` and ``--<option> <value>`` in ``args``."""
+    for i, arg in enumerate(args):
+        if arg.startswith(f"--{option}="):
+            yield arg.removeprefix(f"--{option}=")
+        elif arg == f"--{option}" and i + 1 < len(args):
+            yield args[i + 1]
+
+
+def _data_class_names(args: list[str]) -> Iterable[tuple[str, str]]:
+    """The data module classes that ``args`` name, each with where it is named (`` in <file>``)."""
+    for value in _option_values(args, "data"):
+        if value.endswith((".yaml", ".yml", ".json")) and Path(value).is_file():  # a file of data options
+            yield from ((name, f" in {value}") for name in _class_names_in(_read_config(value), ()))
+        else:
+            yield value, ""
+    for path in _option_values(args, "config"):
+        if Path(path).is_file():
+            yield from ((name, f" in {path}") for name in _class_names_in(_read_config(path), ("data",)))
+
+
+def _read_config(path: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None  # jsonargparse reports it
+
+
+def _class_names_in(config: Any, keys: tuple[str, ...]) -> Iterable[str]:
+    """The ``data`` class a config names: ``data: <class>`` or ``data: {class_path: <class>}``, also
+    under a subcommand (``fit: {data: ...}``) in a config given before the subcommand; with ``keys``
+    empty, ``config`` is the data option itself."""
+    if not isinstance(config, dict):
+        if not keys and isinstance(config, str):
+            yield config
+        return
+    if not keys:
+        if isinstance(config.get("class_path"), str):
+            yield config["class_path"]
+        return
+    if "data" in config:
+        yield from _class_names_in(config["data"], ())
+    for subcommand in SUBCOMMANDS:
+        if isinstance(config.get(subcommand), dict):
+            yield from _class_names_in(config[subcommand], keys)
 
 
 def _importable_class(path: str) -> bool:

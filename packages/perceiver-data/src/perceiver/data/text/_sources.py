@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import zlib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TEXT_SUFFIXES", "format_suffix", "load_local_dataset", "normalize_splits", "read_text_file"]
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "TEXT_SUFFIXES",
+    "class_label_names",
+    "format_suffix",
+    "hub_class_label_names",
+    "load_local_dataset",
+    "normalize_splits",
+    "read_text_file",
+]
 
 TEXT_SUFFIXES = {".txt", ".text", ".raw", ".tokens", ".xml", ".md", ""}
 JSON_SUFFIXES = {".json", ".jsonl"}
@@ -90,6 +101,55 @@ def load_local_dataset(files: str | os.PathLike | list, text_column: str = "text
     for path in paths:
         lines.extend(read_text_file(path).splitlines(keepends=True))
     return datasets.Dataset.from_dict({text_column: lines})
+
+
+def class_label_names(source: Any, column: str) -> list[str] | None:
+    """The names of ``column`` where it is a ``ClassLabel`` in the training data ``source``: a
+    ``datasets.Dataset``, a ``DatasetDict`` (its 'train' split), a saved datasets directory or Parquet
+    files written by ``datasets`` (their schema records the features). None for any other source, a
+    column that is not a ``ClassLabel`` or data that cannot be read here (reading it later names the
+    problem). Reads the features only, not the rows."""
+    features = _features(source)
+    names = getattr(features.get(column), "names", None) if features is not None else None
+    return list(names) if names else None
+
+
+def hub_class_label_names(
+    path: str, config: str | None, revision: str | None, column: str
+) -> list[str] | None:
+    """The names of ``column`` where the 🤗 dataset ``path`` declares it a ``ClassLabel`` (in its
+    metadata: no rows are downloaded), or None, also when the metadata cannot be read (offline)."""
+    import datasets
+
+    try:
+        features = datasets.load_dataset_builder(path, config, revision=revision).info.features
+    except Exception as e:  # offline, no such dataset ...: loading the dataset later reports it
+        logger.info("cannot read the features of %s: %s", path, e)
+        return None
+    names = getattr(features.get(column), "names", None) if features is not None else None
+    return list(names) if names else None
+
+
+def _features(source: Any) -> Any:
+    if type(source).__module__.split(".")[0] == "datasets":  # in memory
+        if isinstance(source, dict):  # DatasetDict
+            source = source.get("train")
+        return getattr(source, "features", None)
+    if source is None:
+        return None
+    import datasets
+
+    try:
+        paths = [Path(source)] if isinstance(source, str | os.PathLike) else [Path(f) for f in source]
+        if len(paths) == 1 and _is_saved_dataset(paths[0]):
+            return _features(datasets.load_from_disk(str(paths[0])))  # memory-mapped: rows stay on disk
+        if paths and format_suffix(paths[0]) in PARQUET_SUFFIXES and paths[0].is_file():
+            import pyarrow.parquet as pq
+
+            return datasets.Features.from_arrow_schema(pq.read_schema(paths[0]))
+    except Exception:  # unreadable here: preprocessing reports it with the file's name
+        return None
+    return None
 
 
 def normalize_splits(dataset: Any, valid_fraction: float, seed: int) -> Any:

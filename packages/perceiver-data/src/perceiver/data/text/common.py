@@ -22,7 +22,12 @@ from perceiver.data import inference
 from perceiver.data._cache import default_cache_dir, files_fingerprint, load_or_build
 from perceiver.data._checks import check_class_names, check_label, check_loader_args, check_probability
 from perceiver.data._hparams import make_plain
-from perceiver.data.text._sources import load_local_dataset, normalize_splits
+from perceiver.data.text._sources import (
+    class_label_names,
+    hub_class_label_names,
+    load_local_dataset,
+    normalize_splits,
+)
 from perceiver.data.text._tokenizer import load_tokenizer, tokenizer_name
 from perceiver.data.text.collator import (
     CausalCollator,
@@ -140,7 +145,10 @@ class TextDataModule(pl.LightningDataModule):
         text_column, label_column: the columns holding the text and (task clf) the class id
             (default: the data module's, `text` and `label`).
         class_names: task clf: label i is `class_names[i]` (ImdbDataModule: `neg`, `pos`); stored in
-            the hyperparameters for inference (see `perceiver.data.inference`).
+            the hyperparameters for inference (see `perceiver.data.inference`). None: the names of the
+            label column where it is a `ClassLabel` (an in-memory dataset, a saved datasets directory,
+            Parquet files written by `datasets`, or a Hub dataset whose metadata declares it), else the
+            data module's own. Given names must be as many as the `ClassLabel`'s classes.
         add_special_tokens: let the tokenizer add its special tokens to each text.
         add_eos_token: append the tokenizer's eos (or sep) token to each text: before chunking (clm,
             mlm), or as the last token of each (truncated) example (clf).
@@ -245,6 +253,17 @@ class TextDataModule(pl.LightningDataModule):
                 raise ValueError(f"{name} ({value!r}) must be a column name")
         self.text_column = text_column or type(self).text_column
         self.label_column = label_column or type(self).label_column
+        # a ClassLabel label column names the classes (explicit class_names win, with as many names)
+        self._label_names = None
+        if task == Task.clf and train_files is not None:
+            self._label_names = class_label_names(train_files, self.label_column)
+        elif task == Task.clf and class_names is None and type(self).class_names is None:
+            hub = hub_path or self.default_hub_path  # the Hub dataset's metadata, where it has one
+            if hub is not None:
+                self._label_names = hub_class_label_names(
+                    hub, hub_config or self.default_hub_config, hub_revision or self.default_hub_revision,
+                    self.label_column,
+                )  # fmt: skip
         if class_names is not None:
             class_names = check_class_names(class_names)
             if type(self).num_classes is not None and len(class_names) != type(self).num_classes:
@@ -252,8 +271,26 @@ class TextDataModule(pl.LightningDataModule):
                     f"class_names ({class_names!r}) must name the {type(self).num_classes} classes "
                     f"of {type(self).__name__}"
                 )
-            self.class_names = tuple(class_names)
-            self.num_classes = len(class_names)
+            if self._label_names is not None and len(class_names) != len(self._label_names):
+                raise ValueError(
+                    f"class_names ({class_names!r}) has {len(class_names)} names, but the "
+                    f"{self.label_column!r} column of train_files is a ClassLabel of "
+                    f"{len(self._label_names)} classes ({self._label_names!r})"
+                )
+        elif (
+            self._label_names is not None
+            and type(self).num_classes is not None
+            and len(self._label_names) != type(self).num_classes
+        ):
+            raise ValueError(
+                f"the {self.label_column!r} column of train_files is a ClassLabel of "
+                f"{len(self._label_names)} classes ({self._label_names!r}), but {type(self).__name__} "
+                f"has {type(self).num_classes} classes ({list(type(self).class_names or ())!r})"
+            )
+        names = class_names if class_names is not None else self._label_names
+        if names is not None:
+            self.class_names = tuple(names)
+            self.num_classes = len(names)
         # in-memory datasets (Python API) in place of files: kept here, described in the hyperparameters
         self._sources = {"train": train_files, "valid": valid_files, "test": test_files}
         in_memory = [name for name, value in self._sources.items() if _in_memory(value)]
@@ -483,6 +520,17 @@ class TextDataModule(pl.LightningDataModule):
             if self.task == Task.clf:
                 num_classes = self.num_classes
                 names = getattr(ds.features.get(self.label_column), "names", None)  # a ClassLabel feature
+                if names is not None and num_classes is not None and len(names) != num_classes:
+                    raise ValueError(
+                        f"{self._split_source(split)}: column {self.label_column!r} is a ClassLabel of "
+                        f"{len(names)} classes ({list(names)!r}), but the data module has {num_classes} "
+                        f"classes ({list(self.class_names or ())!r})"
+                    )
+                if names is not None and self._label_names is not None and list(names) != self._label_names:
+                    raise ValueError(
+                        f"{self._split_source(split)}: column {self.label_column!r} names the classes "
+                        f"{list(names)!r}, but the training split names them {self._label_names!r}"
+                    )
                 if num_classes is None and names is not None:
                     num_classes = len(names)
                 for row, value in enumerate(ds[self.label_column]):
