@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +222,7 @@ def convert_checkpoint_to(
     preprocessor=None,
     push_to_hub: bool = False,
     class_names: Sequence[str] | None = None,
+    data_config: Callable[[Mapping[str, Any], str], dict[str, Any]] | None = None,
 ):
     """Save a 🤗 ``model_class`` with the weights of a perceiver-lightning checkpoint of ``task``.
 
@@ -230,6 +231,9 @@ def convert_checkpoint_to(
             from ``(backend config, data module hyperparameters)``; None: none.
         class_names: a classifier's class names (``id2label``); None: the names the checkpoint's
             data module records (see :func:`class_names_of`), else ``LABEL_<i>``.
+        data_config: a function of ``(data module hyperparameters, checkpoint name)`` that returns
+            further arguments of the 🤗 config: the training's preprocessing settings that
+            inference must repeat (e.g. the MIDI encoding of a symbolic audio model).
     """
     ckpt = read_lightning_checkpoint(ckpt_url)
     config_class = model_class.config_class
@@ -252,6 +256,8 @@ def convert_checkpoint_to(
         config_kwargs = label_config(class_names, num_classes)
     elif class_names is not None:
         raise ValueError(f"class_names is given, but {ckpt_url} is not a checkpoint of a classifier")
+    if data_config is not None:
+        config_kwargs.update(data_config(data_hparams, str(ckpt_url)))
     model = model_class(config_class(backend_config, **config_kwargs))
     missing, unexpected = model.backend_model.load_state_dict(state, strict=False)
     if missing or unexpected:
@@ -284,6 +290,7 @@ def convert_text_checkpoint(
     tokenizer_name: str | bool | None = True,
     push_to_hub: bool = False,
     class_names: Sequence[str] | None = None,
+    data_config: Callable[[Mapping[str, Any], str], dict[str, Any]] | None = None,
 ):
     """:func:`convert_checkpoint_to` for a text model, with its tokenizer saved alongside.
 
@@ -305,5 +312,12 @@ def convert_text_checkpoint(
     else:
         raise TypeError(f"tokenizer_name must be a name, a path, True or None, got {tokenizer_name!r}")
     return convert_checkpoint_to(
-        save_dir, ckpt_url, model_class, task, preprocessor, push_to_hub, class_names=class_names
+        save_dir,
+        ckpt_url,
+        model_class,
+        task,
+        preprocessor,
+        push_to_hub,
+        class_names=class_names,
+        data_config=data_config,
     )

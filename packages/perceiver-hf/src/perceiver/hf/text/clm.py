@@ -10,7 +10,9 @@ and the other ``generate`` options work as for any 🤗 causal LM.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -297,10 +299,13 @@ def convert_causal_checkpoint(
     task: str,
     tokenizer_name: str | bool | None,
     push_to_hub: bool = False,
+    data_config: Callable[[Mapping[str, Any], str], dict[str, Any]] | None = None,
 ) -> PerceiverCausalLanguageModel:
     """``convert_checkpoint`` of the causal models: the saved tokenizer's special token ids become
-    the model's generation defaults."""
-    model = convert_text_checkpoint(save_dir, ckpt_url, model_class, task, tokenizer_name, push_to_hub=False)
+    the model's generation defaults (``data_config``: see ``convert_checkpoint_to``)."""
+    model = convert_text_checkpoint(
+        save_dir, ckpt_url, model_class, task, tokenizer_name, push_to_hub=False, data_config=data_config
+    )
     tokenizer = None
     if (Path(save_dir) / "tokenizer_config.json").is_file():
         tokenizer = AutoTokenizer.from_pretrained(save_dir)
