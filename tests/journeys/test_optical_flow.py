@@ -14,6 +14,7 @@ PAGE = "optical-flow.md"
 
 IMAGE_SHAPE = "[64,96]"  # the page's (64 x 96 tiles: 56 for a 388 x 584 frame pair)
 OVERLAP = 16  # the page's
+FRAMES = ("frame10.png", "frame11.png")
 
 MODEL_ARGS = [
     f"--data.crop_shape={IMAGE_SHAPE}",
@@ -38,7 +39,9 @@ def trained(tmp_path_factory, data_dir):
 
 
 def test_optical_flow_journey(trained):
-    from perceiver.data.vision import FramePairDataset
+    from PIL import Image
+
+    from perceiver.data.vision import FramePairDataset, preprocess_frame_pair
     from perceiver.lightning.vision.optical_flow import LitOpticalFlow
 
     root, ckpt, frames = trained
@@ -48,15 +51,19 @@ def test_optical_flow_journey(trained):
     assert (root / "flow.png").is_file()
     save_dir = root / "flow-model"
 
+    # raw input: the centre 128 x 192 pixels of the frames as uint8 arrays (9 tiles of the model's
+    # size; the page estimated the flow of the whole frames)
+    crop = "[130:258, 196:388]"
     outputs = run_fresh(
         f"""
 import json
 import numpy as np
+from PIL import Image
 import perceiver.hf
 from transformers import pipeline
 
 estimator = pipeline("optical-flow", model={str(save_dir)!r})
-pair = ({str(frames / "frame10.png")!r}, {str(frames / "frame11.png")!r})
+pair = tuple(np.asarray(Image.open(path).convert("RGB")){crop} for path in {[str(frames / "frame10.png"), str(frames / "frame11.png")]!r})
 np.save("flow.npy", estimator(pair, overlap={OVERLAP}))
 np.save("patches.npy", estimator.preprocess(pair)["inputs"].numpy())
 print(json.dumps({{"flow": "flow.npy", "patches": "patches.npy"}}))
@@ -64,8 +71,13 @@ print(json.dumps({{"flow": "flow.npy", "patches": "patches.npy"}}))
         root,
     )
 
-    # the pipeline prepares the raw frames exactly as the training data module did
-    training_pair = FramePairDataset.middlebury(frames)[0]["patches"]  # (2, 27, h, w), uncropped
+    # the pipeline prepares the raw frames exactly as the training data module does: its frame
+    # pairs are preprocess_frame_pair's
+    paths = [frames / name for name in FRAMES]
+    training_item = FramePairDataset.middlebury(frames)[0]["patches"]  # (2, 27, 388, 584)
+    torch.testing.assert_close(training_item, preprocess_frame_pair(*paths), atol=0.0, rtol=0.0)
+    pair = [np.asarray(Image.open(path).convert("RGB"))[130:258, 196:388] for path in paths]
+    training_pair = preprocess_frame_pair(*pair)  # (2, 27, 128, 192)
     torch.testing.assert_close(
         torch.from_numpy(np.load(root / outputs["patches"]))[0], training_pair, atol=0.0, rtol=0.0
     )
@@ -75,6 +87,6 @@ print(json.dumps({{"flow": "flow.npy", "patches": "patches.npy"}}))
     with torch.no_grad():
         expected = lit.backend_model.forward_tiled(training_pair[None], overlap=OVERLAP)[0]  # (h, w, 2)
     flow = torch.from_numpy(np.load(root / outputs["flow"]))
-    assert flow.shape == (388, 584, 2)
+    assert flow.shape == (128, 192, 2)
     # another process computes the same float32 operations: agreement to float32 rounding
     torch.testing.assert_close(flow, expected, atol=1e-5, rtol=1e-4)
