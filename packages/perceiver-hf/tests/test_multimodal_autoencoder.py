@@ -176,3 +176,44 @@ def test_training_checkpoint_converts_with_a_label_name_per_class(converted, tmp
     assert result.config.id2label == {i: f"LABEL_{i}" for i in range(K)}
     for name, value in result.backend_model.state_dict().items():
         torch.testing.assert_close(value, backend.state_dict()[name], atol=0, rtol=0)
+
+
+def test_pipeline_prepares_a_raw_clip_as_the_training_data_module(converted, tmp_path):
+    """A .npz clip (uint8 frames of another size, int16 audio of another rate) is prepared with
+    perceiver-data's clip preprocessing and the model's settings, as its validation clips are."""
+    from perceiver.data.multimodal import ClipPreprocessor
+
+    _, save_dir = converted
+    autoencoder = pipeline("multimodal-autoencoding", model=str(save_dir))
+    rng = np.random.default_rng(0)
+    clip = {
+        "video": rng.integers(0, 256, (T + 2, 11, 13, 3), dtype=np.uint8),
+        "audio": rng.integers(-20000, 20000, (3 * (T + 2) * SPF, 1), dtype=np.int16),
+        "label": np.int64(3),
+    }
+    np.savez(tmp_path / "clip.npz", **clip)
+    out = autoencoder(str(tmp_path / "clip.npz"))
+
+    prepared = ClipPreprocessor(T, (3, S, S), SPF, K)(clip, random=False)
+    inputs = {
+        "image": prepared["image"][None],
+        "audio": prepared["audio"][None],
+        "label": torch.nn.functional.one_hot(prepared["label"], K).float()[None],
+    }
+    with torch.no_grad():
+        expected = autoencoder.model(inputs).logits
+    np.testing.assert_allclose(out["image"], expected["image"][0].reshape(T, S, S, 3).numpy(), atol=1e-5)
+    np.testing.assert_allclose(out["audio"], expected["audio"][0].numpy(), atol=1e-5)
+    np.testing.assert_allclose(out["label"], expected["label"][0].numpy(), atol=1e-5)
+
+    # the clip's arrays without a label: a zero label input
+    unlabelled = autoencoder({"video": clip["video"], "audio": clip["audio"]})
+    with torch.no_grad():
+        zero_label = autoencoder.model(inputs | {"label": torch.zeros(1, K)}).logits
+    np.testing.assert_allclose(unlabelled["audio"], zero_label["audio"][0].numpy(), atol=1e-5)
+
+    with pytest.raises(ValueError, match=r"clip\.npz: 'video' has 1 frames, fewer than num_frames \(2\)"):
+        np.savez(tmp_path / "clip.npz", **(clip | {"video": clip["video"][:1]}))
+        autoencoder(str(tmp_path / "clip.npz"))
+    with pytest.raises(ValueError, match=r"got the keys \['fps'\] too"):
+        autoencoder(clip | {"fps": 25})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -302,6 +302,7 @@ def convert_checkpoint_to(
     push_to_hub: bool = False,
     class_names: Sequence[str] | None = None,
     hub: Mapping[str, Any] | None = None,
+    data_config: Callable[[Mapping[str, Any], str], dict[str, Any]] | None = None,
 ):
     """Save a 🤗 ``model_class`` with the weights of a perceiver-lightning checkpoint of ``task``.
 
@@ -312,6 +313,9 @@ def convert_checkpoint_to(
             data module records (see :func:`class_names_of`), else ``LABEL_<i>``.
         hub: options of ``push_to_hub=True`` (``repo_id``, ``commit_message``, ``private``,
             ``token``), checked by :func:`hub_options`.
+        data_config: a function of ``(data module hyperparameters, checkpoint name)`` that returns
+            further arguments of the 🤗 config: the training's preprocessing settings that
+            inference must repeat (e.g. the MIDI encoding of a symbolic audio model).
     """
     hub = hub_options("convert_checkpoint", push_to_hub, hub or {})
     ckpt = read_lightning_checkpoint(ckpt_url)
@@ -335,6 +339,8 @@ def convert_checkpoint_to(
         config_kwargs = label_config(class_names, num_classes)
     elif class_names is not None:
         raise ValueError(f"class_names is given, but {ckpt_url} is not a checkpoint of a classifier")
+    if data_config is not None:
+        config_kwargs.update(data_config(data_hparams, str(ckpt_url)))
     model = model_class(config_class(backend_config, **config_kwargs))
     missing, unexpected = model.backend_model.load_state_dict(state, strict=False)
     if missing or unexpected:
@@ -368,6 +374,7 @@ def convert_text_checkpoint(
     push_to_hub: bool = False,
     class_names: Sequence[str] | None = None,
     hub: Mapping[str, Any] | None = None,
+    data_config: Callable[[Mapping[str, Any], str], dict[str, Any]] | None = None,
 ):
     """:func:`convert_checkpoint_to` for a text model, with its tokenizer saved alongside.
 
@@ -389,5 +396,13 @@ def convert_text_checkpoint(
     else:
         raise TypeError(f"tokenizer_name must be a name, a path, True or None, got {tokenizer_name!r}")
     return convert_checkpoint_to(
-        save_dir, ckpt_url, model_class, task, preprocessor, push_to_hub, class_names=class_names, hub=hub
+        save_dir,
+        ckpt_url,
+        model_class,
+        task,
+        preprocessor,
+        push_to_hub,
+        class_names=class_names,
+        hub=hub,
+        data_config=data_config,
     )

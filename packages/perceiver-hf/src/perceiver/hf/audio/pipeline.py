@@ -1,7 +1,8 @@
 """The ``symbolic-audio-generation`` pipeline: a MIDI prompt in, a continued MIDI file out.
 
 MIDI files are turned into event tokens and back by perceiver-data's MIDI processor, imported
-when the pipeline runs (``pip install "perceiver-data[audio]"``). Rendering the result to audio
+when the pipeline runs (``pip install "perceiver-data[audio]"``), with the encoding settings the
+model was trained with (the config's ``midi_settings``, e.g. ``include_drums``). Rendering the result to audio
 needs a synthesizer (pretty-midi's ``fluidsynth`` with a SoundFont): ``render_audio=True`` adds a
 waveform when one is available and says why not otherwise.
 """
@@ -106,7 +107,8 @@ class SymbolicAudioGenerationPipeline(Pipeline):
                 raise ValueError(f"a MIDI prompt given as event ids must hold ints, got {bad[0]!r}")
         else:
             encode_midi, _, _ = _midi_codec()
-            ids = encode_midi(midi)
+            # encoded as in training: the model's config records the training's MIDI settings
+            ids = encode_midi(midi, **getattr(self.model.config, "midi_settings", None) or {})
         if not ids:
             raise ValueError(f"the MIDI prompt {midi!r} holds no notes")
         if max_prompt_length is not None:

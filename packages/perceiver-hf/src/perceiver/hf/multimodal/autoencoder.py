@@ -11,6 +11,7 @@ Inputs: {"image": video (b, t, c, h, w), "audio": (b, s) or (b, s, 1), "label": 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,13 +227,23 @@ def audio_input(audio: Any, num_samples: int) -> torch.Tensor:
 class MultimodalAutoencodingPipeline(Pipeline):
     """``pipeline("multimodal-autoencoding", model=...)(inputs, num_chunks=..., top_k=5)``.
 
-    ``inputs``: a dict (or a list of dicts) with "image", a video (t, c, h, w) of floats as the
-    model was trained on (integer pixels are refused: scale uint8 frames to [0, 1]), "audio",
-    float samples (s,) or (s, channels) (several channels are averaged to mono; integer samples
-    are refused), and optionally "label", (k,) (the
-    official model masks it, so it is ignored; zeros by default). The video pixels and audio
-    patches are decoded in ``num_chunks`` chunks of output queries, one model call each, which
-    bounds the memory of decoding a whole video.
+    ``inputs`` (or a list of them) is one of:
+
+    - a raw clip as perceiver-data's ``MultimodalDataModule`` reads it for training: the path of a
+      ``.npz`` clip file, or a dict of its arrays, "video" (T, H, W, 3) uint8 or float in [0, 1],
+      "audio" (S,) or (S, 1) float in [-1, 1] or int16 and optionally "label", a class id. It is
+      prepared as the data module prepares validation clips (the centre ``num_frames`` frames,
+      resized to cover the model's frame size and centre-cropped, the audio of those frames
+      resampled to the model's sample count; the label one-hot, zeros without one), with the
+      settings the model was trained with (its encoder's). Needs perceiver-data
+      (``pip install "perceiver-hf[data]"``).
+    - model input: a dict with "image", a video (t, c, h, w) of floats as the model was trained
+      on (integer pixels are refused: scale uint8 frames to [0, 1]), "audio", float samples (s,)
+      or (s, channels) (several channels are averaged to mono; integer samples are refused), and
+      optionally "label", (k,) (the official model masks it, so it is ignored; zeros by default).
+
+    The video pixels and audio patches are decoded in ``num_chunks`` chunks of output queries,
+    one model call each, which bounds the memory of decoding a whole video.
 
     Returns a dict with "image" (t, h, w, c) and "audio" (s,) reconstructions (numpy float32),
     "label" logits (k,) and "labels", the ``top_k`` classes as {"label", "score"} dicts.
@@ -253,10 +264,15 @@ class MultimodalAutoencodingPipeline(Pipeline):
         postprocess_params = {} if top_k is None else {"top_k": top_k}
         return {}, forward_params, postprocess_params
 
-    def preprocess(self, inputs: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def preprocess(self, inputs: dict[str, Any] | str | os.PathLike) -> dict[str, torch.Tensor]:
+        if isinstance(inputs, str | os.PathLike) or (isinstance(inputs, dict) and "video" in inputs):
+            return self._clip_inputs(inputs)
         if not isinstance(inputs, dict) or "image" not in inputs or "audio" not in inputs:
             raise ValueError(
-                "inputs must be a dict with 'image' (t, c, h, w) and 'audio' (s,) and optionally 'label'"
+                "inputs must be the path of a .npz clip, a clip's arrays {'video', 'audio', 'label'}, "
+                "or a dict with 'image' (t, c, h, w) and 'audio' (s,) and optionally 'label'; "
+                f"got {type(inputs).__name__}"
+                + (f" with keys {sorted(inputs)}" if isinstance(inputs, dict) else "")
             )
         enc = self.model.config.backend_config.encoder
         label = inputs.get("label")
@@ -266,6 +282,41 @@ class MultimodalAutoencodingPipeline(Pipeline):
             "audio": audio_input(inputs["audio"], enc.num_frames * enc.audio_samples_per_frame)[
                 None
             ],  # (1, s)
+            "label": label[None],  # (1, k)
+        }
+
+    def _clip_inputs(self, clip: dict[str, Any] | str | os.PathLike) -> dict[str, torch.Tensor]:
+        """A raw clip, prepared as perceiver-data's data module prepares validation clips."""
+        try:
+            from perceiver.data.multimodal import CLIP_FIELDS, ClipPreprocessor, load_clip
+        except ImportError as error:
+            raise ImportError(
+                'reading raw clips needs perceiver-data\'s clip preprocessing: pip install "perceiver-hf[data]"'
+            ) from error
+        if isinstance(clip, dict):
+            source, arrays = "inputs", dict(clip)
+            unknown = sorted(set(arrays) - set(CLIP_FIELDS))
+            if unknown:
+                raise ValueError(f"a clip's arrays are {list(CLIP_FIELDS)}, got the keys {unknown} too")
+            if "audio" not in arrays:
+                raise ValueError("a clip must have 'audio' (S,) or (S, 1) besides 'video'")
+        else:
+            source, arrays = os.fspath(clip), load_clip(clip)
+        enc = self.model.config.backend_config.encoder
+        labelled = arrays.get("label") is not None
+        if not labelled:
+            arrays["label"] = np.int64(0)  # a placeholder the preprocessing checks; the input is zeros
+        preprocess = ClipPreprocessor(
+            enc.num_frames, tuple(enc.image_shape), enc.audio_samples_per_frame, enc.num_classes
+        )
+        prepared = preprocess(arrays, random=False, source=source)
+        if labelled:
+            label = torch.nn.functional.one_hot(prepared["label"], enc.num_classes).float()
+        else:
+            label = torch.zeros(enc.num_classes)
+        return {
+            "image": prepared["image"][None],  # (1, t, c, h, w)
+            "audio": prepared["audio"][None],  # (1, s)
             "label": label[None],  # (1, k)
         }
 

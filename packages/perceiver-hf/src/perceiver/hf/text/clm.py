@@ -10,7 +10,7 @@ and the other ``generate`` options work as for any 🤗 causal LM.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -303,12 +303,15 @@ def convert_causal_checkpoint(
     tokenizer_name: str | bool | None,
     push_to_hub: bool = False,
     hub: Mapping[str, Any] | None = None,
+    data_config: Callable[[Mapping[str, Any], str], dict[str, Any]] | None = None,
 ) -> PerceiverCausalLanguageModel:
     """``convert_checkpoint`` of the causal models: the saved tokenizer's special token ids become
     the model's generation defaults. ``hub``: options of ``push_to_hub=True`` (see
-    :func:`perceiver.hf._convert.hub_options`)."""
+    :func:`perceiver.hf._convert.hub_options`); ``data_config``: see ``convert_checkpoint_to``."""
     hub = hub_options("convert_checkpoint", push_to_hub, hub or {})
-    model = convert_text_checkpoint(save_dir, ckpt_url, model_class, task, tokenizer_name, push_to_hub=False)
+    model = convert_text_checkpoint(
+        save_dir, ckpt_url, model_class, task, tokenizer_name, push_to_hub=False, data_config=data_config
+    )
     tokenizer = None
     if (Path(save_dir) / "tokenizer_config.json").is_file():
         tokenizer = AutoTokenizer.from_pretrained(save_dir)
