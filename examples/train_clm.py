@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import ModelCheckpoint, TQDMProgressBar
+from pytorch_lightning.callbacks import TQDMProgressBar
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from perceiver.data.text import Task, TextDataModule, WikiTextDataModule
+from perceiver.lightning.callbacks import FinalStateCheckpoint
 from perceiver.lightning.text.clm import CausalLanguageModelConfig, LitCausalLanguageModel
 from perceiver.scripts.lrs import CosineWithWarmupLR
 
@@ -144,7 +145,7 @@ def main() -> None:
         gradient_clip_val=1.0,
         logger=TensorBoardLogger(save_dir=str(output_dir), name="logs"),
         callbacks=[
-            ModelCheckpoint(save_last=True, every_n_train_steps=args.val_every),
+            FinalStateCheckpoint(save_last=True, every_n_train_steps=args.val_every),
             TQDMProgressBar(refresh_rate=10),  # also readable when the output is not a terminal
         ],
         log_every_n_steps=10,
