@@ -26,7 +26,8 @@ def check_number(name: str, value: object) -> None:
 
 
 def check_int(name: str, value: object, minimum: int | None = None) -> int:
-    """An integer (not a bool, not a float) of at least ``minimum``; returned as a Python int."""
+    """An integer (not a bool, not a float) of at least ``minimum``; returned as a Python int (a
+    symbolic size while exporting is returned as it is, unchecked)."""
     if isinstance(value, torch.SymInt):  # a symbolic size while exporting (torch.export, ONNX)
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):

@@ -176,7 +176,26 @@ def _export(spec: GraphSpec, model: nn.Module, path: Path, opset_version: int | 
             )
     finally:
         model.train(was_training)
+    _check_dynamic(spec, path)
     logger.info("exported %s to %s", type(model).__name__, path)
+
+
+def _check_dynamic(spec: GraphSpec, path: Path) -> None:
+    """Raise if the exporter fixed a dimension that should be dynamic (it does so, instead of
+    failing, where the model's code cannot be traced for every size)."""
+    onnx = require("onnx")
+    shapes = []
+    for entry in spec.dynamic_shapes:
+        shapes.extend(entry if isinstance(entry, tuple) else [entry])
+    graph = onnx.load(str(path), load_external_data=False).graph
+    for value, axes in zip(graph.input, shapes, strict=True):
+        dims = value.type.tensor_type.shape.dim
+        fixed = [axis for axis, d in axes.items() if d is not None and dims[axis].HasField("dim_value")]
+        if fixed:
+            raise RuntimeError(
+                f"exporting {path.name}: the exporter fixed dimension {fixed[0]} of input {value.name!r} to "
+                f"{dims[fixed[0]].dim_value} instead of keeping it dynamic"
+            )
 
 
 @contextlib.contextmanager

@@ -141,14 +141,17 @@ class OnnxCausalLanguageModel:
             kv_cache.next_positions = next_positions
         return torch.from_numpy(logits)[:, None]
 
-    def _step(self, ids: np.ndarray, cache: OnnxDecoderCache) -> torch.Tensor:
-        feeds = {
-            "input_ids": ids,
+    def step_inputs(self, input_ids: np.ndarray, cache: OnnxDecoderCache) -> dict[str, np.ndarray]:
+        """The decoding-step graph's inputs for new token ids (b, 1) after a filled cache."""
+        return {
+            "input_ids": input_ids,
             "positions": cache.next_positions,
             "past_attention_mask": cache.attention_mask,
             **dict(zip(self._past, cache.tensors, strict=True)),
         }
-        logits, *tensors = self.step_session.run(None, feeds)
+
+    def _step(self, ids: np.ndarray, cache: OnnxDecoderCache) -> torch.Tensor:
+        logits, *tensors = self.step_session.run(None, self.step_inputs(ids, cache))
         cache.tensors = tensors
         b = ids.shape[0]
         cache.attention_mask = np.concatenate([cache.attention_mask, np.ones((b, 1), np.int64)], axis=1)
