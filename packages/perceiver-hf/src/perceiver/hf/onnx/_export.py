@@ -201,7 +201,7 @@ def _check_dynamic(spec: GraphSpec, path: Path) -> None:
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """The exporter's progress messages and warnings about its own internals, silenced."""
-    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnxscript")]
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "torch.export", "onnxscript", "onnx_ir")]
     levels = [lg.level for lg in loggers]
     try:
         for lg in loggers:
