@@ -261,7 +261,7 @@ def bench(session: nox.Session) -> None:
         "-e",
         _package_path("data"),
         "-e",
-        _package_path("hf"),
+        _package_path("hf", "onnx"),  # the onnx workload: ONNX Runtime against PyTorch
         "matplotlib",
     )
     session.env["HF_HUB_OFFLINE"] = "1"

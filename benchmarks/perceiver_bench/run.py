@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from perceiver_bench import causal, compiled, flow, mlm, scaling
+from perceiver_bench import causal, compiled, flow, mlm, onnx_runtime, scaling
 from perceiver_bench.measure import PRECISIONS, Settings, WorkloadResult, machine_info, matmul_peak
 from perceiver_bench.report import existing_plots, markdown, plots, write_markdown
 
@@ -42,6 +42,7 @@ WORKLOADS: dict[str, Callable[[Settings], WorkloadResult]] = {
     "scaling_encoder": scaling.run_encoder,
     "scaling_ar": scaling.run_ar,
     "compile": compiled.run,
+    "onnx": onnx_runtime.run,
 }
 logger = logging.getLogger("perceiver_bench")
 

@@ -24,6 +24,8 @@ from perceiver_bench.report import markdown, markers, write_markdown  # noqa: E4
 from perceiver_bench.run import WORKLOADS, main, run_suite  # noqa: E402
 
 AGREEMENT = ("difference", "==", "compiled - eager")
+# run apart from the others (ONNX export takes a while): each fixture has its own time limit
+SEPARATE = ("onnx",)
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +34,14 @@ def suite():
 
     threads = torch.get_num_threads()
     try:
-        return run_suite(Settings(repeats=1, warmup=0, tiny=True, threads=2, compile_backend="aot_eager"))
+        settings = Settings(repeats=1, warmup=0, tiny=True, threads=2, compile_backend="aot_eager")
+        return run_suite(settings, only=[name for name in WORKLOADS if name not in SEPARATE])
     finally:
         torch.set_num_threads(threads)
 
 
 def test_every_workload_produces_rows(suite):
-    assert [w["workload"] for w in suite["workloads"]] == list(WORKLOADS)
+    assert [w["workload"] for w in suite["workloads"]] == [name for name in WORKLOADS if name not in SEPARATE]
     assert suite["peak_flops"] > 0
     for w in suite["workloads"]:
         assert w["measurements"], w["workload"]
@@ -83,6 +86,29 @@ def test_outputs_agree(suite):
     assert {name for name, _ in agreement} >= {"mlm", "flow", "generation", "compile"}
     for name, c in agreement:
         assert c["passed"], (name, c)
+
+
+def test_onnx_workload_agrees_with_pytorch():
+    """ONNX Runtime against PyTorch eager: rows for the text classifier and the decoding step,
+    outputs within 1e-4 and greedy tokens equal (needs the onnx extra of perceiver-hf)."""
+    import torch
+
+    for module in ("onnx", "onnxscript", "onnxruntime"):
+        pytest.importorskip(
+            module, reason='the onnx extra is not installed: pip install "perceiver-hf[onnx]"'
+        )
+    threads = torch.get_num_threads()
+    try:
+        run = run_suite(Settings(repeats=1, warmup=0, tiny=True, threads=2), only=["onnx"])
+    finally:
+        torch.set_num_threads(threads)
+    (onnx,) = run["workloads"]
+    impls = {(row["case"].split(" (")[0], row["impl"]) for row in onnx["measurements"]}
+    for case in ("text classifier forward", "decoding step"):
+        assert {(case, "perceiver (PyTorch eager)"), (case, "perceiver (ONNX Runtime)")} <= impls
+    agreement = [c for c in onnx["checks"] if any(key in c["name"] for key in AGREEMENT)]
+    assert len(agreement) == 3 and all(c["passed"] for c in agreement), agreement
+    assert "| onnx |" in markdown(json.loads(json.dumps(run)), [])
 
 
 def test_report_is_written(suite, tmp_path):

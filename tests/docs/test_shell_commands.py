@@ -39,6 +39,7 @@ EXEMPT = {
     'pip install "perceiver-hf[vision]"': "installs a package into the running environment",
     'pip install "perceiver-hf[audio]"': "installs a package into the running environment",
     'pip install "perceiver-hf[data]"': "installs a package into the running environment",
+    'pip install "perceiver-hf[onnx]"': "installs a package into the running environment",
     _NOX + "nox -s main": "creates a virtual environment, then runs examples/train_clm.py (tested here too)",
     "nox -s main": "creates a virtual environment, then runs examples/train_clm.py (tested here too)",
     _NOX + "nox -t tests": "runs this test suite",

@@ -26,7 +26,10 @@ def check_number(name: str, value: object) -> None:
 
 
 def check_int(name: str, value: object, minimum: int | None = None) -> int:
-    """An integer (not a bool, not a float) of at least ``minimum``; returned as a Python int."""
+    """An integer (not a bool, not a float) of at least ``minimum``; returned as a Python int (a
+    symbolic size while exporting is returned as it is, unchecked)."""
+    if isinstance(value, torch.SymInt):  # a symbolic size while exporting (torch.export, ONNX)
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ArgumentTypeError(f"{name} must be an int, got {value!r} ({type(value).__name__})")
     if minimum is not None and value < minimum:
@@ -95,7 +98,8 @@ def check_token_ids(name: str, ids: torch.Tensor, vocab_size: int) -> None:
         raise ArgumentTypeError(f"{name} must be a tensor of token ids, got {type(ids).__name__}")
     if ids.dtype not in TOKEN_ID_DTYPES:
         raise ValueError(f"{name} must hold integer token ids, got dtype {ids.dtype}")
-    if ids.numel() == 0:
+    if ids.numel() == 0 or torch.compiler.is_exporting():
+        # an exported graph (torch.export, ONNX) has no values to read: its runtime checks them
         return
     lo, hi = int(ids.min()), int(ids.max())
     if lo < 0 or hi >= vocab_size:

@@ -175,12 +175,16 @@ class PerceiverDecoder(nn.Module):
 
     def decode(self, x_latent: torch.Tensor, queries: torch.Tensor) -> torch.Tensor:
         """Decode queries (b|1, n, c_q) against latents (b, n_lat, c_lat)."""
-        chunk = self.output_chunk_size or queries.shape[1]
-        outputs = []
-        for x_q in queries.split(chunk, dim=1):
-            x = run_layer(self.cross_attn, self.activation_checkpointing, x_q, x_latent)
-            outputs.append(self.output_adapter(x))
+        if self.output_chunk_size is None:
+            # all at once, without a split (whose chunk count would be a guard on the number of
+            # queries when that is a symbolic size, as in torch.export and ONNX export)
+            return self._decode_chunk(x_latent, queries)
+        chunks = queries.split(self.output_chunk_size, dim=1)
+        outputs = [self._decode_chunk(x_latent, x_q) for x_q in chunks]
         return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
+
+    def _decode_chunk(self, x_latent: torch.Tensor, x_q: torch.Tensor) -> torch.Tensor:
+        return self.output_adapter(run_layer(self.cross_attn, self.activation_checkpointing, x_q, x_latent))
 
     def forward(self, x_latent: torch.Tensor, x_adapted: torch.Tensor | None = None) -> torch.Tensor:
         return self.decode(x_latent, self.output_query_provider(x_adapted))

@@ -135,7 +135,9 @@ class MultimodalInputAdapter(InputAdapter):
             pad = self.padding[modality].expand(b, n, self.num_input_channels - c)
             x = torch.cat([x, pad], dim=-1)  # (b, n, C)
             p = self.mask_probs.get(modality, 0.0)
-            if p > 0.0:
+            if p >= 1.0:  # always masked (the label, at inference): nothing to draw
+                x = self.mask_token[modality].expand(b, n, -1)
+            elif p > 0.0:
                 mask = torch.bernoulli(torch.full((b, n, 1), p, device=x.device, dtype=x.dtype))
                 x = (1 - mask) * x + mask * self.mask_token[modality]
             padded.append(x)

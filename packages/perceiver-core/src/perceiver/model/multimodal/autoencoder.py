@@ -294,7 +294,9 @@ class MultimodalAutoencoder(nn.Module):
             limit = provider.num_points[modality]
             if idx.dim() != 1 or idx.dtype not in (torch.int64, torch.int32):
                 raise ValueError(f"subsampled_output_points['{modality}'] must be a 1-d integer tensor")
-            if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= limit):
+            if idx.numel() == 0 or torch.compiler.is_exporting():  # an exported graph has no values to read
+                continue
+            if int(idx.min()) < 0 or int(idx.max()) >= limit:
                 raise ValueError(f"subsampled_output_points['{modality}'] holds indices outside [0, {limit})")
         x_latent = self.encoder(inputs)  # (b, n_lat, c_lat)
         queries = provider.queries(points)  # (1, n, C_q)
