@@ -253,7 +253,7 @@ def bench(session: nox.Session) -> None:
     perceiver-hf against transformers on CPU; writes benchmarks/results/results.json and
     docs/performance.md with plots. ``nox -s bench -- --quick`` for fewer repetitions and points.
     On a GPU the suite runs with the machine's own CUDA build of torch instead (docs/performance.md,
-    "On a GPU"): this session's constraints install the CPU wheel."""
+    "On a GPU"): the constraints used here install the CPU wheel."""
     _install(
         session,
         "-e",

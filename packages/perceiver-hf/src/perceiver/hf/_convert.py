@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from perceiver.model.core.checkpoint import load_checkpoint, read_backend
+from perceiver.model.core.data_spec import DATA_HPARAMS_KEY, inference_spec, recorded_class_names
 
 __all__ = [
     "backend_from_lightning_checkpoint",
@@ -80,10 +81,6 @@ def split_hub_options(
     if push_to_hub and "token" in kwargs:
         hub["token"] = kwargs["token"]
     return hub_options(function, push_to_hub, hub), loading
-
-
-# where Lightning stores the hyperparameters of the data module a model was trained with
-DATA_HPARAMS_KEY = "datamodule_hyper_parameters"
 
 
 def perceiver_layer_table(source: str, target: str, cross_attention: bool) -> list[tuple[str, str]]:
@@ -218,20 +215,28 @@ def _data_module_class(data_hparams: Mapping[str, Any]) -> type | None:
 
 
 def class_names_of(data_hparams: Mapping[str, Any], num_classes: int, source: str) -> list[str] | None:
-    """The class names of the data a classifier was trained with: the data module's ``class_names``
-    hyperparameter, else the ``class_names`` of its class (perceiver-data's data modules of fixed
-    classes, e.g. MNIST's digits), else None.
+    """The class names of the data a classifier was trained with, read from the data module's
+    hyperparameters by perceiver-core's :mod:`perceiver.model.core.data_spec`: the ``class_names``
+    hyperparameter, else those of a data module of fixed classes that the hyperparameters identify
+    (MNIST's digits), else the ``class_names`` of the data module's class when perceiver-data is
+    installed (e.g. ``ImdbDataModule``'s), else None.
 
     Raises:
         ValueError: the names do not match the model's ``num_classes`` or repeat a name.
     """
-    names = data_hparams.get("class_names")
+    try:
+        names = recorded_class_names(data_hparams)
+    except ValueError as error:
+        raise ValueError(f"{source}: {error}") from None
+    if names is None:
+        try:
+            names = inference_spec(data_hparams).class_names
+        except ValueError:  # not the hyperparameters of one known data module
+            names = None
     if names is None:
         names = getattr(_data_module_class(data_hparams), "class_names", None)
         if not isinstance(names, list | tuple):
             return None
-    if not isinstance(names, list | tuple) or not all(isinstance(n, str | int) for n in names):
-        raise ValueError(f"{source}: the data module's class_names ({names!r}) is not a list of names")
     return _checked_names([str(n) for n in names], num_classes, f"{source}: the data module's class_names")
 
 

@@ -24,6 +24,7 @@ from typing import Any
 
 from transformers import AutoTokenizer, PerceiverTokenizer, PreTrainedTokenizerBase
 
+from perceiver.model.core.data_spec import text_settings
 from perceiver.model.text.tokenizer_names import TokenizerUnavailableError, load_named_tokenizer
 
 __all__ = [
@@ -133,14 +134,7 @@ def training_tokenizer(
         recorded = data_hparams.get("tokenizer")
         name_or_path = recorded if isinstance(recorded, str) else DEFAULT_TOKENIZER
     tokenizer = load_tokenizer(name_or_path)
-    add_special_tokens = data_hparams.get("add_special_tokens", False)
-    if not isinstance(add_special_tokens, bool):
-        raise ValueError(
-            f"the data module's add_special_tokens ({add_special_tokens!r}) is not True or False"
-        )
-    padding_side = data_hparams.get("padding_side") or ("left" if causal else "right")
-    if padding_side not in ("left", "right"):
-        raise ValueError(f"the data module's padding_side ({padding_side!r}) must be 'left' or 'right'")
+    add_special_tokens, padding_side = text_settings(data_hparams, causal)
     if not add_special_tokens:
         tokenizer = _without_special_tokens(tokenizer)
     settings = {"model_max_length": max_seq_len, "padding_side": padding_side}

@@ -46,6 +46,7 @@ from perceiver.model.core.checkpoint import (
     read_backend,
 )
 from perceiver.model.core.config import ConfigBase, field_docs
+from perceiver.model.core.data_spec import DATA_HPARAMS_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -367,9 +368,8 @@ class LitModel(pl.LightningModule):
         checkpoint[TASK_KEY] = self.task
         # data module hyperparameters may hold enums (perceiver-data's Task): store plain data so
         # that the checkpoint loads with torch.load(weights_only=True)
-        key = "datamodule_hyper_parameters"
-        if key in checkpoint:
-            checkpoint[key] = plain_data(dict(checkpoint[key]))
+        if DATA_HPARAMS_KEY in checkpoint:
+            checkpoint[DATA_HPARAMS_KEY] = plain_data(dict(checkpoint[DATA_HPARAMS_KEY]))
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         trainer = self._trainer

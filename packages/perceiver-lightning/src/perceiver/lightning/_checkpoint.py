@@ -117,12 +117,19 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         atomic_torch_save(checkpoint, path)
 
     def load_checkpoint(self, path: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        """Lightning's reader (resume, ``ckpt_path``) with errors that name a corrupt file."""
+        """Lightning's reader (resume, ``ckpt_path``) with errors that name a corrupt file.
+
+        A local file is always read with ``torch.load(weights_only=True)``, whatever Lightning's
+        default (pytorch-lightning 2.5 unpickles arbitrary objects when resuming).
+        """
         if "://" in str(path):
             return super().load_checkpoint(path, *args, **kwargs)
+        map_location = kwargs.get("map_location", args[0] if args else None)
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"Checkpoint file not found: {os.fspath(path)}")
         try:
             with naming_checkpoint(path):
-                return super().load_checkpoint(path, *args, **kwargs)
+                return torch.load(path, map_location=map_location, weights_only=True)
         except pickle.UnpicklingError:
             # krasserm/perceiver-io 0.11's checkpoints pickle its config classes, which torch's
             # weights_only reader refuses: core's reader maps exactly those to plain data (the

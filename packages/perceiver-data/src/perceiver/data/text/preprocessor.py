@@ -1,4 +1,5 @@
-"""Text to model input: token ids and a padding mask (True = padding)."""
+"""Text to model input: token ids and a padding mask (True = padding; converted from the tokenizer's
+``attention_mask`` by core's :func:`perceiver.model.core.masks.pad_mask_from_attention_mask`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 import torch
 
 from perceiver.data.text._tokenizer import load_tokenizer
+from perceiver.model.core.masks import pad_mask_from_attention_mask
 from perceiver.model.core.validation import check_int
 
 if TYPE_CHECKING:
@@ -72,7 +74,7 @@ class TextPreprocessor:
             return_attention_mask=True,
             return_tensors="pt",
         )
-        pad_mask = ~result["attention_mask"].bool()
+        pad_mask = pad_mask_from_attention_mask(result["attention_mask"])
         empty = pad_mask.all(dim=-1) if pad_mask.shape[-1] else torch.ones(len(text_batch), dtype=torch.bool)
         if empty.any():
             i = int(empty.nonzero()[0])

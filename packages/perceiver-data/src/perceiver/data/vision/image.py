@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import torch
 
+# the normalization of the image data modules, recorded in their inference specs (core owns it)
+from perceiver.model.core.data_spec import IMAGENET_MEAN, IMAGENET_STD, MNIST_MEAN, MNIST_STD
 from perceiver.model.core.validation import check_int
 
 __all__ = [
@@ -25,10 +27,6 @@ __all__ = [
     "image_array",
     "load_image",
 ]
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
 def load_image(path: str | os.PathLike, mode: str = "RGB") -> Any:

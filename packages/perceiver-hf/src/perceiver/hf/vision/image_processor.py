@@ -24,6 +24,8 @@ from transformers import PerceiverImageProcessorPil, PretrainedConfig
 from transformers.image_processing_base import ImageProcessingMixin
 from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 
+from perceiver.model.core.data_spec import inference_spec
+
 __all__ = [
     "PerceiverImageClassifierInputProcessor",
     "PerceiverImageClassifierProcessor",
@@ -191,34 +193,28 @@ def training_image_processor(
     """
     channels, height, width = (int(s) for s in image_shape)
     class_path = data_hparams.get("_class_path")
-    name = class_path.rpartition(".")[2] if isinstance(class_path, str) else None
-    if name == "MNISTDataModule":
-        from perceiver.data.vision.mnist import MNIST_MEAN, MNIST_STD
-
-        normalize = data_hparams.get("normalize", True)
-        processor = PerceiverImageClassifierProcessor(
-            num_channels=1,
-            image_size=(28, 28),
-            image_mean=MNIST_MEAN if normalize else None,
-            image_std=MNIST_STD if normalize else None,
-        )
-    elif name == "ImageNetDataModule":
-        image = _image_preprocessing()
-        size = data_hparams.get("image_size", 224)
-        processor = PerceiverImageClassifierProcessor(
-            num_channels=3,
-            image_size=(size, size),
-            resize=round(size / data_hparams.get("crop_fraction", 0.875)),
-            crop_size=size,
-            image_mean=image.IMAGENET_MEAN,
-            image_std=image.IMAGENET_STD,
-        )
-    else:
+    spec = None
+    if isinstance(class_path, str) and class_path.startswith("perceiver.data."):
+        try:
+            spec = inference_spec(data_hparams)
+        except ValueError:  # hyperparameters of no image data module with a known preprocessing
+            spec = None
+    if spec is None or spec.kind != "image":
         what = "no data module" if class_path is None else f"data module {class_path}"
         raise ValueError(
             f"{source} records {what}, whose image preprocessing is not known: pass an image processor "
             "(e.g. PerceiverImageClassifierProcessor) as image_processor"
         )
+    image = spec.image
+    mean, std = image["mean"], image["std"]
+    processor = PerceiverImageClassifierProcessor(
+        num_channels=image["num_channels"],
+        image_size=tuple(image["image_size"]),
+        resize=image["size"],
+        crop_size=None if image["crop_size"] is None else tuple(image["crop_size"]),
+        image_mean=mean if mean is None or len(mean) > 1 else mean[0],
+        image_std=std if std is None or len(std) > 1 else std[0],
+    )
     if (processor.num_channels, *processor.image_size) != (channels, height, width):
         raise ValueError(
             f"{source}: the data module's images ({processor.num_channels}, {processor.image_size[0]}, "
