@@ -145,12 +145,16 @@ def test_a_checkpoint_without_midi_settings_encodes_with_the_defaults(tmp_path):
     "data_hparams, message",
     [
         (
-            {"include_drums": "no"},
+            {"max_seq_len": 64, "include_drums": "no", "max_duration": None},
             r"last\.ckpt: the data module's MIDI settings\['include_drums'\] must be True or False, got 'no'",
         ),
         (
-            {"include_drums": True, "max_duration": -1.0},
+            {"max_seq_len": 64, "include_drums": True, "max_duration": -1.0},
             r"\['max_duration'\] must be a positive number of seconds or None, got -1\.0",
+        ),
+        (
+            {"include_drums": False},
+            r"last\.ckpt: the data module's MIDI settings: hparams lack \['max_duration', 'max_seq_len'\]",
         ),
     ],
 )

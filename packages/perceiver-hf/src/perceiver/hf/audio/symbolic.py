@@ -23,6 +23,7 @@ from perceiver.hf.text.clm import (
     convert_causal_checkpoint,
 )
 from perceiver.model.audio.symbolic import SymbolicAudioModel, SymbolicAudioModelConfig
+from perceiver.model.core.data_spec import inference_spec
 
 __all__ = [
     "MIDI_SETTINGS",
@@ -85,10 +86,14 @@ class PerceiverSymbolicAudioModel(PerceiverCausalLanguageModel):
 
 
 def _training_midi_settings(data_hparams: Mapping[str, Any], source: str) -> dict[str, Any]:
-    settings = {name: data_hparams[name] for name in MIDI_SETTINGS if name in data_hparams}
-    if not settings:
+    if not any(name in data_hparams for name in MIDI_SETTINGS):
         logger.info("%s records no MIDI encoding settings: prompts are encoded with the defaults", source)
         return {}
+    try:  # read by the owner of the data module hyperparameters' meaning
+        midi = inference_spec(data_hparams, kind="midi").midi
+    except ValueError as e:
+        raise ValueError(f"{source}: the data module's MIDI settings: {e}") from e
+    settings = {name: midi[name] for name in MIDI_SETTINGS}
     return {"midi_settings": check_midi_settings(settings, f"{source}: the data module's MIDI settings")}
 
 
