@@ -349,7 +349,8 @@ class EncoderConfig(ConfigBase):
             )
         check_probability("dropout", self.dropout)
         check_probability("residual_dropout", self.residual_dropout)
-        check_non_negative("init_scale", self.init_scale)
+        if self.init_scale is not None:  # None where a subclass allows it: scaled to each layer
+            check_non_negative("init_scale", self.init_scale)
 
     def base_kwargs(self, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
         """Keyword arguments of :class:`PerceiverEncoder` that this config holds."""
