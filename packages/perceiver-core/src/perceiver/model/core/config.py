@@ -288,7 +288,9 @@ class EncoderConfig(ConfigBase):
             the latent channels.
         dropout: dropout on attention probabilities, in training only.
         residual_dropout: dropout on the residual branches, in training only.
-        init_scale: standard deviation of the normal initialization of the weights.
+        init_scale: standard deviation of the normal initialization of the weights; None, where
+            a subclass allows it (the image encoder's default): scaled to each layer's fan-in
+            (:func:`~perceiver.model.core.init_std`).
         freeze: exclude the encoder's parameters from training (e.g. a pretrained encoder).
     """
 
