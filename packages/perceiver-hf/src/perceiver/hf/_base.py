@@ -18,7 +18,8 @@ from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 
 from perceiver.hf._legacy import HUB_KWARGS, load_perceiver_io_weights
-from perceiver.model.core import ConfigBase
+from perceiver.model.core import ConfigBase, init_std
+from perceiver.model.core.layers import EMBEDDING_INIT_SCALE
 from perceiver.model.core.legacy import legacy_config
 
 __all__ = [
@@ -378,8 +379,10 @@ class PerceiverBackendModel(PreTrainedModel):
         return (model, info) if output_loading_info else model
 
     @property
-    def init_scale(self) -> float:
-        return getattr(self.config.backend_config, "init_scale", None) or _encoder_init_scale(self.config)
+    def init_scale(self) -> float | None:
+        """std of the initial weights; None: scaled to each layer (perceiver-core's ``init_std``)."""
+        scale = getattr(self.config.backend_config, "init_scale", None)
+        return scale if scale is not None else _encoder_init_scale(self.config)
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -391,7 +394,7 @@ class PerceiverBackendModel(PreTrainedModel):
         if hasattr(module, "reset_buffers"):
             module.reset_buffers()
         if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d | nn.Conv3d | nn.Embedding):
-            init.normal_(module.weight, std=std)
+            init.normal_(module.weight, std=init_std(module, std))
             if getattr(module, "bias", None) is not None:
                 init.zeros_(module.bias)
         elif isinstance(module, nn.LayerNorm | nn.modules.batchnorm._NormBase | nn.GroupNorm):
@@ -404,7 +407,7 @@ class PerceiverBackendModel(PreTrainedModel):
                 init.ones_(module.running_var)
         else:  # learned latents, queries, positions and other parameters a module owns directly
             for param in module.parameters(recurse=False):
-                init.normal_(param, std=std)
+                init.normal_(param, std=EMBEDDING_INIT_SCALE if std is None else std)
 
 
 _HUB_UPLOAD_OPTIONS = ("repo_id", "commit_message", "create_pr", "private", "token", "revision")
@@ -460,9 +463,9 @@ def _check_loading_info(info: dict[str, Any], source: str | os.PathLike) -> None
         )
 
 
-def _encoder_init_scale(config: PerceiverBackendConfig) -> float:
+def _encoder_init_scale(config: PerceiverBackendConfig) -> float | None:
     encoder = getattr(config.backend_config, "encoder", None)
-    return getattr(encoder, "init_scale", 0.02)
+    return getattr(encoder, "init_scale", EMBEDDING_INIT_SCALE)
 
 
 def refuse_pipeline_arguments(

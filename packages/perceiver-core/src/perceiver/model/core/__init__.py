@@ -34,6 +34,7 @@ from perceiver.model.core.layers import (
     SelfAttentionBlock,
     SelfAttentionLayer,
     init_parameters,
+    init_std,
 )
 from perceiver.model.core.masks import (
     attend_mask,
@@ -92,6 +93,7 @@ __all__ = [
     "effective_pad_mask",
     "generate",
     "init_parameters",
+    "init_std",
     "pad_mask_from_attention_mask",
     "sample_next_token",
 ]

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from perceiver.model.core._validation import check_positive_int
+from perceiver.model.core.layers import EMBEDDING_INIT_SCALE
 from perceiver.model.core.position import TrainablePositionEncoding
 
 __all__ = [
@@ -99,12 +100,12 @@ class TrainableQueryProvider(QueryProvider):
     Also serves as the latent array of the encoder.
     """
 
-    def __init__(self, num_queries: int, num_query_channels: int, init_scale: float = 0.02) -> None:
+    def __init__(self, num_queries: int, num_query_channels: int, init_scale: float | None = 0.02) -> None:
         super().__init__(num_query_channels)
         check_positive_int("num_queries", num_queries)
         self.num_queries = num_queries
         self._queries = nn.Parameter(torch.empty(num_queries, num_query_channels))
-        nn.init.normal_(self._queries, std=init_scale)
+        nn.init.normal_(self._queries, std=EMBEDDING_INIT_SCALE if init_scale is None else init_scale)
 
     def forward(self, x_adapted: torch.Tensor | None = None) -> torch.Tensor:
         return self._queries.unsqueeze(0)  # (1, n, c)

@@ -288,7 +288,9 @@ class EncoderConfig(ConfigBase):
             the latent channels.
         dropout: dropout on attention probabilities, in training only.
         residual_dropout: dropout on the residual branches, in training only.
-        init_scale: standard deviation of the normal initialization of the weights.
+        init_scale: standard deviation of the normal initialization of the weights; None, where
+            a subclass allows it (the image encoder's default): scaled to each layer's fan-in
+            (:func:`~perceiver.model.core.init_std`).
         freeze: exclude the encoder's parameters from training (e.g. a pretrained encoder).
     """
 
@@ -349,7 +351,8 @@ class EncoderConfig(ConfigBase):
             )
         check_probability("dropout", self.dropout)
         check_probability("residual_dropout", self.residual_dropout)
-        check_non_negative("init_scale", self.init_scale)
+        if self.init_scale is not None:  # None where a subclass allows it: scaled to each layer
+            check_non_negative("init_scale", self.init_scale)
 
     def base_kwargs(self, exclude: tuple[str, ...] = ()) -> dict[str, Any]:
         """Keyword arguments of :class:`PerceiverEncoder` that this config holds."""

@@ -55,7 +55,7 @@ class PerceiverEncoder(nn.Module):
         self_attention_widening_factor: int = 1,
         dropout: float = 0.0,
         residual_dropout: float = 0.0,
-        init_scale: float = 0.02,
+        init_scale: float | None = 0.02,
         activation_checkpointing: bool = False,
     ) -> None:
         super().__init__()
@@ -149,7 +149,7 @@ class PerceiverDecoder(nn.Module):
         cross_attention_residual: bool = True,
         dropout: float = 0.0,
         residual_dropout: float = 0.0,
-        init_scale: float = 0.02,
+        init_scale: float | None = 0.02,
         activation_checkpointing: bool = False,
         output_chunk_size: int | None = None,
     ) -> None:

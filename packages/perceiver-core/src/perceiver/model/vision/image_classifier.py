@@ -89,7 +89,14 @@ class ImageEncoderConfig(EncoderConfig):
         num_conv_channels: output channels of the 1x1 conv ("learned") or of the conv stem
             ("conv").
         num_position_channels: channels of the learned position encoding ("learned").
+
+    ``init_scale`` defaults to None here: each layer's weights scaled to its fan-in, as in
+    DeepMind's Perceiver (see :func:`~perceiver.model.core.init_std`), which trains at any width;
+    a fixed 0.02 leaves the cross-attention of a narrow model uniform at the start (training stalls).
     """
+
+    # initialization: None scales each layer's weights to its fan-in
+    init_scale: float | None = None
 
     # image
     image_shape: tuple[int, int, int] = (3, 224, 224)  # (channels, height, width)
