@@ -18,8 +18,11 @@ OUT = Path(__file__).resolve().parent / "loss-curve.png"
 TAGS = ("train_loss", "val_loss")
 
 
-def read_scalars(log_dir: Path) -> dict[str, list[tuple[float, int, float]]]:
-    """(wall time, step, value) of each tag in the newest TensorBoard run under ``log_dir``."""
+def read_scalars(
+    log_dir: Path, tags: tuple[str, ...] = TAGS
+) -> tuple[float, dict[str, list[tuple[float, int, float]]]]:
+    """The first wall time the newest TensorBoard run under ``log_dir`` logged, and (wall time,
+    step, value) of each of its ``tags``."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     runs = sorted(log_dir.glob("version_*"), key=lambda p: int(p.name.split("_")[-1]))
@@ -29,10 +32,11 @@ def read_scalars(log_dir: Path) -> dict[str, list[tuple[float, int, float]]]:
     events = EventAccumulator(str(run), size_guidance={"scalars": 0})  # 0: keep every point
     events.Reload()
     found = events.Tags()["scalars"]
-    missing = [tag for tag in TAGS if tag not in found]
+    missing = [tag for tag in tags if tag not in found]
     if missing:
         raise SystemExit(f"{run} has no scalars {missing} (it has {sorted(found)})")
-    return {tag: [(e.wall_time, e.step, e.value) for e in events.Scalars(tag)] for tag in TAGS}
+    start = min(events.Scalars(tag)[0].wall_time for tag in found)  # the first logged step
+    return start, {tag: [(e.wall_time, e.step, e.value) for e in events.Scalars(tag)] for tag in tags}
 
 
 def plot(
@@ -88,7 +92,7 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    scalars = read_scalars(args.log_dir)
+    _, scalars = read_scalars(args.log_dir)
     plot(scalars, args.out, args.machine, args.max_steps)
     val = scalars["val_loss"]
     print(

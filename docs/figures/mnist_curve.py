@@ -15,26 +15,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from loss_curve import read_scalars  # the script next to this one
+
 OUT = Path(__file__).resolve().parent / "mnist-curve.png"
 TAGS = ("train_loss", "val_loss", "val_acc")
-
-
-def read_scalars(log_dir: Path) -> tuple[float, dict[str, list[tuple[float, int, float]]]]:
-    """The run's first wall time and (wall time, step, value) of each tag in its event files."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    runs = sorted(log_dir.glob("version_*"), key=lambda p: int(p.name.split("_")[-1]))
-    run = runs[-1] if runs else log_dir
-    if not any(run.glob("events.out.tfevents.*")):
-        raise SystemExit(f"no TensorBoard event files in {run}")
-    events = EventAccumulator(str(run), size_guidance={"scalars": 0})  # 0: keep every point
-    events.Reload()
-    found = events.Tags()["scalars"]
-    missing = [tag for tag in TAGS if tag not in found]
-    if missing:
-        raise SystemExit(f"{run} has no scalars {missing} (it has {sorted(found)})")
-    start = min(events.Scalars(tag)[0].wall_time for tag in found)  # the first logged step
-    return start, {tag: [(e.wall_time, e.step, e.value) for e in events.Scalars(tag)] for tag in TAGS}
 
 
 def first_step_at(points: list[tuple[float, int, float]], target: float) -> tuple[int, float] | None:
@@ -101,7 +85,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.97, help="the validation accuracy to reach")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
-    start, scalars = read_scalars(args.log_dir)
+    start, scalars = read_scalars(args.log_dir, TAGS)
     reached = first_step_at(scalars["val_acc"], args.target)
     final = scalars["val_acc"][-1]
     print(f"final validation accuracy {final[2]:.4f} at step {final[1]}")
