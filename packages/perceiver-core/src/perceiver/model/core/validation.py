@@ -3,6 +3,7 @@ perceiver-data), so that their entry points refuse bad input with the same error
 
 Each raises a ``ValueError`` naming the argument and its value; a wrong type raises
 :class:`ArgumentTypeError`, which is both a ``TypeError`` and a ``ValueError``.
+:func:`module_dtype` is the floating-point dtype that inputs of a module are converted to.
 """
 
 from perceiver.model.core._validation import (
@@ -13,6 +14,7 @@ from perceiver.model.core._validation import (
     check_number,
     check_optional_int,
     check_token_ids,
+    module_dtype,
 )
 from perceiver.model.core.masks import check_pad_mask
 
@@ -25,4 +27,5 @@ __all__ = [
     "check_optional_int",
     "check_pad_mask",
     "check_token_ids",
+    "module_dtype",
 ]

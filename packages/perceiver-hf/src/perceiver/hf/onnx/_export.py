@@ -25,7 +25,7 @@ from torch import nn
 from perceiver.hf.onnx._decoder_graphs import prefill_spec, step_spec
 from perceiver.hf.onnx._deps import require
 from perceiver.hf.onnx._graphs import SUPPORTED, GraphSpec, io_graph, unsupported_message
-from perceiver.model.core._validation import ArgumentTypeError, check_int
+from perceiver.model.core.validation import ArgumentTypeError, check_int
 from perceiver.model.text.clm import CausalLanguageModel
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.export import Dim
 
-from perceiver.model.core._validation import module_dtype
+from perceiver.model.core.validation import module_dtype
 from perceiver.model.multimodal.autoencoder import MultimodalAutoencoder
 from perceiver.model.text.classifier import TextClassifier
 from perceiver.model.text.clm import CausalLanguageModel

@@ -21,8 +21,8 @@ import torch
 from perceiver.hf.onnx._decoder_graphs import cache_names
 from perceiver.hf.onnx._deps import require
 from perceiver.hf.onnx._export import DECODER_CONFIG, DECODER_FORMAT
-from perceiver.model.core._validation import ArgumentTypeError
 from perceiver.model.core.generation import Streamer, generate
+from perceiver.model.core.validation import ArgumentTypeError
 
 
 class OnnxDecoderCache:
