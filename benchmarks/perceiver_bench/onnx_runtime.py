@@ -87,6 +87,25 @@ def _speedup(result: WorkloadResult, case: str) -> float:
     return eager / result.get(case, "perceiver (ONNX Runtime)").median_s
 
 
+def _compare(
+    result: WorkloadResult, case: str, what: str, times, eager, onnx, export_s: float, note: str
+) -> None:
+    """Record the eager and ONNX Runtime timings of ``case`` and check their outputs and speedup."""
+    result.measurements.append(Measurement("onnx", case, "perceiver (PyTorch eager)", times["eager"]))
+    result.measurements.append(
+        Measurement("onnx", case, "perceiver (ONNX Runtime)", times["onnx"], extra={"export_s": export_s})
+    )
+    diff = float(np.abs(onnx() - eager().numpy()).max())
+    result.checks.append(
+        Check(f"{what}: max difference of ONNX Runtime and PyTorch logits", diff, 1e-4, "<=")
+    )
+    result.checks.append(
+        Check(
+            f"{what}: ONNX Runtime speedup over PyTorch eager", _speedup(result, case), 1.0, ">=", note=note
+        )
+    )
+
+
 def run(settings: Settings) -> WorkloadResult:
     result = WorkloadResult("onnx", "ONNX Runtime vs PyTorch eager (CPU, float32)", {})
     if torch.device(settings.device).type != "cpu" or settings.precision != "32":
@@ -139,23 +158,7 @@ def _classifier(result, settings, cfg, tmp, options, export_onnx) -> None:
 
     case = f"text classifier forward (batch {cfg.batch_size}, {cfg.max_seq_len} tokens)"
     times = time_interleaved({"eager": eager, "onnx": onnx}, settings.repeats, settings.warmup)
-    result.measurements.append(Measurement("onnx", case, "perceiver (PyTorch eager)", times["eager"]))
-    result.measurements.append(
-        Measurement("onnx", case, "perceiver (ONNX Runtime)", times["onnx"], extra={"export_s": export_s})
-    )
-    diff = float(np.abs(onnx() - eager().numpy()).max())
-    result.checks.append(
-        Check("text classifier: max difference of ONNX Runtime and PyTorch logits", diff, 1e-4, "<=")
-    )
-    result.checks.append(
-        Check(
-            "text classifier forward: ONNX Runtime speedup over PyTorch eager",
-            _speedup(result, case),
-            1.0,
-            ">=",
-            note=f"export took {export_s:.0f} s",
-        )
-    )
+    _compare(result, case, "text classifier", times, eager, onnx, export_s, f"export took {export_s:.0f} s")
 
 
 def _decoding(result, settings, cfg, tmp, options, export_onnx_decoder, OnnxCausalLanguageModel) -> None:
@@ -195,22 +198,15 @@ def _decoding(result, settings, cfg, tmp, options, export_onnx_decoder, OnnxCaus
     times = time_interleaved(
         {"eager": eager, "onnx": onnx}, max(settings.repeats, 1) * 4, settings.warmup + 1
     )
-    result.measurements.append(Measurement("onnx", case, "perceiver (PyTorch eager)", times["eager"]))
-    result.measurements.append(
-        Measurement("onnx", case, "perceiver (ONNX Runtime)", times["onnx"], extra={"export_s": export_s})
-    )
-    diff = float(np.abs(onnx() - eager().numpy()).max())
-    result.checks.append(
-        Check("decoding step: max difference of ONNX Runtime and PyTorch logits", diff, 1e-4, "<=")
-    )
-    result.checks.append(
-        Check(
-            "decoding step: ONNX Runtime speedup over PyTorch eager",
-            _speedup(result, case),
-            1.0,
-            ">=",
-            note=f"export of both graphs took {export_s:.0f} s",
-        )
+    _compare(
+        result,
+        case,
+        "decoding step",
+        times,
+        eager,
+        onnx,
+        export_s,
+        f"export of both graphs took {export_s:.0f} s",
     )
     num_tokens = cfg.num_tokens[0]
     expected = model.generate(prompt, num_tokens=num_tokens, num_latents=cfg.num_latents)
