@@ -43,6 +43,10 @@ EXEMPT = {
     _NOX + "nox -s main": "creates a virtual environment, then runs examples/train_clm.py (tested here too)",
     "nox -s main": "creates a virtual environment, then runs examples/train_clm.py (tested here too)",
     _NOX + "nox -t tests": "runs this test suite",
+    (
+        "curl -L -o data/tinyshakespeare/input.txt "
+        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"
+    ): "downloads a file (the example data holds it)",
     "nox -s bench": "the benchmark suite runs for about 15 minutes (its smoke test runs a few points)",
     "nox -s bench -- --quick": "the benchmark suite runs for minutes (its smoke test runs a few points)",
     "nox -s bench -- --only mlm generation": "the benchmark suite runs for minutes",
