@@ -12,9 +12,10 @@ DAG fails here rather than on a user's machine.
 Not part of ``nox -t tests`` because they take long (each resolves and installs a fresh set of
 dependencies per package):
 
-    nox -s tests-python       # every package on every supported CPython version (PYTHONS)
-    nox -s tests-lowest       # every package with the lowest versions its pyproject.toml allows
-    nox -s "tests-python(python='3.12', package='core')"   # one of them
+    nox -s tests-python                         # every package on every supported CPython version (PYTHONS)
+    nox -s tests-python-3.12                    # every package on one version
+    nox -s "tests-python-3.12(package='core')"  # one package on one version
+    nox -s tests-lowest                         # every package with the lowest versions its pyproject.toml allows
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ DIST_DIR holds one wheel and one sdist of each package (``python -m build``). Fo
 checks that the Apache-2.0 license text is included and equals the repository's LICENSE, that
 the metadata a package index shows is complete (license expression, authors, keywords,
 classifiers, Python requirement, a README without relative links), that the version is the one
-version of the release (tools/version.py), that every import root ships ``py.typed``, and that
+version of the release (tools/version.py), that every import root ships ``py.typed``, that the
+project URLs, once declared, are complete and the same in every package, and that
 the optional extras the features need exist: those in EXTRAS below and every
 ``perceiver-<package>[extra]`` that the documentation (README.md, docs/, the packages' READMEs)
 tells users to install. Exits non-zero with one line per problem.
@@ -49,6 +50,10 @@ EXTRAS = {
     "perceiver_lightning": {"data"},
     "perceiver_hf": {"vision", "audio", "data"},
 }
+# the Project-URL labels a package index shows; the project's public address is not decided yet,
+# so none is declared (docs/installation.md, "Before publishing"); once one package declares them,
+# all four must declare these labels with the same addresses
+PROJECT_URL_LABELS = ("Repository", "Documentation", "Issues")
 DOCUMENTED_EXTRA = re.compile(r"perceiver-(core|data|lightning|hf)\[([a-z0-9_,-]+)\]")
 RELATIVE_LINK = re.compile(r"\]\((?!https?://|#|mailto:)([^)]+)\)")
 
@@ -86,6 +91,40 @@ def check_metadata(name: str, text: str, version: str) -> list[str]:
     for page, extra in documented_extras(dist):
         if extra not in provided:
             problems.append(f"{name}: {page} tells users to install [{extra}], which it does not provide")
+    return problems
+
+
+def project_urls(wheel: Path) -> dict[str, str]:
+    """The wheel's ``Project-URL`` entries, label -> address."""
+    with zipfile.ZipFile(wheel) as archive:
+        metadata = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        meta = Parser().parsestr(archive.read(metadata).decode("utf-8"))
+    urls = {}
+    for entry in meta.get_all("Project-URL") or []:
+        label, _, address = entry.partition(",")
+        urls[label.strip()] = address.strip()
+    return urls
+
+
+def check_project_urls(urls: dict[str, dict[str, str]]) -> list[str]:
+    """None declared anywhere (not decided yet), or every label of PROJECT_URL_LABELS with one
+    https address per label, the same in all four wheels."""
+    if not any(urls.values()):
+        return []
+    problems = []
+    for name, declared in sorted(urls.items()):
+        missing = [label for label in PROJECT_URL_LABELS if label not in declared]
+        if missing:
+            problems.append(f"{name}: no Project-URL {missing} (it declares {sorted(declared)})")
+        for label, address in sorted(declared.items()):
+            if not address.startswith("https://"):
+                problems.append(f"{name}: Project-URL {label} is {address!r}, not an https:// address")
+    for label in PROJECT_URL_LABELS:
+        addresses = {declared[label] for declared in urls.values() if label in declared}
+        if len(addresses) > 1:
+            problems.append(
+                f"the wheels declare different Project-URL {label} addresses: {sorted(addresses)}"
+            )
     return problems
 
 
@@ -203,6 +242,7 @@ def main(dist_dir: Path) -> int:
     version = release_version.current()
     license_text = (ROOT / "LICENSE").read_bytes()
     problems = check_version_bump(version)
+    urls = {}
     for dist in IMPORT_ROOTS:
         wheels = sorted(dist_dir.glob(f"{dist}-*.whl"))
         sdists = sorted(dist_dir.glob(f"{dist}-*.tar.gz"))
@@ -213,13 +253,17 @@ def main(dist_dir: Path) -> int:
             continue
         problems += check_wheel(wheels[0], version, license_text)
         problems += check_sdist(sdists[0], license_text)
+        urls[wheels[0].name] = project_urls(wheels[0])
+    problems += check_project_urls(urls)
     for line in problems:
         print(line, file=sys.stderr)
     if not problems:
-        print(
-            "note: no Project-URL (repository, documentation, issues) is declared: the project's public"
-            " address is not decided yet; add [project.urls] to each pyproject.toml before publishing"
-        )
+        if not any(urls.values()):
+            print(
+                "note: no Project-URL (Repository, Documentation, Issues) is declared: the project's public"
+                " address is not decided yet; docs/installation.md ('Before publishing') says what to"
+                " fill in"
+            )
         print(f"release check passed: 4 wheels and 4 sdists of version {version}")
     return 1 if problems else 0
 

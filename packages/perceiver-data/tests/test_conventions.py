@@ -455,7 +455,7 @@ def test_image_inference_spec_equals_training_preprocessing(data_dir, tmp_path):
     assert spec.image["num_channels"] == 1 and spec.image["mean"] == [0.1307]
     assert spec.image["size"] is None and spec.image["crop_size"] is None  # 28x28, as training
     mnist.setup()
-    # the shared data holds MNIST's test files only: the last 1000 images are the validation split
+    # the sample data holds MNIST's test files only: the last 1000 images are the validation split
     raw = read_idx(data_dir / "images/mnist/t10k-images-idx3-ubyte.gz")[-1000]
     torch.testing.assert_close(spec.image_preprocessor()(raw), mnist.ds_valid[0]["image"], rtol=0, atol=1e-6)
 

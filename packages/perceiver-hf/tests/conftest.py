@@ -7,7 +7,8 @@ import torch
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    """The shared offline test data ($PERCEIVER_DATA_DIR, default ../shared/data of the repository)."""
+    """The sample data folder given by $PERCEIVER_DATA_DIR (the noxfile sets it); tests that need it skip
+    without it."""
     default = Path(__file__).resolve().parents[4] / "shared" / "data"
     path = Path(os.environ.get("PERCEIVER_DATA_DIR", default))
     if not path.is_dir():

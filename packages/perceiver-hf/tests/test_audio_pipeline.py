@@ -20,7 +20,7 @@ PROMPT = DATA / "midi" / "misc" / "krasserm_audio_prompt_1.mid"
 
 def test_midi_prompt_continues_into_a_midi_file(tmp_path):
     if not PROMPT.exists():
-        pytest.skip(f"{PROMPT} is absent (the shared test data is not beside this checkout)")
+        pytest.skip(f"{PROMPT} is absent (set PERCEIVER_DATA_DIR to the sample data folder)")
     import pretty_midi
 
     torch.manual_seed(0)
@@ -47,7 +47,7 @@ def test_midi_prompt_continues_into_a_midi_file(tmp_path):
 def test_perceiver_io_pipeline_arguments_are_taken_or_refused_by_name(tmp_path):
     """perceiver-io 0.11's arguments: max_prompt_length, return_full_audio, render, sf2_path, return_type."""
     if not PROMPT.exists():
-        pytest.skip(f"{PROMPT} is absent (the shared test data is not beside this checkout)")
+        pytest.skip(f"{PROMPT} is absent (set PERCEIVER_DATA_DIR to the sample data folder)")
     torch.manual_seed(0)
     config = SymbolicAudioModelConfig(
         max_seq_len=256, max_latents=16, num_channels=32, num_heads=4, num_self_attention_layers=1

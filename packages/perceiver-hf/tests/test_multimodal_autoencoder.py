@@ -2,6 +2,8 @@
 conversion errors, Auto classes, save/load and the multimodal-autoencoding pipeline."""
 
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -176,6 +178,39 @@ def test_training_checkpoint_converts_with_a_label_name_per_class(converted, tmp
     assert result.config.id2label == {i: f"LABEL_{i}" for i in range(K)}
     for name, value in result.backend_model.state_dict().items():
         torch.testing.assert_close(value, backend.state_dict()[name], atol=0, rtol=0)
+
+
+def test_pipeline_prepares_a_raw_clip_without_lightning_and_datasets(converted, tmp_path):
+    """The clip preprocessing the pipeline uses (perceiver-data) imports neither Lightning nor
+    datasets: where they cannot be imported, a raw clip gives the same output as here."""
+    _, save_dir = converted
+    rng = np.random.default_rng(1)
+    clip = {
+        "video": rng.integers(0, 256, (T + 1, 10, 12, 3), dtype=np.uint8),
+        "audio": rng.uniform(-1, 1, (2 * (T + 1) * SPF,)).astype(np.float32),
+        "label": np.int64(2),
+    }
+    np.savez(tmp_path / "clip.npz", **clip)
+    code = "\n".join(
+        [
+            "import sys",
+            "blocked = ('pytorch_lightning', 'lightning', 'datasets')",
+            "sys.modules.update(dict.fromkeys(blocked))  # a None entry makes the import fail",
+            "import numpy as np",
+            "from transformers import pipeline",
+            "import perceiver.hf",
+            f"out = pipeline('multimodal-autoencoding', model={str(save_dir)!r})({str(tmp_path / 'clip.npz')!r})",
+            f"np.savez({str(tmp_path / 'out.npz')!r}, **out)",
+            "loaded = sorted(name for name in blocked if sys.modules.get(name) is not None)",
+            "assert not loaded, loaded",
+        ]
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+    expected = pipeline("multimodal-autoencoding", model=str(save_dir))(str(tmp_path / "clip.npz"))
+    with np.load(tmp_path / "out.npz") as out:
+        for name in ("image", "audio", "label"):
+            np.testing.assert_allclose(out[name], expected[name], atol=1e-6, rtol=0)
 
 
 def test_pipeline_prepares_a_raw_clip_as_the_training_data_module(converted, tmp_path):

@@ -1,4 +1,4 @@
-"""Test helpers: local corpora (../shared/data via $PERCEIVER_DATA_DIR, else CPython's pydoc
+"""Test helpers: local corpora (the sample data folder given by $PERCEIVER_DATA_DIR, else CPython's pydoc
 topics, which every Python ships) and a helper that runs the CLIs as subprocesses."""
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ def shared_data_dir() -> Path | None:
 def require_shared_data(*parts: str) -> Path:
     root = shared_data_dir()
     if root is None or not (root.joinpath(*parts)).exists():
-        pytest.skip(f"shared test data {'/'.join(parts)} not found (set PERCEIVER_DATA_DIR)")
+        pytest.skip(f"sample data {'/'.join(parts)} not found (set PERCEIVER_DATA_DIR)")
     return root.joinpath(*parts)
 
 
 def make_text_files(root: Path) -> tuple[str, str]:
-    """Small train/valid text files: Tiny Shakespeare when the shared data is there, else pydoc topics."""
+    """Small train/valid text files: Tiny Shakespeare when the sample data is there, else pydoc topics."""
     shared = shared_data_dir()
     if shared is not None and (shared / "tinyshakespeare" / "input.txt").is_file():
         text = (shared / "tinyshakespeare" / "input.txt").read_text(encoding="utf-8")[:60_000]

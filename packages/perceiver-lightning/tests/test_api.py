@@ -1,5 +1,5 @@
-"""Python API: create -> train -> checkpoint -> load round trip, params loading, the seed's plain
-PyTorch loop, input checks before training, schedules and atomic checkpoint writes."""
+"""Python API: create -> train -> checkpoint -> load round trip, params loading, krasserm/perceiver-io
+0.11's plain PyTorch loop, input checks before training, schedules and atomic checkpoint writes."""
 
 from __future__ import annotations
 
@@ -148,8 +148,8 @@ def test_model_max_seq_len_smaller_than_the_data_fails_before_training(clm_data,
     assert trainer.global_step == 0
 
 
-def test_seed_plain_pytorch_training_loop(clm_data):
-    """The seed's training loop without Lightning, against the data module."""
+def test_plain_pytorch_training_loop(clm_data):
+    """krasserm/perceiver-io 0.11's documented training loop without Lightning, against the data module."""
     clm_data.prepare_data()
     clm_data.setup()
     model_config = _clm_config(clm_data)

@@ -1,4 +1,4 @@
-"""Image classification, optical flow and symbolic audio CLIs on the shared local data."""
+"""Image classification, optical flow and symbolic audio CLIs on the sample data ($PERCEIVER_DATA_DIR)."""
 
 from __future__ import annotations
 

@@ -32,8 +32,8 @@ def _text_data_args(files, tmp_path, task: str, max_seq_len: int = 64, module: s
     )
 
 
-def test_clm_fit_seed_command_line(text_files, tmp_path):
-    """The seed's command line (WikiTextDataModule on local files, Lamb, warmup) trains, checkpoints,
+def test_clm_fit_documented_command_line(text_files, tmp_path):
+    """krasserm/perceiver-io 0.11's documented command line (WikiTextDataModule on local files, Lamb, warmup) trains, checkpoints,
     logs to TensorBoard and logs a text sample generated at validation."""
     run_cli(
         "perceiver.scripts.text.clm",

@@ -1,4 +1,4 @@
-"""Writes `tokens.npz`: krasserm/perceiver-io 0.11's MIDI tokens of a few files of the shared test data,
+"""Writes `tokens.npz`: krasserm/perceiver-io 0.11's MIDI tokens of a few files of the sample data folder,
 the reference that `test_midi_compat.py` compares our tokenization with.
 
 It runs that library's own encoder, `perceiver/data/audio/midi_processor.py`, outside this repository,
@@ -6,7 +6,7 @@ in a separate virtual environment with the pretty-midi version our tests use:
 
     git -C <perceiver-io clone> show 0.11.1:perceiver/data/audio/midi_processor.py > /tmp/ref/midi_processor.py
     uv venv /tmp/ref/venv && uv pip install --python /tmp/ref/venv/bin/python pretty-midi==0.2.11.post0 mido==1.3.3 numpy tqdm
-    /tmp/ref/venv/bin/python make_reference.py --processor_dir /tmp/ref --data_dir <shared data>
+    /tmp/ref/venv/bin/python make_reference.py --processor_dir /tmp/ref --data_dir $PERCEIVER_DATA_DIR
 
 The archive holds, per file, its token ids (int16) and the SHA-256 of the MIDI file they came from.
 It also writes `synthetic/*.mid`: small random files (written with pretty-midi, fixed seed) full of
@@ -76,7 +76,9 @@ def main() -> None:
     parser.add_argument(
         "--processor_dir", required=True, help="folder holding perceiver-io's midi_processor.py"
     )
-    parser.add_argument("--data_dir", required=True, help="the shared test data folder (with midi/)")
+    parser.add_argument(
+        "--data_dir", required=True, help="the sample data folder ($PERCEIVER_DATA_DIR, with midi/)"
+    )
     parser.add_argument("--output", default=str(Path(__file__).with_name("tokens.npz")))
     args = parser.parse_args()
 

@@ -288,7 +288,7 @@ class MultimodalAutoencodingPipeline(Pipeline):
     def _clip_inputs(self, clip: dict[str, Any] | str | os.PathLike) -> dict[str, torch.Tensor]:
         """A raw clip, prepared as perceiver-data's data module prepares validation clips."""
         try:
-            from perceiver.data.multimodal import CLIP_FIELDS, ClipPreprocessor, load_clip
+            from perceiver.data.multimodal.preprocessing import CLIP_FIELDS, ClipPreprocessor, load_clip
         except ImportError as error:
             raise ImportError(
                 'reading raw clips needs perceiver-data\'s clip preprocessing: pip install "perceiver-hf[data]"'
