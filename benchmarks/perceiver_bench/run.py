@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from perceiver_bench import causal, compiled, flow, mlm, onnx_runtime, scaling
+from perceiver_bench import causal, compiled, flow, mlm, onnx_runtime, scaling, small
 from perceiver_bench.measure import PRECISIONS, Settings, WorkloadResult, machine_info, matmul_peak
 from perceiver_bench.report import existing_plots, markdown, plots, write_markdown
 
@@ -38,6 +38,7 @@ WORKLOADS: dict[str, Callable[[Settings], WorkloadResult]] = {
     "mlm": mlm.run,
     "flow": flow.run,
     "ar_train": causal.run_training,
+    "ar_small": small.run,
     "generation": causal.run_generation,
     "scaling_encoder": scaling.run_encoder,
     "scaling_ar": scaling.run_ar,

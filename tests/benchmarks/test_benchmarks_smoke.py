@@ -80,6 +80,23 @@ def test_the_training_step_is_broken_down_by_operator(suite):
     assert "| outside operators |" in text and "its matmuls alone took" in text
 
 
+def test_small_perceiver_ar_is_timed_against_the_plain_gpt(suite):
+    (small,) = [w for w in suite["workloads"] if w["workload"] == "ar_small"]
+    rows = {(r["case"], r["impl"]): r for r in small["measurements"]}
+    cases = ["train step, 1 thread", "train step, 2 threads", "train step, 2 threads, competing process"]
+    assert set(rows) == {(case, impl) for case in cases for impl in ("perceiver", "plain GPT")}
+    for row in rows.values():
+        assert row["flops"] > 0 and row["extra"]["operators"] > 0, row
+    names = [c["name"] for c in small["checks"]]
+    assert names == [
+        "train step, 1 thread: time vs plain GPT",
+        "train step, 2 threads: time vs plain GPT",
+        "2 threads, competing process: slowdown vs the plain GPT's slowdown",
+    ]
+    assert all(c["value"] > 0 for c in small["checks"])
+    assert "| ar_small |" in markdown(json.loads(json.dumps(suite)), [])
+
+
 def test_outputs_agree(suite):
     checks = [(w["workload"], c) for w in suite["workloads"] for c in w["checks"]]
     agreement = [(name, c) for name, c in checks if any(key in c["name"] for key in AGREEMENT)]

@@ -1,13 +1,21 @@
 """Layers that recompute norms and GELUs in the backward pass: same values and gradients as the
-plain modules, fewer stored activations, and the plain path where fusion does not apply."""
+plain modules, fewer stored activations, and the plain path where fusion does not apply (small
+activations among them)."""
 
 import pytest
 import torch
 from torch import nn
 from torch.testing import assert_close
 
-from perceiver.model.core import MLP, CrossAttentionLayer, SelfAttentionLayer
-from perceiver.model.core._recompute import norm_linears
+from perceiver.model.core import MLP, CausalSequenceModel, CrossAttentionLayer, SelfAttentionLayer, _recompute
+from perceiver.model.core._recompute import RECOMPUTE_MIN_ELEMENTS, norm_linears
+
+
+@pytest.fixture(autouse=True)
+def recompute_small_inputs(monkeypatch):
+    """The tiny inputs here are below the size from which the layers recompute: lower it, so that
+    the recomputing functions run (tests that check the size switch restore it)."""
+    monkeypatch.setattr(_recompute, "RECOMPUTE_MIN_ELEMENTS", 0)
 
 
 def _plain_path(module: nn.Module):
@@ -114,3 +122,43 @@ def test_plain_path_in_inference_and_under_autocast():
     assert y.dtype == torch.bfloat16 and "NormLinears" not in type(y.grad_fn).__name__
     (y,) = norm_linears(x, norm, [linear])
     assert "NormLinears" in type(y.grad_fn).__name__
+
+
+def test_small_inputs_run_the_plain_modules(monkeypatch):
+    monkeypatch.setattr(_recompute, "RECOMPUTE_MIN_ELEMENTS", RECOMPUTE_MIN_ELEMENTS)
+    norm, linear = nn.LayerNorm(8), nn.Linear(8, 3)
+    rows = RECOMPUTE_MIN_ELEMENTS // 8
+    (small,) = norm_linears(torch.randn(rows - 1, 8, requires_grad=True), norm, [linear])
+    (large,) = norm_linears(torch.randn(rows, 8, requires_grad=True), norm, [linear])
+    assert "NormLinears" not in type(small.grad_fn).__name__
+    assert "NormLinears" in type(large.grad_fn).__name__
+
+
+def _ar_training_step(model: nn.Module, tokens: torch.Tensor, prefix_len: int):
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(1)  # the same prefix dropout in both runs
+    logits = model(tokens[:, :-1], prefix_len=prefix_len)
+    loss = nn.functional.cross_entropy(logits.transpose(1, 2), tokens[:, prefix_len + 1 :])
+    loss.backward()
+    return loss.detach(), {n: p.grad for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_small_perceiver_ar_plain_path_equals_the_recomputing_path(monkeypatch, dtype):
+    """The plain modules that small models run give the loss and gradients of the recomputing
+    functions: to 1e-12 in float64, to 1e-6 (relative, the float32 rounding of a different order
+    of operations) in float32."""
+    torch.manual_seed(0)
+    model = CausalSequenceModel(
+        vocab_size=32, max_seq_len=24, max_latents=8, num_channels=16, num_heads=2,
+        num_self_attention_layers=2, cross_attention_dropout=0.5,
+    ).to(dtype)  # fmt: skip
+    tokens = torch.randint(0, 32, (3, 25))
+    recomputed = _ar_training_step(model, tokens, 16)  # the fixture: every layer recomputes
+    monkeypatch.setattr(_recompute, "RECOMPUTE_MIN_ELEMENTS", RECOMPUTE_MIN_ELEMENTS)
+    plain = _ar_training_step(model, tokens, 16)
+    tol = {"rtol": 1e-12, "atol": 1e-12} if dtype == torch.float64 else {"rtol": 1e-6, "atol": 1e-7}
+    assert_close(plain[0], recomputed[0], **tol)
+    assert plain[1].keys() == recomputed[1].keys()
+    for name, grad in recomputed[1].items():
+        assert_close(plain[1][name], grad, **tol, msg=name)

@@ -7,9 +7,13 @@ that the backward needs are kept: the norm and the GELU, cheap elementwise work,
 in the backward pass. Matmuls are never recomputed. Per self-attention layer this stores three
 (b, n, c)-sized tensors fewer; gradients are those of the plain modules (tests compare them).
 
-The functions apply when autograd records (``torch.is_grad_enabled()``), outside autocast, and
-when the modules are exactly ``nn.LayerNorm`` / ``nn.Linear`` / exact ``nn.GELU`` without hooks;
-otherwise (inference, mixed precision, adapters or hooks on the modules) the plain modules run.
+The functions apply when autograd records (``torch.is_grad_enabled()``), outside autocast, when
+the modules are exactly ``nn.LayerNorm`` / ``nn.Linear`` / exact ``nn.GELU`` without hooks, and
+when the input holds at least :data:`RECOMPUTE_MIN_ELEMENTS` elements; otherwise (inference,
+mixed precision, adapters or hooks on the modules, small activations) the plain modules run.
+For small activations the memory saved is a few hundred KiB per layer, while the recomputed
+norm and GELU and the functions' own Python cost a fixed time per layer that a small model's
+step feels (a Perceiver AR of 128 channels trains about 10% faster without them).
 
 Shapes: r rows (every leading dimension flattened), c input channels, o output channels.
 """
@@ -22,9 +26,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["norm_linears", "norm_mlp"]
+__all__ = ["RECOMPUTE_MIN_ELEMENTS", "norm_linears", "norm_mlp"]
 
 _aten = torch.ops.aten
+
+# inputs (rows x channels) smaller than this (1 MiB of float32) run the plain modules: a
+# Perceiver AR of 128 channels at batch 12 (768 latents, 1,920 cross-attention keys) stays under
+# it, the benchmark sizes (512 channels x 1,024 rows and more) stay above it
+RECOMPUTE_MIN_ELEMENTS = 2**18
 
 
 def _plain(module: nn.Module, cls: type) -> bool:
@@ -32,7 +41,11 @@ def _plain(module: nn.Module, cls: type) -> bool:
 
 
 def _recording(x: torch.Tensor) -> bool:
-    return torch.is_grad_enabled() and not torch.is_autocast_enabled(x.device.type)
+    return (
+        torch.is_grad_enabled()
+        and x.numel() >= RECOMPUTE_MIN_ELEMENTS
+        and not torch.is_autocast_enabled(x.device.type)
+    )
 
 
 def _fusable_norm(norm: nn.Module) -> bool:

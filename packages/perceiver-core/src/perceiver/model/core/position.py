@@ -217,13 +217,18 @@ class RotaryPositionEmbedding:
         angles = angles.unsqueeze(1)  # (b, 1, n, dim): broadcast over heads
         self.cos = angles.cos()
         self.sin = angles.sin()
+        # sin with the sign of each pair's rotation folded in: (-sin, +sin) per pair (2i, 2i+1)
+        sin_pairs = self.sin.unflatten(-1, (-1, 2))
+        self._signed_sin = torch.stack((-sin_pairs[..., 0], sin_pairs[..., 1]), dim=-1).flatten(-2)
 
     def rotate(self, x: torch.Tensor) -> torch.Tensor:
         """x: (b, h, n, d) with d >= dim."""
         if x.shape[-1] < self.dim:
             raise ValueError(f"rotary dim {self.dim} exceeds the {x.shape[-1]} channels per head")
         x_rot, x_pass = x[..., : self.dim], x[..., self.dim :]
-        pairs = x_rot.unflatten(-1, (-1, 2))  # (b, h, n, dim / 2, 2)
-        rotated_half = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
-        x_rot = x_rot * self.cos.to(x.dtype) + rotated_half * self.sin.to(x.dtype)
+        # each pair (x0, x1) becomes (x0 cos - x1 sin, x1 cos + x0 sin): the swapped pair
+        # (x1, x0) times (-sin, +sin), the same products as negating x1 (negation is exact), in
+        # three elementwise operators where selecting, negating and stacking took five
+        swapped = x_rot.unflatten(-1, (-1, 2)).flip(-1).flatten(-2)  # (b, h, n, dim)
+        x_rot = x_rot * self.cos.to(x.dtype) + swapped * self._signed_sin.to(x.dtype)
         return torch.cat((x_rot, x_pass), dim=-1) if x_pass.shape[-1] else x_rot
