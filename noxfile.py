@@ -45,8 +45,9 @@ SIBLINGS = {
 }
 EXTRAS = {"core": "test", "data": "test", "lightning": "test,data", "hf": "test,data"}
 # pytest-xdist workers of the suites that spend their time in subprocesses (training runs, fresh
-# interpreters): tests-lightning and tests-repo; `-- -n 0` runs them in one process
-XDIST = ["-n", str(min(os.cpu_count() or 1, 4)), "--dist", "loadgroup"]
+# interpreters): tests-lightning and tests-repo. A module's tests stay on one worker (loadscope),
+# so that a module-scoped fixture (a trained checkpoint) runs once; `-- -n 0` runs one process.
+XDIST = ["-n", str(min(os.cpu_count() or 1, 4)), "--dist", "loadscope"]
 
 
 def _find_links() -> list[str]:
