@@ -45,6 +45,10 @@ SIBLINGS = {
     "hf": ["core", "data"],
 }
 EXTRAS = {"core": "test", "data": "test", "lightning": "test,data", "hf": "test,data"}
+# pytest-xdist workers of the suites that spend their time in subprocesses (training runs, fresh
+# interpreters): tests-lightning and tests-repo. A module's tests stay on one worker (loadscope),
+# so that a module-scoped fixture (a trained checkpoint) runs once; `-- -n 0` runs one process.
+XDIST = ["-n", str(min(os.cpu_count() or 1, 4)), "--dist", "loadscope"]
 
 
 def _find_links() -> list[str]:
@@ -100,7 +104,7 @@ def _package_path(name: str, extras: str = "") -> str:
     return f"{path}[{extras}]" if extras else path
 
 
-def _run_tests(session: nox.Session, package: str, lowest: bool = False) -> None:
+def _run_tests(session: nox.Session, package: str, lowest: bool = False, xdist: bool = False) -> None:
     requirements = []
     for sibling in SIBLINGS[package]:
         requirements += ["-e", _package_path(sibling)]
@@ -114,7 +118,7 @@ def _run_tests(session: nox.Session, package: str, lowest: bool = False) -> None
     session.env["HF_DATASETS_OFFLINE"] = "1"
     session.env["TOKENIZERS_PARALLELISM"] = "false"
     session.chdir(ROOT / "packages" / f"perceiver-{package}")
-    session.run("pytest", "--timeout=900", *session.posargs)
+    session.run("pytest", "--timeout=900", *(XDIST if xdist else []), *session.posargs)
 
 
 @nox.session(name="tests-core", tags=["tests"])
@@ -132,7 +136,7 @@ def tests_data(session: nox.Session) -> None:
 @nox.session(name="tests-lightning", tags=["tests"])
 def tests_lightning(session: nox.Session) -> None:
     """perceiver-lightning with perceiver-core and perceiver-data."""
-    _run_tests(session, "lightning")
+    _run_tests(session, "lightning", xdist=True)
 
 
 @nox.session(name="tests-hf", tags=["tests"])
@@ -186,7 +190,7 @@ def tests_repo(session: nox.Session) -> None:
     # the data modules' preprocessed caches of this suite, apart from the user's own cache
     session.env["PERCEIVER_DATA_CACHE"] = str(Path(session.create_tmp()) / "perceiver-data-cache")
     session.chdir(ROOT / "tests")
-    session.run("pytest", "--timeout=900", *session.posargs)
+    session.run("pytest", "--timeout=900", *XDIST, *session.posargs)
 
 
 @nox.session(tags=["tests"])

@@ -29,7 +29,7 @@ def test_python_example_runs(index, tmp_path):
         pytest.skip(code.splitlines()[0].removeprefix(SKIP).strip())
     env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONWARNINGS="ignore")
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, f"block {index}:\n{code}\n{result.stderr[-3000:]}"
     if '"The if statement"' in code:  # the causal language model example prints generated text

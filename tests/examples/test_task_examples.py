@@ -4,6 +4,7 @@ configs/ (a few steps here), converts the checkpoint and predicts with the 🤗 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -58,6 +59,11 @@ def test_example_trains_converts_and_predicts(example, repo_root, data_dir, tmp_
         assert result.returncode != 0, f"{example} runs now: remove it from KNOWN_DEFECTS ({defect})"
     assert result.returncode == 0, f"{example}:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
     assert EXAMPLES[example] in result.stdout, result.stdout[-3000:]
+    # the example trained with a config of configs/ from the command line (tests/examples/
+    # test_configs.py counts on this run for the configs it does not train itself)
+    assert re.search(
+        r"^training: .* -m perceiver\.scripts\.\S+ fit --config=\S+/configs/", result.stdout, re.M
+    ), result.stdout[-3000:]
 
 
 def test_core_demo_trains(repo_root):

@@ -44,8 +44,9 @@ def make_text_files(root: Path) -> tuple[str, str]:
     return str(train), str(valid)
 
 
-def run_cli(module: str, *args: str, cwd: Path, check: bool = True, timeout: int = 300):
-    """``python -m <module> <args>`` in ``cwd``; returns the CompletedProcess."""
+def run_cli(module: str, *args: str, cwd: Path, check: bool = True, timeout: int = 900):
+    """``python -m <module> <args>`` in ``cwd``; returns the CompletedProcess. The time limit is
+    pytest-timeout's (noxfile.py): a run takes seconds, but minutes on a loaded machine."""
     env = dict(os.environ, PYTHONWARNINGS="ignore", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1")
     result = subprocess.run(
         [sys.executable, "-m", module, *args],

@@ -180,7 +180,7 @@ def test_unknown_names_fail_before_training(tmp_path):
 
     args = ["--optimizer=NoSuchOptimizer", "--data=NoSuchDataModule"]
     result = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stderr[-3000:]
     for arg in args:
@@ -214,7 +214,7 @@ def test_entry_points_print_config(tmp_path):
     import subprocess
 
     result = subprocess.run(
-        [sys.executable, "-c", code, *modules], cwd=tmp_path, capture_output=True, text=True, timeout=300
+        [sys.executable, "-c", code, *modules], cwd=tmp_path, capture_output=True, text=True, timeout=900
     )
     assert result.returncode == 0, result.stderr[-3000:]
     for name in modules:

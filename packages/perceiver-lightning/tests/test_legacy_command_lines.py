@@ -291,7 +291,7 @@ def _clip_step(text_files, work: Path, *options: str) -> dict:
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     return json.loads(report.read_text())

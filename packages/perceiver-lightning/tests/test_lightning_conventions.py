@@ -495,7 +495,7 @@ def test_data_module_name_without_perceiver_data_says_what_to_install(tmp_path, 
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert 'pip install "perceiver-lightning[data]"' in result.stderr
@@ -519,7 +519,7 @@ def test_data_module_in_a_config_file_without_perceiver_data_says_what_to_instal
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert 'pip install "perceiver-lightning[data]"' in result.stderr
@@ -535,6 +535,6 @@ def test_own_data_module_needs_no_perceiver_data(tmp_path):
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -31,7 +31,7 @@ def _train(files, work_dir: Path, loss_file: Path, *args: str, wait: bool = True
     env = dict(os.environ, PYTHONWARNINGS="ignore", TOKENIZERS_PARALLELISM="false", HF_HUB_OFFLINE="1")
     if not wait:
         return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     return result
 
@@ -157,7 +157,7 @@ def test_killed_run_resumes_with_the_losses_of_an_uninterrupted_run(tiny_files, 
     work = tmp_path / "killed"
     process = _train(tiny_files, work, tmp_path / "killed.txt", *common, "--delay=1.0", wait=False)
     last = work / "checkpoints" / "last.ckpt"
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600
     try:
         while not (last.exists() and len(_losses_or_empty(tmp_path / "killed.txt")) >= 3):
             assert process.poll() is None, process.stderr.read()[-3000:]
