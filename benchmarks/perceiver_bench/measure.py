@@ -84,6 +84,9 @@ class Settings:
     device: str = "cpu"
     precision: str = "32"
     ar_batch_size: int | None = None
+    # the quantized workload's trained model: a causal LM checkpoint and its held-out text
+    quantized_checkpoint: str | None = None
+    quantized_valid_text: str | None = None
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from perceiver_bench import causal, compiled, flow, mlm, onnx_runtime, scaling, small
+from perceiver_bench import causal, compiled, flow, mlm, onnx_runtime, quantized, scaling, small
 from perceiver_bench.measure import PRECISIONS, Settings, WorkloadResult, machine_info, matmul_peak
 from perceiver_bench.report import existing_plots, markdown, plots, write_markdown
 
@@ -40,6 +40,7 @@ WORKLOADS: dict[str, Callable[[Settings], WorkloadResult]] = {
     "ar_train": causal.run_training,
     "ar_small": small.run,
     "generation": causal.run_generation,
+    "quantized": quantized.run,
     "scaling_encoder": scaling.run_encoder,
     "scaling_ar": scaling.run_ar,
     "compile": compiled.run,
@@ -139,6 +140,15 @@ def main(argv: list[str] | None = None) -> dict:
         default=None,
         help="batch size of the Perceiver AR training step (default 4 on the CPU, 64 on CUDA)",
     )
+    parser.add_argument(
+        "--quantized-checkpoint",
+        default=None,
+        help="quantized workload: a causal LM checkpoint (UTF-8 bytes tokenizer) to compare int8 with "
+        "float32 on; default: train a small model",
+    )
+    parser.add_argument(
+        "--quantized-valid-text", default=None, help="quantized workload: the checkpoint's held-out text file"
+    )
     parser.add_argument("--keep-going", action="store_true", help="record a failing workload and go on")
     parser.add_argument("--only", nargs="+", choices=list(WORKLOADS), default=None)
     parser.add_argument(
@@ -171,6 +181,8 @@ def main(argv: list[str] | None = None) -> dict:
         device=args.device,
         precision=args.precision or ("bf16-mixed" if cuda else "32"),
         ar_batch_size=args.ar_batch_size or (64 if cuda else None),
+        quantized_checkpoint=args.quantized_checkpoint,
+        quantized_valid_text=args.quantized_valid_text,
     )
     previous = json.loads(args.json.read_text()) if args.merge and args.json.exists() else None
 

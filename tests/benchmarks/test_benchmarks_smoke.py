@@ -105,6 +105,23 @@ def test_outputs_agree(suite):
         assert c["passed"], (name, c)
 
 
+def test_quantized_workload_reports_speed_agreement_and_loss(suite):
+    (q,) = [w for w in suite["workloads"] if w["workload"] == "quantized"]
+    impls = {(row["case"], row["impl"]) for row in q["measurements"]}
+    assert impls == {
+        ("time per token", "perceiver (float32, compiled)"),
+        ("time per token", "perceiver (int8, compiled)"),
+        ("held-out loss", "perceiver (float32)"),
+        ("held-out loss", "perceiver (int8)"),
+    }
+    checks = {c["name"].split(":")[0]: c for c in q["checks"]}
+    assert set(checks) == {"time per token", "greedy decoding", "held-out loss"}
+    assert 0.0 <= checks["greedy decoding"]["value"] <= 1.0
+    assert "trained here" in q["config"]["quality_model"]  # no checkpoint given: it trains one
+    # a tiny model trained for a few steps: int8 rounding moves its held-out loss by little
+    assert abs(checks["held-out loss"]["value"]) < 0.05
+
+
 def test_onnx_workload_agrees_with_pytorch():
     """ONNX Runtime against PyTorch eager: rows for the text classifier and the decoding step,
     outputs within 1e-4 and greedy tokens equal (needs the onnx extra of perceiver-hf)."""

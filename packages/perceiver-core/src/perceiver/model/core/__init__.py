@@ -51,6 +51,7 @@ from perceiver.model.core.position import (
     RotaryPositionEmbedding,
     TrainablePositionEncoding,
 )
+from perceiver.model.core.quantize import Int8Linear, quantize_for_decoding
 
 __all__ = [
     "MLP",
@@ -66,6 +67,7 @@ __all__ = [
     "FrequencyPositionEncoding",
     "IncrementalDecoder",
     "InputAdapter",
+    "Int8Linear",
     "KVCache",
     "MultiHeadAttention",
     "OutputAdapter",
@@ -95,5 +97,6 @@ __all__ = [
     "init_parameters",
     "init_std",
     "pad_mask_from_attention_mask",
+    "quantize_for_decoding",
     "sample_next_token",
 ]
