@@ -45,11 +45,14 @@ def write_pydoc_corpus(directory: Path) -> tuple[Path, Path]:
 
 
 def _prose(text: str) -> str:
-    """Drop the topics' ASCII tables and heading underlines: a tiny model then learns prose and code."""
+    """Drop the topics' ASCII tables, heading underlines and grammar rules (``::=`` up to the next
+    blank line): their long runs of aligning spaces teach a tiny model to print runs of spaces."""
     keep = []
+    in_grammar = False
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped[:1] in ("|", "+") or (stripped and set(stripped) <= set("*=-+")):
+        in_grammar = (in_grammar and bool(stripped)) or "::=" in line
+        if in_grammar or stripped[:1] in ("|", "+") or (stripped and set(stripped) <= set("*=-+")):
             continue
         keep.append(line)
     return "\n".join(keep)
@@ -72,18 +75,27 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output_dir", default=".cache/train_clm", help="data cache, logs and checkpoints")
     parser.add_argument("--wikitext", action="store_true", help="train on WikiText-103 (downloads it)")
-    parser.add_argument("--max_steps", type=int, default=1600)
+    parser.add_argument("--max_steps", type=int, default=1000)
     parser.add_argument("--max_seq_len", type=int, default=128)
-    parser.add_argument("--max_latents", type=int, default=64)
+    parser.add_argument(
+        "--max_latents",
+        type=int,
+        default=128,
+        help="latent positions; as many as --max_seq_len trains every position to start a generation",
+    )
     parser.add_argument("--num_channels", type=int, default=128)
     parser.add_argument("--num_layers", type=int, default=3)
     parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument(
-        "--val_every", type=int, default=200, help="validate (and log a sample) every n steps"
+        "--val_every", type=int, default=100, help="validate (and log a sample) every n steps"
     )
     parser.add_argument("--prompt", default='The "for" statement is used to ')
     parser.add_argument("--num_tokens", type=int, default=300, help="tokens to generate at the end")
+    parser.add_argument(
+        "--temperature", type=float, default=0.6, help="sampling temperature of the generated text"
+    )
+    parser.add_argument("--top_k", type=int, default=10, help="sample from the k most likely tokens")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args()
 
@@ -165,8 +177,8 @@ def main() -> None:
         prompt=prompt_ids,
         num_tokens=args.num_tokens,
         num_latents=min(prompt_ids.shape[1], args.max_latents),
-        top_k=5,
-        temperature=0.8,
+        top_k=args.top_k,
+        temperature=args.temperature,
         generator=generator,
     )
     text = data.tokenizer.decode(generated[0], skip_special_tokens=True)

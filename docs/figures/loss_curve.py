@@ -88,7 +88,7 @@ def main() -> None:
         "--machine", default="2 shared CPU cores", help="where the run was made, for the axis label"
     )
     parser.add_argument(
-        "--max_steps", type=int, default=1600, help="the run's --max_steps (default: the script's)"
+        "--max_steps", type=int, default=1000, help="the run's --max_steps (default: the script's)"
     )
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
