@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 from lightning_helpers import TRAINER_ARGS, require_shared_data, run_checkpoints, run_cli
@@ -87,3 +91,31 @@ def test_symbolic_audio_fit_with_midi_sample(tmp_path):
     assert _checkpoint(tmp_path)["perceiver_task"] == "audio.symbolic"
     (sample,) = (tmp_path / "logs" / "lightning_logs" / "version_0" / "samples").glob("*.mid")
     assert sample.stat().st_size > 0
+
+
+def test_every_data_module_of_perceiver_data_resolves_by_class_name():
+    """--data=<ClassName> resolves a class only if its module was imported: the scripts import
+    DATA_MODULES, and perceiver-data's lazy packages must not hide a data module from them. Run
+    in a fresh interpreter, so that imports of other tests cannot mask a missing one."""
+    pytest.importorskip("perceiver.data", reason="perceiver-data is not installed")
+    code = textwrap.dedent(
+        """
+        import pytorch_lightning as pl
+        from perceiver.scripts.cli import DATA_MODULES, import_optional
+
+        import_optional(*DATA_MODULES)
+        seen, todo = set(), [pl.LightningDataModule]
+        while todo:
+            for sub in todo.pop().__subclasses__():
+                seen.add(sub.__name__)
+                todo.append(sub)
+        print(" ".join(sorted(seen)))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=900, check=True
+    )
+    names = set(out.stdout.split())
+    expected = {"TextDataModule", "MNISTDataModule", "ImageNetDataModule", "OpticalFlowDataModule"}
+    expected |= {"MidiDataModule", "MultimodalDataModule"}
+    assert expected <= names, f"not importable by class name: {sorted(expected - names)}"

@@ -89,14 +89,15 @@ TRAINER_DEFAULTS = {
 }
 
 # modules of perceiver-data that define data modules, imported so that --data=<ClassName> resolves
-# (perceiver.data.vision and perceiver.data.audio load their modules lazily)
+# (perceiver.data.vision, perceiver.data.audio and perceiver.data.multimodal load their modules
+# lazily, so the defining modules themselves are named)
 DATA_MODULES = (
     "perceiver.data.text",
     "perceiver.data.vision.mnist",
     "perceiver.data.vision.imagenet",
     "perceiver.data.vision.optical_flow",
     "perceiver.data.audio.datamodule",
-    "perceiver.data.multimodal",
+    "perceiver.data.multimodal.clips",
 )
 
 
