@@ -50,6 +50,9 @@ EXEMPT = {
     "nox -s bench": "the benchmark suite runs for about 15 minutes (its smoke test runs a few points)",
     "nox -s bench -- --quick": "the benchmark suite runs for minutes (its smoke test runs a few points)",
     "nox -s bench -- --only mlm generation": "the benchmark suite runs for minutes",
+    "nox -s bench -- --only quantized --merge --quantized-checkpoint CKPT --quantized-valid-text VALID.txt": (
+        "needs a trained checkpoint and its held-out text (CKPT, VALID.txt); the smoke test runs the workload"
+    ),
     "nox -s bench -- --render --no-plots": "rewrites docs/performance.md",
     (
         "PYTHONPATH=benchmarks:packages/perceiver-core/src:packages/perceiver-hf/src "
