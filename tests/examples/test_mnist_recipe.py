@@ -8,26 +8,14 @@ the first steps of the documented run; the run logs to CSV, read back here.
 
 from __future__ import annotations
 
-import csv
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from markdown_blocks import REPO_ROOT
+from run_logs import csv_metrics
 
 CONFIG = REPO_ROOT / "configs" / "vision" / "image_classifier.yaml"
-
-
-def _metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
-    """(step, value) of each logged metric of a CSVLogger's metrics.csv."""
-    metrics: dict[str, list[tuple[int, float]]] = {}
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            for name, value in row.items():
-                if name != "step" and value not in ("", None):
-                    metrics.setdefault(name, []).append((int(row["step"]), float(value)))
-    return metrics
 
 
 def test_mnist_recipe_loss_falls_in_its_first_100_steps(data_dir, tmp_path):
@@ -54,7 +42,7 @@ def test_mnist_recipe_loss_falls_in_its_first_100_steps(data_dir, tmp_path):
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     (path,) = tmp_path.glob("lightning_logs/version_*/metrics.csv")
-    metrics = _metrics(path)
+    metrics = csv_metrics(path)
     first_step, start = metrics["train_loss"][0]
     assert first_step < 20 and start > 1.5  # near ln(10) = 2.30, the loss of a uniform guess
     assert metrics["val_loss"][-1][0] >= 90  # the validation after the 100th step

@@ -9,30 +9,18 @@ these are the first steps of the documented run; the run logs to CSV, read back 
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 import subprocess
 import sys
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
 from markdown_blocks import REPO_ROOT
+from run_logs import csv_metrics
 
 CONFIG = REPO_ROOT / "configs" / "text" / "shakespeare.yaml"
-
-
-def _metrics(path: Path) -> dict[str, list[tuple[int, float]]]:
-    """(step, value) of each logged metric of a CSVLogger's metrics.csv."""
-    metrics: dict[str, list[tuple[int, float]]] = {}
-    with path.open(newline="") as f:
-        for row in csv.DictReader(f):
-            for name, value in row.items():
-                if name != "step" and value not in ("", None):
-                    metrics.setdefault(name, []).append((int(row["step"]), float(value)))
-    return metrics
 
 
 def _unigram_nats(data: bytes) -> float:
@@ -76,7 +64,7 @@ def test_shakespeare_recipe_loss_falls_in_its_first_200_steps(data_dir, tmp_path
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     (path,) = tmp_path.glob("lightning_logs/version_*/metrics.csv")
-    metrics = _metrics(path)
+    metrics = csv_metrics(path)
     first_step, start = metrics["train_loss"][0]
     assert first_step < 20 and start > 3.0, metrics["train_loss"][:3]  # ln(262) = 5.57 at a uniform guess
     step, val_loss = metrics["val_loss"][-1]
