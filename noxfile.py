@@ -181,6 +181,7 @@ def tests_repo(session: nox.Session) -> None:
         _package_path("lightning", "test,data"),
         "-e",
         _package_path("hf", "test,data"),
+        "matplotlib",  # the learning-curve scripts of docs/figures
     )
     data_dir = os.environ.get("PERCEIVER_DATA_DIR", str(ROOT.parent / "shared" / "data"))
     session.env["PERCEIVER_DATA_DIR"] = data_dir

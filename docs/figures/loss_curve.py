@@ -16,11 +16,10 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "loss-curve.png"
 TAGS = ("train_loss", "val_loss")
+Points = list[tuple[float, int, float]]  # (wall time, step, value) of one scalar
 
 
-def read_scalars(
-    log_dir: Path, tags: tuple[str, ...] = TAGS
-) -> tuple[float, dict[str, list[tuple[float, int, float]]]]:
+def read_scalars(log_dir: Path, tags: tuple[str, ...] = TAGS) -> tuple[float, dict[str, Points]]:
     """The first wall time the newest TensorBoard run under ``log_dir`` logged, and (wall time,
     step, value) of each of its ``tags``."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -39,40 +38,57 @@ def read_scalars(
     return start, {tag: [(e.wall_time, e.step, e.value) for e in events.Scalars(tag)] for tag in tags}
 
 
-def plot(
-    scalars: dict[str, list[tuple[float, int, float]]], out: Path, machine: str, max_steps: int | None
+def draw_losses(
+    by_step, by_time, start: float, train: Points, val: Points, *, seconds_per_unit: float, machine: str
 ) -> None:
+    """Training loss (a thin line) and validation loss (dots) on two matplotlib axes: against
+    the step and against the wall time since ``start`` (in units of ``seconds_per_unit`` seconds:
+    60 for minutes)."""
+    unit = "minutes" if seconds_per_unit == 60 else "seconds"
+    for axis, x_of, label in (
+        (by_step, lambda t, s: s, "training step"),
+        (by_time, lambda t, s: (t - start) / seconds_per_unit, f"wall time ({unit}, {machine})"),
+    ):
+        axis.plot(
+            [x_of(t, s) for t, s, _ in train],
+            [v for _, _, v in train],
+            color="tab:blue",
+            alpha=0.45,
+            lw=1,
+            label="training loss",
+        )
+        axis.plot(
+            [x_of(t, s) for t, s, _ in val],
+            [v for _, _, v in val],
+            "o-",
+            color="tab:orange",
+            label="validation loss",
+        )
+        axis.set_xlabel(label)
+        axis.grid(alpha=0.3)
+
+
+def plot(scalars: dict[str, Points], out: Path, machine: str, max_steps: int | None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     start = min(t for points in scalars.values() for t, _, _ in points)
-    train, val = scalars["train_loss"], scalars["val_loss"]
     fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    by_step.plot(
-        [s for _, s, _ in train],
-        [v for _, _, v in train],
-        color="tab:blue",
-        alpha=0.45,
-        lw=1,
-        label="training loss",
+    draw_losses(
+        by_step,
+        by_time,
+        start,
+        scalars["train_loss"],
+        scalars["val_loss"],
+        seconds_per_unit=60,
+        machine=machine,
     )
-    by_step.plot(
-        [s for _, s, _ in val], [v for _, _, v in val], "o-", color="tab:orange", label="validation loss"
-    )
-    by_step.set_xlabel("training step")
     by_step.set_ylabel("cross-entropy (nats per byte)")
     if max_steps:
         by_step.set_xlim(0, max_steps)
     by_step.legend()
-    by_time.plot(
-        [(t - start) / 60 for t, _, _ in train], [v for _, _, v in train], color="tab:blue", alpha=0.45, lw=1
-    )
-    by_time.plot([(t - start) / 60 for t, _, _ in val], [v for _, _, v in val], "o-", color="tab:orange")
-    by_time.set_xlabel(f"wall time (minutes, {machine})")
-    for ax in (by_step, by_time):
-        ax.grid(alpha=0.3)
     done = 1 + max(s for points in scalars.values() for _, s, _ in points)  # steps count from 0
     steps = f"{done} of {max_steps} steps" if max_steps and done < max_steps else f"{done} steps"
     fig.suptitle(f"Perceiver AR on CPython's documentation topics, UTF-8 bytes ({steps})", fontsize=11)

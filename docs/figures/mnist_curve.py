@@ -15,46 +15,35 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from loss_curve import read_scalars  # the script next to this one
+from loss_curve import Points, draw_losses, read_scalars  # the script next to this one
 
 OUT = Path(__file__).resolve().parent / "mnist-curve.png"
 TAGS = ("train_loss", "val_loss", "val_acc")
 
 
-def first_step_at(points: list[tuple[float, int, float]], target: float) -> tuple[int, float] | None:
+def first_step_at(points: Points, target: float) -> tuple[int, float] | None:
     """(step, wall time) of the first point whose value reaches ``target``."""
     return next(((step, t) for t, step, value in points if value >= target), None)
 
 
-def plot(start: float, scalars: dict, out: Path, machine: str, target: float) -> None:
+def plot(start: float, scalars: dict[str, Points], out: Path, machine: str, target: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    train, loss, acc = scalars["train_loss"], scalars["val_loss"], scalars["val_acc"]
+    acc = scalars["val_acc"]
     fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for axis, x_of, label in (
-        (by_step, lambda t, s: s, "training step"),
-        (by_time, lambda t, s: (t - start) / 60, f"wall time (minutes, {machine})"),
-    ):
-        axis.plot(
-            [x_of(t, s) for t, s, _ in train],
-            [v for _, _, v in train],
-            color="tab:blue",
-            alpha=0.45,
-            lw=1,
-            label="training loss",
-        )
-        axis.plot(
-            [x_of(t, s) for t, s, _ in loss],
-            [v for _, _, v in loss],
-            "o-",
-            color="tab:orange",
-            label="validation loss",
-        )
-        axis.set_xlabel(label)
-        axis.grid(alpha=0.3)
+    draw_losses(
+        by_step,
+        by_time,
+        start,
+        scalars["train_loss"],
+        scalars["val_loss"],
+        seconds_per_unit=60,
+        machine=machine,
+    )
+    for axis, x_of in ((by_step, lambda t, s: s), (by_time, lambda t, s: (t - start) / 60)):
         twin = axis.twinx()
         twin.plot(
             [x_of(t, s) for t, s, _ in acc],

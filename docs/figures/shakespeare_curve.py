@@ -16,51 +16,37 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from loss_curve import read_scalars  # the script next to this one
+from loss_curve import Points, draw_losses, read_scalars  # the script next to this one
 
 OUT = Path(__file__).resolve().parent / "shakespeare-curve.png"
 TAGS = ("train_loss", "val_loss")
 ANCHOR = 1.88  # nanoGPT's character-level Tiny Shakespeare model on a CPU, after about 3 minutes
 
 
-def first_at_or_below(
-    points: list[tuple[float, int, float]], target: float
-) -> tuple[float, int, float] | None:
+def first_at_or_below(points: Points, target: float) -> tuple[float, int, float] | None:
     """The first (wall time, step, value) whose value is at or below ``target``."""
     return next((point for point in points if point[2] <= target), None)
 
 
-def plot(start: float, scalars: dict, out: Path, machine: str, target: float) -> None:
+def plot(start: float, scalars: dict[str, Points], out: Path, machine: str, target: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    train, val = scalars["train_loss"], scalars["val_loss"]
     fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    for axis, x_of, label in (
-        (by_step, lambda t, s: s, "training step"),
-        (by_time, lambda t, s: t - start, f"wall time (seconds, {machine})"),
-    ):
-        axis.plot(
-            [x_of(t, s) for t, s, _ in train],
-            [v for _, _, v in train],
-            color="tab:blue",
-            alpha=0.45,
-            lw=1,
-            label="training loss",
-        )
-        axis.plot(
-            [x_of(t, s) for t, s, _ in val],
-            [v for _, _, v in val],
-            "o-",
-            color="tab:orange",
-            label="validation loss",
-        )
+    draw_losses(
+        by_step,
+        by_time,
+        start,
+        scalars["train_loss"],
+        scalars["val_loss"],
+        seconds_per_unit=1,
+        machine=machine,
+    )
+    for axis in (by_step, by_time):
         axis.axhline(ANCHOR, color="tab:gray", lw=0.8, ls="--", label=f"nanoGPT on a CPU ({ANCHOR})")
         axis.axhline(target, color="tab:green", lw=0.8, ls=":", label=f"target ({target})")
-        axis.set_xlabel(label)
-        axis.grid(alpha=0.3)
     by_step.set_ylabel("cross-entropy (nats per byte)")
     by_step.set_ylim(1.3, 3.5)
     by_step.legend(loc="upper right")
