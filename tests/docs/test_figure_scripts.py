@@ -12,7 +12,9 @@ import pytest
 from markdown_blocks import REPO_ROOT
 
 pytest.importorskip("matplotlib", reason="the figure scripts draw with matplotlib")
-tensorboard = pytest.importorskip("torch.utils.tensorboard", reason="the figure scripts read TensorBoard logs")
+tensorboard = pytest.importorskip(
+    "torch.utils.tensorboard", reason="the figure scripts read TensorBoard logs"
+)
 
 FIGURES = REPO_ROOT / "docs" / "figures"
 START = 1_700_000_000.0  # wall time of the first logged scalar
@@ -63,7 +65,9 @@ def test_shakespeare_curve_says_when_the_target_is_missed(tmp_path):
 
 def test_mnist_curve_reports_the_first_step_at_the_target_accuracy(tmp_path):
     scalars = _losses([0.9, 0.3, 0.15, 0.1])
-    scalars["val_acc"] = [(199 + 200 * i, 0.15 * (199 + 200 * i) + 2, a) for i, a in enumerate([0.6, 0.9, 0.971, 0.98])]
+    scalars["val_acc"] = [
+        (199 + 200 * i, 0.15 * (199 + 200 * i) + 2, a) for i, a in enumerate([0.6, 0.9, 0.971, 0.98])
+    ]
     _write_run(tmp_path / "logs", scalars)
     out = _run("mnist_curve.py", tmp_path / "logs", tmp_path / "curve.png", "--target", "0.97")
     assert "final validation accuracy 0.9800 at step 799" in out
@@ -84,4 +88,7 @@ def test_the_scripts_refuse_a_folder_without_event_files(tmp_path):
             text=True,
             timeout=300,
         )
-        assert result.returncode != 0 and "no TensorBoard event files" in result.stderr, (script, result.stderr)
+        assert result.returncode != 0 and "no TensorBoard event files" in result.stderr, (
+            script,
+            result.stderr,
+        )
