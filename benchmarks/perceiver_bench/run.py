@@ -221,11 +221,18 @@ def render(json_path: Path, markdown_path: Path, suffix: str = "", draw_plots: b
     return run
 
 
+FROM_RUN = "From the run of "
+
+
 def _merge(previous: dict, run: dict) -> dict:
     """``run`` with the workloads of ``previous`` that it did not rerun, in suite order."""
     new = {w["workload"]: w for w in run["workloads"]}
-    note = f"From the run of {previous['date']} (matmul peak {previous['peak_flops'] / 1e9:.1f} GFLOP/s)."
-    kept = [{**w, "notes": [*w["notes"], note]} for w in previous["workloads"] if w["workload"] not in new]
+    note = f"{FROM_RUN}{previous['date']} (matmul peak {previous['peak_flops'] / 1e9:.1f} GFLOP/s)."
+
+    def dated(w: dict) -> dict:  # a workload kept through several merges keeps its first date
+        return w if any(n.startswith(FROM_RUN) for n in w["notes"]) else {**w, "notes": [*w["notes"], note]}
+
+    kept = [dated(w) for w in previous["workloads"] if w["workload"] not in new]
     order = list(WORKLOADS)
     merged = sorted([*kept, *new.values()], key=lambda w: order.index(w["workload"]))
     return {**run, "workloads": merged, "command": f"{previous['command']}; {run['command']}"}

@@ -250,3 +250,28 @@ def test_keep_going_records_a_failing_workload(monkeypatch):
     assert failed["title"] == "scaling_ar (failed)" and not failed["measurements"]
     assert "out of memory (simulated)" in failed["notes"][0]
     assert "scaling_ar (failed)" in markdown(run, [])
+
+
+def test_merge_keeps_each_kept_workload_dated_by_the_run_that_measured_it():
+    from perceiver_bench.run import _merge
+
+    def workload(name: str, *notes: str) -> dict:
+        return {"workload": name, "notes": list(notes), "measurements": [], "checks": []}
+
+    first = {"date": "day-1", "peak_flops": 2e11, "command": "full run", "workloads": [workload("mlm")]}
+    second = _merge(
+        first,
+        {"date": "day-2", "peak_flops": 3e11, "command": "--only flow", "workloads": [workload("flow")]},
+    )
+    third = _merge(
+        second,
+        {"date": "day-3", "peak_flops": 3e11, "command": "--only onnx", "workloads": [workload("onnx")]},
+    )
+    notes = {w["workload"]: w["notes"] for w in third["workloads"]}
+    assert notes == {
+        "mlm": ["From the run of day-1 (matmul peak 200.0 GFLOP/s)."],  # not re-dated by the second merge
+        "flow": ["From the run of day-2 (matmul peak 300.0 GFLOP/s)."],
+        "onnx": [],  # measured by this run
+    }
+    assert third["command"] == "full run; --only flow; --only onnx"
+    assert [w["workload"] for w in third["workloads"]] == ["mlm", "flow", "onnx"]  # the suite's order
