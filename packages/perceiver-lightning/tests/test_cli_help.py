@@ -99,3 +99,28 @@ def test_help_names_the_qk_channels_rule():
     )
     help_text = _model_options(text)["--model.encoder.num_cross_attention_qk_channels"]
     assert "cross_attention_qk_channels_default" in help_text and '"keys" in the vision' in help_text
+
+
+@pytest.mark.parametrize(
+    "indent", ["    ", ""], ids=["indented docstring", "dedented docstring (Python 3.13)"]
+)
+def test_wrapper_docstring_gets_the_config_field_docs_in_its_one_args_section(indent):
+    """Python 3.13 strips a docstring's indentation when it compiles it; earlier versions keep
+    it. Either way the config fields' docs join the wrapper's own Args section (docstring
+    parsers read only one, so a second section would hide them from ``--help``)."""
+    from perceiver.lightning._io import LitPerceiverIO
+    from perceiver.model.core.config import field_docs
+    from perceiver.model.text.mlm import MaskedLanguageModel, MaskedLanguageModelConfig
+
+    def __init__(self, encoder, decoder, num_latents=256, activation_checkpointing=False, params=None):
+        raise NotImplementedError  # only the signature is read
+
+    doc = f"A wrapper.\n\n{indent}Args:\n{indent}    params: initial weights.\n{indent}"
+    namespace = {"__doc__": doc, "__module__": __name__, "__init__": __init__, "task": "text.mlm"}
+    namespace |= {"config_class": MaskedLanguageModelConfig, "model_class": MaskedLanguageModel}
+    wrapper = type("LitWrapper", (LitPerceiverIO,), namespace)
+    assert wrapper.__doc__.count("Args:") == 1, wrapper.__doc__
+    docs = field_docs(wrapper)
+    assert docs["params"] == "initial weights."
+    for name in ("encoder", "decoder", "num_latents", "activation_checkpointing"):
+        assert docs.get(name), (name, wrapper.__doc__)

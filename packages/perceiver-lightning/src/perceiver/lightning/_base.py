@@ -141,18 +141,20 @@ class LitModel(pl.LightningModule):
             return
         docs, documented = {**field_docs(config_class), **WRAPPER_ARGUMENT_DOCS}, field_docs(cls)
         entries = [
-            f"        {name}: {docs[name]}"
+            f"    {name}: {docs[name]}"
             for name in inspect.signature(cls.__init__).parameters
             if name in docs and name not in documented
         ]
         if not entries:
             return
-        doc = (cls.__doc__ or "").rstrip()
-        if "\n    Args:\n" in doc:  # one Args section: docstring parsers read only one
-            head, tail = doc.split("\n    Args:\n", 1)
-            cls.__doc__ = head + "\n    Args:\n" + "\n".join(entries) + "\n" + tail + "\n"
+        # dedented first: Python 3.13 strips a docstring's indentation when it compiles it,
+        # earlier versions keep it; either way the Args section is then "\nArgs:\n"
+        doc = inspect.cleandoc(cls.__doc__ or "")
+        if "\nArgs:\n" in doc:  # one Args section: docstring parsers read only one
+            head, tail = doc.split("\nArgs:\n", 1)
+            cls.__doc__ = head + "\nArgs:\n" + "\n".join(entries) + "\n" + tail + "\n"
         else:
-            cls.__doc__ = doc + "\n\n    Args:\n" + "\n".join(entries) + "\n"
+            cls.__doc__ = doc + "\n\nArgs:\n" + "\n".join(entries) + "\n"
 
     # ------------------------------------------------------------------ construction
 
