@@ -225,7 +225,14 @@ def _merge(previous: dict, run: dict) -> dict:
     """``run`` with the workloads of ``previous`` that it did not rerun, in suite order."""
     new = {w["workload"]: w for w in run["workloads"]}
     note = f"From the run of {previous['date']} (matmul peak {previous['peak_flops'] / 1e9:.1f} GFLOP/s)."
-    kept = [{**w, "notes": [*w["notes"], note]} for w in previous["workloads"] if w["workload"] not in new]
+    # a workload kept from an earlier merge already names the run it comes from
+    kept = [
+        w
+        if any(n.startswith("From the run of ") for n in w["notes"])
+        else {**w, "notes": [*w["notes"], note]}
+        for w in previous["workloads"]
+        if w["workload"] not in new
+    ]
     order = list(WORKLOADS)
     merged = sorted([*kept, *new.values()], key=lambda w: order.index(w["workload"]))
     return {**run, "workloads": merged, "command": f"{previous['command']}; {run['command']}"}

@@ -140,6 +140,20 @@ def test_quantized_workload_reports_speed_agreement_and_loss(suite):
     assert any(n.startswith("Float32's own greedy paths pass near-ties") for n in q["notes"])
 
 
+def test_merge_keeps_the_run_each_kept_workload_comes_from():
+    from perceiver_bench.run import _merge
+
+    def run(date, *workloads):
+        return {"date": date, "peak_flops": 1e11, "command": date, "workloads": list(workloads)}
+
+    first = run("day 1", {"workload": "mlm", "notes": []}, {"workload": "quantized", "notes": []})
+    second = _merge(first, run("day 2", {"workload": "quantized", "notes": []}))
+    third = _merge(second, run("day 3", {"workload": "quantized", "notes": []}))
+    (mlm,) = [w for w in third["workloads"] if w["workload"] == "mlm"]
+    assert mlm["notes"] == ["From the run of day 1 (matmul peak 100.0 GFLOP/s)."]
+    assert third["command"] == "day 1; day 2; day 3"
+
+
 def test_onnx_workload_agrees_with_pytorch():
     """ONNX Runtime against PyTorch eager: rows for the text classifier and the decoding step,
     outputs within 1e-4 and greedy tokens equal (needs the onnx extra of perceiver-hf)."""
