@@ -120,6 +120,24 @@ def test_quantized_workload_reports_speed_agreement_and_loss(suite):
     assert "trained here" in q["config"]["quality_model"]  # no checkpoint given: it trains one
     # a tiny model trained for a few steps: int8 rounding moves its held-out loss by little
     assert abs(checks["held-out loss"]["value"]) < 0.05
+    # where the error comes from: every linear layer, then one layer kind at a time
+    from perceiver_bench.quantized import LAYER_KINDS, NOISE_LEVELS
+
+    (table,) = [n for n in q["notes"] if n.startswith("Where the int8 error comes from")]
+    rows = [
+        [c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines() if line.startswith("| ")
+    ][1:]
+    kinds = [r[0] for r in rows]
+    assert kinds[: 1 + len(LAYER_KINDS)] == ["every linear layer (quantize_for_decoding)", *LAYER_KINDS]
+    assert len(rows) == 1 + len(LAYER_KINDS) + len(NOISE_LEVELS)
+    assert all(k.startswith("none: float32 + noise") for k in kinds[1 + len(LAYER_KINDS) :])
+    assert rows[0][1] == "100%"
+    for kind, share, logit_rms, next_token, greedy in rows:
+        assert 0 <= float(share.strip("%")) <= 100
+        assert float(share.strip("%")) > 0 or kind.startswith("none")
+        assert 0 < float(logit_rms) < 0.5  # int8 or noise changes the logits a little
+        assert 0.5 <= float(next_token.strip("%")) / 100 <= 1 and 0 <= float(greedy) <= 1
+    assert any(n.startswith("Float32's own greedy paths pass near-ties") for n in q["notes"])
 
 
 def test_onnx_workload_agrees_with_pytorch():

@@ -7,6 +7,7 @@ from transformers.generation.streamers import BaseStreamer
 
 import perceiver.hf  # noqa: F401
 from perceiver.hf.text.clm import PerceiverCausalLanguageModel, PerceiverCausalLanguageModelConfig
+from perceiver.model.core import Int8Linear
 from perceiver.model.text.clm import CausalLanguageModelConfig
 
 
@@ -125,3 +126,29 @@ def test_compile_decoding_options_reach_the_compiled_step():
             max_new_tokens=2,
             pad_token_id=0,
         )
+
+
+def test_quantized_decoding_through_generate_equals_core_int8_generation():
+    m = model()
+    ids, attention_mask = prompts()
+    kwargs = dict(
+        attention_mask=attention_mask, max_new_tokens=20, do_sample=False, num_latents=3, pad_token_id=0
+    )
+    out = m.generate(ids, quantize_decoding="int8", return_dict_in_generate=True, **kwargs)
+    core = m.backend_model.generate(ids, attention_mask == 0, num_tokens=20, num_latents=3, quantize="int8")
+    assert torch.equal(out.sequences, core)
+    cache = out["cache"] if "cache" in out else out["past_key_values"]  # renamed in transformers 5.24
+    assert cache.decoder.model is not m.backend_model  # the int8 copy decoded
+    assert all(type(mod) is not Int8Linear for mod in m.backend_model.modules())  # float32 untouched
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(quantize_decoding="int4"), r"quantize must be one of \('int8',\)"),
+        (dict(quantize_decoding="int8", use_cache=False), "quantize_decoding='int8' .* needs use_cache=True"),
+    ],
+)
+def test_quantized_decoding_refuses_what_it_cannot_do(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        model().generate(torch.randint(6, 262, (1, 6)), max_new_tokens=2, pad_token_id=0, **kwargs)

@@ -20,6 +20,15 @@ weights' rounding error (0.4% of each row's largest weight at most), and greedy 
 pick another token where two are nearly tied. It is for inference only: it refuses
 ``train()``, inputs that require gradients, and models that are not float32 on the CPU.
 
+Why one scale per output channel: on a trained model (the benchmark's ``quantized`` workload)
+the held-out loss moves by under 0.01% and the next token after a given prefix equals float32's
+at 99.5% of positions, but free-running greedy decoding parts from float32 wherever float32's
+own two best tokens are nearly tied, and random noise of less than half int8's rounding error
+does the same. Finer scales (one per 32-128 input features: a scale load inside the compiled
+loop) cut the logit change by up to a third without raising that agreement, and cost speed;
+scales that minimise each row's squared error matched the largest-value scale. So the
+simplest scheme stays.
+
 Shapes: r rows (every leading dimension flattened), i input features, o output features.
 """
 

@@ -30,6 +30,7 @@ from perceiver.hf._convert import convert_text_checkpoint, hub_options
 from perceiver.hf.tokenizer import PerceiverBytesTokenizer
 from perceiver.model.core import IncrementalDecoder, check_prompt_padding
 from perceiver.model.core.masks import pad_mask_from_attention_mask
+from perceiver.model.core.quantize import quantized_for_decoding
 from perceiver.model.core.validation import check_int, check_number
 from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
 
@@ -56,8 +57,11 @@ class PerceiverARGenerationCache(Cache):
         num_latents: int,
         compile: bool = False,
         compile_options: dict | None = None,
+        quantize: str | None = None,
     ) -> None:
         super().__init__(layers=[])
+        if quantize is not None:
+            model = quantized_for_decoding(model, quantize)  # validates quantize and the model
         self.decoder = IncrementalDecoder(
             model,
             num_latents=num_latents,
@@ -186,6 +190,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         num_latents: int | None = None,
         compile_decoding: bool = False,
         compile_decoding_options: dict | None = None,
+        quantize_decoding: str | None = None,
         cache: Cache | None = None,
         generation_num_latents: int | None = None,
         **kwargs,
@@ -193,11 +198,16 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         """``compile_decoding=True`` (a ``generate()`` argument) compiles the cached decoding step
         with ``torch.compile``, as perceiver-core's ``generate(compile=True)`` does;
         ``compile_decoding_options`` are its inductor options (perceiver-core's
-        ``compile_options``, e.g. ``{"cpp_wrapper": True}``). The cache arrives as ``cache``
-        (transformers 5.24 and later) or ``past_key_values`` (earlier 5.x)."""
+        ``compile_options``, e.g. ``{"cpp_wrapper": True}``). ``quantize_decoding="int8"``
+        decodes with int8 weights, as perceiver-core's ``generate(quantize="int8")`` does. The
+        cache arrives as ``cache`` (transformers 5.24 and later) or ``past_key_values`` (earlier 5.x)."""
         if compile_decoding and not use_cache:
             raise ValueError(
                 "compile_decoding=True compiles the cached decoding step; it needs use_cache=True"
+            )
+        if quantize_decoding is not None and not use_cache:
+            raise ValueError(
+                f"quantize_decoding={quantize_decoding!r} quantizes the cached decoding; it needs use_cache=True"
             )
         cache = cache if cache is not None else past_key_values
         if num_latents is None:
@@ -208,6 +218,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
                 1 if num_latents is None else num_latents,
                 compile_decoding,
                 compile_decoding_options,
+                quantize_decoding,
             )
         return {
             "input_ids": input_ids,
