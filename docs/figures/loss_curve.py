@@ -68,13 +68,14 @@ def draw_losses(
         axis.grid(alpha=0.3)
 
 
-def plot(scalars: dict[str, Points], out: Path, machine: str, max_steps: int | None) -> None:
+def loss_figure(start: float, scalars: dict[str, Points], *, seconds_per_unit: float, machine: str):
+    """A figure of two axes, against the step and against the wall time, with the training and
+    validation losses drawn (:func:`draw_losses`); returns ``(figure, by_step, by_time)``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    start = min(t for points in scalars.values() for t, _, _ in points)
     fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     draw_losses(
         by_step,
@@ -82,9 +83,17 @@ def plot(scalars: dict[str, Points], out: Path, machine: str, max_steps: int | N
         start,
         scalars["train_loss"],
         scalars["val_loss"],
-        seconds_per_unit=60,
+        seconds_per_unit=seconds_per_unit,
         machine=machine,
     )
+    return fig, by_step, by_time
+
+
+def plot(scalars: dict[str, Points], out: Path, machine: str, max_steps: int | None) -> None:
+    import matplotlib.pyplot as plt
+
+    start = min(t for points in scalars.values() for t, _, _ in points)
+    fig, by_step, _ = loss_figure(start, scalars, seconds_per_unit=60, machine=machine)
     by_step.set_ylabel("cross-entropy (nats per byte)")
     if max_steps:
         by_step.set_xlim(0, max_steps)

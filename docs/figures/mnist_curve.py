@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from loss_curve import Points, draw_losses, read_scalars  # the script next to this one
+from loss_curve import Points, loss_figure, read_scalars  # the script next to this one
 
 OUT = Path(__file__).resolve().parent / "mnist-curve.png"
 TAGS = ("train_loss", "val_loss", "val_acc")
@@ -27,22 +27,8 @@ def first_step_at(points: Points, target: float) -> tuple[int, float] | None:
 
 
 def plot(start: float, scalars: dict[str, Points], out: Path, machine: str, target: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     acc = scalars["val_acc"]
-    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    draw_losses(
-        by_step,
-        by_time,
-        start,
-        scalars["train_loss"],
-        scalars["val_loss"],
-        seconds_per_unit=60,
-        machine=machine,
-    )
+    fig, by_step, by_time = loss_figure(start, scalars, seconds_per_unit=60, machine=machine)
     for axis, x_of in ((by_step, lambda t, s: s), (by_time, lambda t, s: (t - start) / 60)):
         twin = axis.twinx()
         twin.plot(

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from loss_curve import Points, draw_losses, read_scalars  # the script next to this one
+from loss_curve import Points, loss_figure, read_scalars  # the script next to this one
 
 OUT = Path(__file__).resolve().parent / "shakespeare-curve.png"
 TAGS = ("train_loss", "val_loss")
@@ -29,21 +29,7 @@ def first_at_or_below(points: Points, target: float) -> tuple[float, int, float]
 
 
 def plot(start: float, scalars: dict[str, Points], out: Path, machine: str, target: float) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (by_step, by_time) = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
-    draw_losses(
-        by_step,
-        by_time,
-        start,
-        scalars["train_loss"],
-        scalars["val_loss"],
-        seconds_per_unit=1,
-        machine=machine,
-    )
+    fig, by_step, by_time = loss_figure(start, scalars, seconds_per_unit=1, machine=machine)
     for axis in (by_step, by_time):
         axis.axhline(ANCHOR, color="tab:gray", lw=0.8, ls="--", label=f"nanoGPT on a CPU ({ANCHOR})")
         axis.axhline(target, color="tab:green", lw=0.8, ls=":", label=f"target ({target})")
