@@ -49,6 +49,7 @@ EXTRAS = {"core": "test", "data": "test", "lightning": "test,data", "hf": "test,
 # interpreters): tests-lightning and tests-repo. A module's tests stay on one worker (loadscope),
 # so that a module-scoped fixture (a trained checkpoint) runs once; `-- -n 0` runs one process.
 XDIST = ["-n", str(min(os.cpu_count() or 1, 4)), "--dist", "loadscope"]
+XDIST_PACKAGES = {"lightning"}  # the package suites above, in every session that runs them
 
 
 def _find_links() -> list[str]:
@@ -104,7 +105,7 @@ def _package_path(name: str, extras: str = "") -> str:
     return f"{path}[{extras}]" if extras else path
 
 
-def _run_tests(session: nox.Session, package: str, lowest: bool = False, xdist: bool = False) -> None:
+def _run_tests(session: nox.Session, package: str, lowest: bool = False) -> None:
     requirements = []
     for sibling in SIBLINGS[package]:
         requirements += ["-e", _package_path(sibling)]
@@ -118,7 +119,8 @@ def _run_tests(session: nox.Session, package: str, lowest: bool = False, xdist: 
     session.env["HF_DATASETS_OFFLINE"] = "1"
     session.env["TOKENIZERS_PARALLELISM"] = "false"
     session.chdir(ROOT / "packages" / f"perceiver-{package}")
-    session.run("pytest", "--timeout=900", *(XDIST if xdist else []), *session.posargs)
+    xdist = XDIST if package in XDIST_PACKAGES else []
+    session.run("pytest", "--timeout=900", *xdist, *session.posargs)
 
 
 @nox.session(name="tests-core", tags=["tests"])
@@ -136,7 +138,7 @@ def tests_data(session: nox.Session) -> None:
 @nox.session(name="tests-lightning", tags=["tests"])
 def tests_lightning(session: nox.Session) -> None:
     """perceiver-lightning with perceiver-core and perceiver-data."""
-    _run_tests(session, "lightning", xdist=True)
+    _run_tests(session, "lightning")
 
 
 @nox.session(name="tests-hf", tags=["tests"])
