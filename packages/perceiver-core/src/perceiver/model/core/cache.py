@@ -37,6 +37,13 @@ class KVCache:
         self.length = 0
         self._has_padding = False
 
+    def drop_last(self, n: int) -> None:
+        """Forget the last ``n`` cached keys (and values): the next ``append`` overwrites them."""
+        check_int("n", n, minimum=0)
+        if n > self.length:
+            raise ValueError(f"cannot drop {n} keys from a cache holding {self.length}")
+        self.length -= n
+
     def append(
         self, k: torch.Tensor, v: torch.Tensor, pad_mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

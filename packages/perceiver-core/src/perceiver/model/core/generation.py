@@ -45,6 +45,17 @@ Quantized decoding
 reads about a quarter of the bytes per step; with ``compile=True`` as well, the compiled step
 calls the same int8 kernel.
 
+Verified drafts (self-speculative decoding)
+-------------------------------------------
+``quantize="int8", draft_tokens=k`` decodes greedily with float32's tokens at close to int8's
+speed: the int8 copy drafts up to k tokens with cached steps, then the float32 model runs the
+last accepted token and the k drafts as one cached pass (one read of its weights for k + 1
+positions) and keeps the drafts up to the first one it would not have chosen itself; its own
+choice there is the next token. The cache then holds float32's keys for every kept token, the
+drafts' keys are dropped, and prompts and restarts run in float32. So the tokens are float32's
+greedy tokens (up to float rounding between a pass over k + 1 tokens and k + 1 single steps),
+and each kept draft saves a float32 step.
+
 Shapes: b batch, n prompt length, t generated tokens, v vocabulary.
 """
 
@@ -109,6 +120,7 @@ class IncrementalDecoder:
         _check_compile_options(compile, compile_options)
         self.model = model
         self._compiled = _compiled_cached_step(compile_options) if compile else None
+        self._compile_options = compile_options
         self.num_latents = num_latents
         self.max_new_tokens = max_new_tokens
         self.cache = model.create_cache() if use_cache else None
@@ -117,6 +129,7 @@ class IncrementalDecoder:
         self.length = 0  # tokens in the buffer
         self.window_start = 0
         self.latents = 0
+        self._appended = 0  # tokens appended to the cached window since the last full forward
 
     def start(self, prompt: torch.Tensor, pad_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Take left-padded prompts (b, n) and return the logits (b, v) of their next tokens.
@@ -162,10 +175,68 @@ class IncrementalDecoder:
         self.latents += 1
         if self.cache is None:
             return self._full_forward()
+        self._appended += 1
         if self._compiled is not None:
             check_token_ids("tokens", tokens, self.model.vocab_size)  # outside the compiled code
             return self._compiled(self.model, tokens, self.cache)
         return self.model(tokens[:, None], prefix_len=0, kv_cache=self.cache)[:, -1]
+
+    def room(self) -> int:
+        """How many tokens :meth:`step` or :meth:`extend` can append before the window restarts
+        (0: the next step restarts it)."""
+        if self.tokens is None:
+            raise RuntimeError("call start(prompt) first")
+        window_len = self.length - self.window_start
+        return min(self.model.max_latents - self.latents, self.model.max_seq_len - window_len)
+
+    def extend(self, tokens: torch.Tensor, model=None) -> torch.Tensor:
+        """Append tokens (b, n) in one cached pass; return the logits (b, n, v) after each.
+
+        Needs the cache and ``1 <= n <= room()`` (the pass does not restart the window).
+        ``model``: another model with the same cache layout that runs the pass instead (e.g.
+        the int8 copy that drafts in speculative decoding); by default the decoder's model.
+        """
+        if self.cache is None:
+            raise ValueError("extend() appends to the KV cache; the decoder was made with use_cache=False")
+        if self.tokens is None:
+            raise RuntimeError("call start(prompt) before extend()")
+        if (
+            not isinstance(tokens, torch.Tensor)
+            or tokens.dim() != 2
+            or tokens.shape[0] != self.tokens.shape[0]
+        ):
+            shape = tuple(tokens.shape) if isinstance(tokens, torch.Tensor) else type(tokens).__name__
+            raise ValueError(f"tokens must have shape ({self.tokens.shape[0]}, n), got {shape}")
+        n = tokens.shape[1]
+        if not 1 <= n <= self.room():
+            raise ValueError(
+                f"extend() takes 1 to {self.room()} tokens before the window restarts (room()), got {n}"
+            )
+        check_token_ids("tokens", tokens, self.model.vocab_size)
+        while self.length + n > self.tokens.shape[1]:
+            self._grow()
+        self.tokens[:, self.length : self.length + n] = tokens
+        self.length += n
+        self.latents += n
+        self._appended += n
+        model = self.model if model is None else model
+        if self._compiled is not None:
+            return _compiled_cached_extend(self._compile_options)(model, tokens, self.cache)
+        return model.logits(tokens, 0, None, self.cache)
+
+    def drop_last(self, n: int) -> None:
+        """Forget the last ``n`` tokens appended by :meth:`step` or :meth:`extend` since the
+        window last (re)started, from the sequences and the cache."""
+        check_int("n", n, minimum=0)
+        if n > self._appended:
+            raise ValueError(
+                f"cannot drop {n} tokens: {self._appended} were appended since the window last (re)started"
+            )
+        self.length -= n
+        self.latents -= n
+        self._appended -= n
+        if self.cache is not None:
+            self.cache.drop_last(n)
 
     def append(self, tokens: torch.Tensor) -> None:
         """Append tokens (b,) without computing logits (the last token of a generation)."""
@@ -212,6 +283,7 @@ class IncrementalDecoder:
         pad_mask = self.pad_mask[:, self.window_start : self.length] if self._padded else None
         if self.cache is not None:
             self.cache.reset()
+        self._appended = 0
         prefix_len = window.shape[1] - self.latents
         return self.model(window, prefix_len=prefix_len, pad_mask=pad_mask, kv_cache=self.cache)[:, -1]
 
@@ -221,19 +293,87 @@ def _cached_step(model, tokens: torch.Tensor, cache) -> torch.Tensor:
     return model.logits(tokens[:, None], 0, None, cache)[:, -1]
 
 
-_compiled_steps: dict[str, Callable] = {}  # by inductor options
+def _cached_extend(model, tokens: torch.Tensor, cache) -> torch.Tensor:
+    # logits (b, n, v) after each of tokens (b, n) appended to a filled cache
+    return model.logits(tokens, 0, None, cache)
+
+
+_compiled_steps: dict[tuple[str, str], Callable] = {}  # by function and inductor options
+
+
+def _compiled(fn: Callable, options: Mapping[str, Any] | None) -> Callable:
+    """``fn`` compiled with ``torch.compile`` under inductor ``options`` (one per process, function
+    and options, shared by all models: their parameters are inputs of the compiled code, and the
+    cache length is dynamic)."""
+    key = (fn.__name__, repr(sorted((options or {}).items())))
+    if key not in _compiled_steps:
+        _compiled_steps[key] = torch.compile(fn, dynamic=True, options=dict(options) if options else None)
+    return _compiled_steps[key]
 
 
 def _compiled_cached_step(options: Mapping[str, Any] | None = None) -> Callable:
-    """The cached decoding step compiled with ``torch.compile`` under inductor ``options`` (one
-    per process and options, shared by all models: their parameters are inputs of the compiled
-    code, and the cache length is dynamic)."""
-    key = repr(sorted((options or {}).items()))
-    if key not in _compiled_steps:
-        _compiled_steps[key] = torch.compile(
-            _cached_step, dynamic=True, options=dict(options) if options else None
+    """The cached decoding step, compiled (see :func:`_compiled`)."""
+    return _compiled(_cached_step, options)
+
+
+def _compiled_cached_extend(options: Mapping[str, Any] | None = None) -> Callable:
+    """The cached pass over several new tokens (speculative decoding's check), compiled."""
+    return _compiled(_cached_extend, options)
+
+
+class _Speculator:
+    """Greedy decoding with drafts: ``draft_model`` (the int8 copy) proposes up to
+    ``draft_tokens`` tokens with cached steps on the decoder's cache, the decoder's model checks
+    them in one :meth:`IncrementalDecoder.extend` and keeps those it would have chosen itself
+    (see the module docstring). Kept drafts wait in a queue: the next calls of :meth:`step` with
+    those tokens return their logits without computing anything."""
+
+    def __init__(self, decoder: IncrementalDecoder, draft_model, draft_tokens: int) -> None:
+        self.decoder = decoder
+        self.draft_model = draft_model
+        self.draft_tokens = draft_tokens
+        self.queue: list[tuple[torch.Tensor, torch.Tensor]] = []  # (token (b,), logits after it (b, v))
+        self.drafted = 0
+        self.kept = 0
+
+    def step(self, tokens: torch.Tensor, needed: int) -> torch.Tensor:
+        """Append tokens (b,) and return the logits after them; ``needed``: how many more steps the
+        caller will take after this one (drafts beyond them would be wasted)."""
+        if self.queue:
+            queued, logits = self.queue.pop(0)
+            if torch.equal(tokens, queued):
+                return logits
+            # the caller chose other tokens (e.g. padding after an end-of-sequence token)
+            self.decoder.drop_last(len(self.queue) + 1)
+            self.queue.clear()
+        decoder = self.decoder
+        n = min(self.draft_tokens, decoder.room() - 1, needed)
+        if n <= 0:
+            return decoder.step(tokens)
+        decoder._check_tokens(tokens)
+        drafts = []
+        last = tokens
+        step = (
+            _compiled_cached_step(decoder._compile_options) if decoder._compiled is not None else _cached_step
         )
-    return _compiled_steps[key]
+        for _ in range(n):  # the drafts' keys go into the cache and are dropped right after
+            last = step(self.draft_model, last, decoder.cache).argmax(dim=-1)
+            drafts.append(last)
+        decoder.cache.drop_last(n)
+        proposed = torch.stack([tokens, *drafts], dim=1)  # (b, n + 1)
+        logits = decoder.extend(proposed)  # (b, n + 1, v)
+        agree = (logits[:, :n].argmax(dim=-1) == proposed[:, 1:]).all(dim=0)  # (n,)
+        kept = n if bool(agree.all()) else int(agree.int().argmin())
+        decoder.drop_last(n - kept)
+        self.queue = [(proposed[:, j], logits[:, j]) for j in range(1, kept + 1)]
+        self.drafted += n
+        self.kept += kept
+        return logits[:, 0]
+
+    def discard_queue(self) -> None:
+        """Drop the kept drafts that were not asked for (the generation ended first)."""
+        self.decoder.drop_last(len(self.queue))
+        self.queue.clear()
 
 
 def _check_compile_options(compile: bool, compile_options: Mapping[str, Any] | None) -> None:
@@ -314,6 +454,7 @@ def generate(
     compile: bool = False,
     compile_options: Mapping[str, Any] | None = None,
     quantize: str | None = None,
+    draft_tokens: int | None = None,
 ) -> torch.Tensor:
     """Continue left-padded prompts (b, n) by ``num_tokens`` tokens; returns (b, n + t).
 
@@ -343,6 +484,11 @@ def generate(
             differ from float32 by the weights' rounding (greedy tokens can differ at near-ties).
             CPU and float32 models only. The copy is made on the first call and reused while
             the model's parameters stay the same. None (default): the model as it is.
+        draft_tokens: with ``quantize`` and greedy decoding: the quantized copy drafts up to this
+            many tokens, and the float32 model checks them in one cached pass and keeps those it
+            would have chosen (self-speculative decoding, see the module docstring). The tokens
+            are float32's greedy tokens; the speed is close to the quantized copy's while most
+            drafts are kept. None (default): no drafts.
 
     Decoding runs under ``torch.inference_mode`` (no autograd bookkeeping at all, which makes
     a cached step about 4% faster than under ``no_grad``). The tokens a streamer receives are
@@ -365,7 +511,22 @@ def generate(
         )
     if do_sample is None:
         do_sample = temperature != 1.0 or top_k is not None or top_p is not None
-    if quantize is not None:
+    draft_model = None
+    if draft_tokens is not None:
+        check_int("draft_tokens", draft_tokens, minimum=1)
+        if quantize is None:
+            raise ValueError(
+                f"draft_tokens={draft_tokens} drafts with the quantized copy of the model; pass quantize as well"
+            )
+        if do_sample:
+            raise ValueError(
+                f"draft_tokens={draft_tokens} checks drafts against greedy choices; it does not sample "
+                "(leave do_sample, temperature, top_k and top_p at their defaults)"
+            )
+        if not use_cache:
+            raise ValueError(f"draft_tokens={draft_tokens} drafts with cached steps; it needs use_cache=True")
+        draft_model = quantized_for_decoding(model, quantize)  # validates quantize and the model
+    elif quantize is not None:
         model = quantized_for_decoding(model, quantize)  # validates quantize and the model
 
     was_training = model.training
@@ -377,6 +538,7 @@ def generate(
                 compile_options=compile_options,
             )  # fmt: skip
             logits = decoder.start(prompt, pad_mask)  # validates the prompt and its pad mask
+            speculator = None if draft_model is None else _Speculator(decoder, draft_model, draft_tokens)
             finished = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
             put = getattr(streamer, "put", streamer)
             for i in range(num_tokens):
@@ -387,9 +549,14 @@ def generate(
                 if eos_token_id is not None:
                     finished |= tokens == eos_token_id
                 if i == num_tokens - 1 or (eos_token_id is not None and bool(finished.all())):
+                    if speculator is not None:
+                        speculator.discard_queue()
                     decoder.append(tokens)
                     break
-                logits = decoder.step(tokens)
+                if speculator is not None:
+                    logits = speculator.step(tokens, needed=num_tokens - i - 2)
+                else:
+                    logits = decoder.step(tokens)
             if streamer is not None and hasattr(streamer, "end"):
                 streamer.end()
         # copied outside inference mode: an ordinary tensor, which the caller may update in place

@@ -68,6 +68,19 @@ class PerceiverARCache:
             cache.reset()
         self.next_positions = None
 
+    def drop_last(self, n: int) -> None:
+        """Forget the last ``n`` tokens of the window (latents appended by decoding steps), as if
+        they had not been appended (speculative decoding drops the drafts it rejects)."""
+        check_int("n", n, minimum=0)
+        if n > self.num_latents:
+            raise ValueError(f"cannot drop {n} tokens from a window of {self.num_latents} cached latents")
+        if n == 0:
+            return
+        self.cross_attention.drop_last(n)
+        for cache in self.self_attention:
+            cache.drop_last(n)
+        self.next_positions = self.next_positions - n
+
 
 class PerceiverAR(nn.Module):
     """Perceiver AR over an input adapter with rotary support.
