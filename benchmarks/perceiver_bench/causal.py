@@ -220,14 +220,16 @@ def _compile_backend(backend: str) -> Iterator[None]:
     smoke test traces with ``aot_eager``, which generates no code)."""
     from perceiver.model.core import generation
 
-    saved = generation._compiled_cached_step
+    saved = generation._compiled_cached_step, generation._compiled_cached_extend
     if backend != "inductor":
-        traced = torch.compile(generation._cached_step, dynamic=True, backend=backend)
-        generation._compiled_cached_step = lambda options=None: traced
+        step = torch.compile(generation._cached_step, dynamic=True, backend=backend)
+        extend = torch.compile(generation._cached_extend, dynamic=True, backend=backend)
+        generation._compiled_cached_step = lambda options=None: step
+        generation._compiled_cached_extend = lambda options=None: extend
     try:
         yield
     finally:
-        generation._compiled_cached_step = saved
+        generation._compiled_cached_step, generation._compiled_cached_extend = saved
 
 
 def _generate_timed(
