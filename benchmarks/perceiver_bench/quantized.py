@@ -49,18 +49,18 @@ def _kept_drafts() -> Iterator[list]:
     from perceiver.model.core import generation
 
     made = []
-    saved = generation._Speculator
+    saved = generation.VerifiedDrafts
 
     class Counted(saved):
         def __init__(self, *args) -> None:
             super().__init__(*args)
             made.append(self)
 
-    generation._Speculator = Counted
+    generation.VerifiedDrafts = Counted
     try:
         yield made
     finally:
-        generation._Speculator = saved
+        generation.VerifiedDrafts = saved
 
 
 def _per_token_s(model, prompt, num_tokens: int, backend: str, **kwargs) -> float:

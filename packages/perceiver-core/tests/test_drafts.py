@@ -29,12 +29,12 @@ def speculators(monkeypatch):
     """The speculators that generate() makes, to read how many drafts they kept."""
     made = []
 
-    class Recorded(generation._Speculator):
+    class Recorded(generation.VerifiedDrafts):
         def __init__(self, *args):
             super().__init__(*args)
             made.append(self)
 
-    monkeypatch.setattr(generation, "_Speculator", Recorded)
+    monkeypatch.setattr(generation, "VerifiedDrafts", Recorded)
     return made
 
 

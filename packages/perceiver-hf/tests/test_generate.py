@@ -152,3 +152,39 @@ def test_quantized_decoding_through_generate_equals_core_int8_generation():
 def test_quantized_decoding_refuses_what_it_cannot_do(kwargs, match):
     with pytest.raises(ValueError, match=match):
         model().generate(torch.randint(6, 262, (1, 6)), max_new_tokens=2, pad_token_id=0, **kwargs)
+
+
+def test_drafted_decoding_through_generate_gives_float32_greedy_tokens():
+    m = model()
+    ids, attention_mask = prompts()
+    kwargs = dict(
+        attention_mask=attention_mask, max_new_tokens=20, do_sample=False, num_latents=2, pad_token_id=0
+    )
+    reference = m.generate(ids, **kwargs)
+    out = m.generate(ids, quantize_decoding="int8", draft_tokens=3, return_dict_in_generate=True, **kwargs)
+    assert torch.equal(out.sequences, reference)
+    core = m.backend_model.generate(
+        ids, attention_mask == 0, num_tokens=20, num_latents=2, quantize="int8", draft_tokens=3
+    )
+    assert torch.equal(out.sequences, core)
+    cache = out["cache"] if "cache" in out else out["past_key_values"]  # renamed in transformers 5.24
+    assert cache.decoder.model is m.backend_model  # float32 checks (and decodes prompts, restarts)
+    assert cache.drafts.kept > 0  # and the int8 copy's drafts were kept
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(draft_tokens=2), "pass quantize_decoding as well"),
+        (dict(quantize_decoding="int8", draft_tokens=0), "draft_tokens must be at least 1, got 0"),
+        (
+            dict(quantize_decoding="int8", draft_tokens=2, do_sample=True),
+            "does not combine with do_sample=True",
+        ),
+        (dict(quantize_decoding="int8", draft_tokens=2, num_beams=2), "does not combine with num_beams=2"),
+        (dict(quantize_decoding="int8", draft_tokens=2, use_cache=False), "needs use_cache=True"),
+    ],
+)
+def test_drafted_decoding_refuses_what_it_cannot_do(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        model().generate(torch.randint(6, 262, (1, 6)), max_new_tokens=2, pad_token_id=0, **kwargs)

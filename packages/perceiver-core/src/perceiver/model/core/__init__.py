@@ -23,6 +23,7 @@ from perceiver.model.core.config import (
 )
 from perceiver.model.core.generation import (
     IncrementalDecoder,
+    VerifiedDrafts,
     generate,
     sample_next_token,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "TokenInputAdapter",
     "TrainablePositionEncoding",
     "TrainableQueryProvider",
+    "VerifiedDrafts",
     "attend_mask",
     "check_pad_mask",
     "check_prompt_padding",

@@ -78,7 +78,7 @@ from perceiver.model.core._validation import (
 from perceiver.model.core.masks import check_pad_mask, check_prompt_padding
 from perceiver.model.core.quantize import quantized_for_decoding
 
-__all__ = ["IncrementalDecoder", "Streamer", "generate", "sample_next_token"]
+__all__ = ["IncrementalDecoder", "Streamer", "VerifiedDrafts", "generate", "sample_next_token"]
 
 
 class Streamer(Protocol):
@@ -321,14 +321,22 @@ def _compiled_cached_extend(options: Mapping[str, Any] | None = None) -> Callabl
     return _compiled(_cached_extend, options)
 
 
-class _Speculator:
-    """Greedy decoding with drafts: ``draft_model`` (the int8 copy) proposes up to
-    ``draft_tokens`` tokens with cached steps on the decoder's cache, the decoder's model checks
-    them in one :meth:`IncrementalDecoder.extend` and keeps those it would have chosen itself
-    (see the module docstring). Kept drafts wait in a queue: the next calls of :meth:`step` with
-    those tokens return their logits without computing anything."""
+class VerifiedDrafts:
+    """Greedy decoding with checked drafts, over an :class:`IncrementalDecoder`:
+    ``draft_model`` (e.g. the int8 copy of the decoder's model, with the same cache layout)
+    proposes up to ``draft_tokens`` tokens with cached steps on the decoder's cache, the decoder's
+    model checks them in one :meth:`IncrementalDecoder.extend` and keeps those it would have
+    chosen itself (see the module docstring). Kept drafts wait in a queue: the next calls of
+    :meth:`step` with those tokens return their logits without computing anything. What
+    ``generate(..., quantize="int8", draft_tokens=k)`` and the 🤗 causal LM's
+    ``generate(..., quantize_decoding="int8", draft_tokens=k)`` decode with."""
 
     def __init__(self, decoder: IncrementalDecoder, draft_model, draft_tokens: int) -> None:
+        check_int("draft_tokens", draft_tokens, minimum=1)
+        if decoder.cache is None:
+            raise ValueError(
+                "VerifiedDrafts drafts with cached steps; the decoder was made with use_cache=False"
+            )
         self.decoder = decoder
         self.draft_model = draft_model
         self.draft_tokens = draft_tokens
@@ -538,7 +546,7 @@ def generate(
                 compile_options=compile_options,
             )  # fmt: skip
             logits = decoder.start(prompt, pad_mask)  # validates the prompt and its pad mask
-            speculator = None if draft_model is None else _Speculator(decoder, draft_model, draft_tokens)
+            speculator = None if draft_model is None else VerifiedDrafts(decoder, draft_model, draft_tokens)
             finished = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
             put = getattr(streamer, "put", streamer)
             for i in range(num_tokens):

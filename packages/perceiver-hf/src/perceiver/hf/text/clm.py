@@ -28,7 +28,7 @@ from perceiver.hf._base import (
 )
 from perceiver.hf._convert import convert_text_checkpoint, hub_options
 from perceiver.hf.tokenizer import PerceiverBytesTokenizer
-from perceiver.model.core import IncrementalDecoder, check_prompt_padding
+from perceiver.model.core import IncrementalDecoder, VerifiedDrafts, check_prompt_padding
 from perceiver.model.core.masks import pad_mask_from_attention_mask
 from perceiver.model.core.quantize import quantized_for_decoding
 from perceiver.model.core.validation import check_int, check_number
@@ -58,9 +58,18 @@ class PerceiverARGenerationCache(Cache):
         compile: bool = False,
         compile_options: dict | None = None,
         quantize: str | None = None,
+        draft_tokens: int | None = None,
     ) -> None:
         super().__init__(layers=[])
-        if quantize is not None:
+        draft_model = None
+        if draft_tokens is not None:
+            if quantize is None:
+                raise ValueError(
+                    f"draft_tokens={draft_tokens} drafts with the quantized copy of the model; "
+                    "pass quantize_decoding as well"
+                )
+            draft_model = quantized_for_decoding(model, quantize)  # validates quantize and the model
+        elif quantize is not None:
             model = quantized_for_decoding(model, quantize)  # validates quantize and the model
         self.decoder = IncrementalDecoder(
             model,
@@ -69,7 +78,15 @@ class PerceiverARGenerationCache(Cache):
             compile=compile,
             compile_options=compile_options,
         )
+        self.drafts = None if draft_model is None else VerifiedDrafts(self.decoder, draft_model, draft_tokens)
         self.started = False
+
+    def step(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Append tokens (b,) and return the next-token logits (b, v)."""
+        if self.drafts is None:
+            return self.decoder.step(tokens)
+        # transformers does not say how many tokens it still wants: drafts run up to draft_tokens
+        return self.drafts.step(tokens, needed=self.drafts.draft_tokens)
 
     @property
     def is_compileable(self) -> bool:
@@ -170,6 +187,19 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
             check_number("temperature", temperature)
         if kwargs.get("max_new_tokens") is not None:
             check_int("max_new_tokens", kwargs["max_new_tokens"], minimum=1)
+        if kwargs.get("draft_tokens") is not None:
+            draft_tokens = check_int("draft_tokens", kwargs["draft_tokens"], minimum=1)
+            for name, greedy in (("do_sample", False), ("num_beams", 1)):
+                value = kwargs.get(name, getattr(config, name, None))
+                if value is not None and (type(value), value) != (type(greedy), greedy):
+                    raise ValueError(
+                        f"draft_tokens={draft_tokens} checks drafts against greedy choices; "
+                        f"it does not combine with {name}={value!r}"
+                    )
+            if kwargs.get("use_cache") is False:
+                raise ValueError(
+                    f"draft_tokens={draft_tokens} drafts with cached steps; it needs use_cache=True"
+                )
         vocab_size = self.backend_model.vocab_size
         for name in ("eos_token_id", "pad_token_id"):
             value = kwargs.get(name, getattr(config, name, None))
@@ -191,6 +221,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         compile_decoding: bool = False,
         compile_decoding_options: dict | None = None,
         quantize_decoding: str | None = None,
+        draft_tokens: int | None = None,
         cache: Cache | None = None,
         generation_num_latents: int | None = None,
         **kwargs,
@@ -199,7 +230,9 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
         with ``torch.compile``, as perceiver-core's ``generate(compile=True)`` does;
         ``compile_decoding_options`` are its inductor options (perceiver-core's
         ``compile_options``, e.g. ``{"cpp_wrapper": True}``). ``quantize_decoding="int8"``
-        decodes with int8 weights, as perceiver-core's ``generate(quantize="int8")`` does. The
+        decodes with int8 weights, as perceiver-core's ``generate(quantize="int8")`` does; with
+        ``draft_tokens=k`` as well, the int8 copy drafts up to k tokens and the float32 model checks
+        them (greedy search only): the tokens are float32's (perceiver-core's ``draft_tokens``). The
         cache arrives as ``cache`` (transformers 5.24 and later) or ``past_key_values`` (earlier 5.x)."""
         if compile_decoding and not use_cache:
             raise ValueError(
@@ -219,6 +252,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
                 compile_decoding,
                 compile_decoding_options,
                 quantize_decoding,
+                draft_tokens,
             )
         return {
             "input_ids": input_ids,
@@ -259,7 +293,7 @@ class PerceiverCausalLanguageModel(PerceiverBackendModel, GenerationMixin):
                 logits = decoder.start(input_ids, pad_mask)
                 cache.started = True
             else:
-                logits = decoder.step(input_ids[:, -1])
+                logits = cache.step(input_ids[:, -1])
             return CausalLMOutputWithPast(logits=logits[:, None], **{_CACHE_ARGUMENT: cache})
 
         model = self.backend_model
