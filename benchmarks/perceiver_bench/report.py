@@ -59,7 +59,8 @@ def markdown(run: dict[str, Any], plot_files: list[str]) -> str:
     else:
         where = [
             f"- Machine: {m['cpu']}, {m['logical_cpus']} logical CPUs; torch {m['torch']}, transformers "
-            f"{m['transformers']}, Python {m['python']}.",
+            f"{m['transformers']}, Python {m['python']} (the latest run; a workload kept from an "
+            "earlier run names its machine in a note).",
             f"- `torch.set_num_threads({m['torch_threads']})`, dtype {m['dtype']}, no GPU.",
         ]
         memory = "from the CPU allocator's events in `torch.profiler` (`profile_memory=True`)."

@@ -227,7 +227,10 @@ FROM_RUN = "From the run of "
 def _merge(previous: dict, run: dict) -> dict:
     """``run`` with the workloads of ``previous`` that it did not rerun, in suite order."""
     new = {w["workload"]: w for w in run["workloads"]}
-    note = f"{FROM_RUN}{previous['date']} (matmul peak {previous['peak_flops'] / 1e9:.1f} GFLOP/s)."
+    note = (
+        f"{FROM_RUN}{previous['date']} on {previous['machine']['cpu']} "
+        f"(matmul peak {previous['peak_flops'] / 1e9:.1f} GFLOP/s)."
+    )
 
     def dated(w: dict) -> dict:  # a workload kept through several merges keeps its first date
         return w if any(n.startswith(FROM_RUN) for n in w["notes"]) else {**w, "notes": [*w["notes"], note]}

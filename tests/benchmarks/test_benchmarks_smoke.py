@@ -286,19 +286,20 @@ def test_merge_keeps_each_kept_workload_dated_by_the_run_that_measured_it():
     def workload(name: str, *notes: str) -> dict:
         return {"workload": name, "notes": list(notes), "measurements": [], "checks": []}
 
-    first = {"date": "day-1", "peak_flops": 2e11, "command": "full run", "workloads": [workload("mlm")]}
+    def run(date: str, cpu: str, peak: float, command: str, name: str) -> dict:
+        return {
+            "date": date, "machine": {"cpu": cpu}, "peak_flops": peak, "command": command,
+            "workloads": [workload(name)],
+        }  # fmt: skip
+
     second = _merge(
-        first,
-        {"date": "day-2", "peak_flops": 3e11, "command": "--only flow", "workloads": [workload("flow")]},
+        run("day-1", "cpu-a", 2e11, "full run", "mlm"), run("day-2", "cpu-b", 3e11, "--only flow", "flow")
     )
-    third = _merge(
-        second,
-        {"date": "day-3", "peak_flops": 3e11, "command": "--only onnx", "workloads": [workload("onnx")]},
-    )
+    third = _merge(second, run("day-3", "cpu-b", 3e11, "--only onnx", "onnx"))
     notes = {w["workload"]: w["notes"] for w in third["workloads"]}
     assert notes == {
-        "mlm": ["From the run of day-1 (matmul peak 200.0 GFLOP/s)."],  # not re-dated by the second merge
-        "flow": ["From the run of day-2 (matmul peak 300.0 GFLOP/s)."],
+        "mlm": ["From the run of day-1 on cpu-a (matmul peak 200.0 GFLOP/s)."],  # not re-dated later
+        "flow": ["From the run of day-2 on cpu-b (matmul peak 300.0 GFLOP/s)."],
         "onnx": [],  # measured by this run
     }
     assert third["command"] == "full run; --only flow; --only onnx"

@@ -17,7 +17,8 @@ so it is not used.
 
 The copy decodes a slightly different model than the float32 one: logits move by about the
 weights' rounding error (0.4% of each row's largest weight at most), and greedy decoding can
-pick another token where two are nearly tied. It is for inference only: it refuses
+pick another token where two are nearly tied (``generate(..., draft_tokens=k)`` lets this copy
+draft and float32 check, which keeps float32's greedy tokens). It is for inference only: it refuses
 ``train()``, inputs that require gradients, and models that are not float32 on the CPU.
 
 Why one scale per output channel: on a trained model (the benchmark's ``quantized`` workload)
