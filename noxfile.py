@@ -37,6 +37,9 @@ PACKAGES = ("core", "data", "lightning", "hf")
 # the CPython versions requires-python claims (>=3.10) and that tests-python runs the suites on;
 # keep in step with the classifiers in packages/*/pyproject.toml and ruff.toml's target-version
 PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+# the lowest CPython each package supports (its requires-python); perceiver-hf needs
+# transformers>=5.23, which requires Python 3.11
+LOWEST_PYTHON = {"core": "3.10", "data": "3.10", "lightning": "3.10", "hf": "3.11"}
 # perceiver siblings each package is tested with: its dependencies and optional extras
 SIBLINGS = {
     "core": [],
@@ -154,8 +157,14 @@ def tests_python(session: nox.Session, package: str) -> None:
 
     An interpreter this machine lacks fails the session. Where torch has no local CPU wheel for
     that version, the package index's default torch build is installed (on Linux the CUDA build,
-    which also runs on the CPU)."""
+    which also runs on the CPU). A version below the package's requires-python is skipped."""
+    if _minor(session.python) < _minor(LOWEST_PYTHON[package]):
+        session.skip(f"perceiver-{package} requires Python >={LOWEST_PYTHON[package]}")
     _run_tests(session, package)
+
+
+def _minor(version: str) -> int:
+    return int(version.split(".")[1])
 
 
 @nox.session(name="tests-lowest", venv_backend="uv")
