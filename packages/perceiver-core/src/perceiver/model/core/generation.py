@@ -189,12 +189,10 @@ class IncrementalDecoder:
         window_len = self.length - self.window_start
         return min(self.model.max_latents - self.latents, self.model.max_seq_len - window_len)
 
-    def extend(self, tokens: torch.Tensor, model=None) -> torch.Tensor:
+    def extend(self, tokens: torch.Tensor) -> torch.Tensor:
         """Append tokens (b, n) in one cached pass; return the logits (b, n, v) after each.
 
         Needs the cache and ``1 <= n <= room()`` (the pass does not restart the window).
-        ``model``: another model with the same cache layout that runs the pass instead (e.g.
-        the int8 copy that drafts in speculative decoding); by default the decoder's model.
         """
         if self.cache is None:
             raise ValueError("extend() appends to the KV cache; the decoder was made with use_cache=False")
@@ -219,10 +217,9 @@ class IncrementalDecoder:
         self.length += n
         self.latents += n
         self._appended += n
-        model = self.model if model is None else model
         if self._compiled is not None:
-            return _compiled_cached_extend(self._compile_options)(model, tokens, self.cache)
-        return model.logits(tokens, 0, None, self.cache)
+            return _compiled_cached_extend(self._compile_options)(self.model, tokens, self.cache)
+        return _cached_extend(self.model, tokens, self.cache)
 
     def drop_last(self, n: int) -> None:
         """Forget the last ``n`` tokens appended by :meth:`step` or :meth:`extend` since the
