@@ -358,9 +358,7 @@ class VerifiedDrafts:
         decoder._check_tokens(tokens)
         drafts = []
         last = tokens
-        step = (
-            _compiled_cached_step(decoder._compile_options) if decoder._compiled is not None else _cached_step
-        )
+        step = decoder._compiled or _cached_step  # the decoder's own (compiled) cached step
         for _ in range(n):  # the drafts' keys go into the cache and are dropped right after
             last = step(self.draft_model, last, decoder.cache).argmax(dim=-1)
             drafts.append(last)
