@@ -80,21 +80,73 @@ def test_the_training_step_is_broken_down_by_operator(suite):
     assert "| outside operators |" in text and "its matmuls alone took" in text
 
 
-def test_small_perceiver_ar_is_timed_against_the_plain_gpt(suite):
+def test_small_perceiver_ar_is_timed_against_the_plain_gpt_and_the_plain_perceiver_ar(suite):
     (small,) = [w for w in suite["workloads"] if w["workload"] == "ar_small"]
     rows = {(r["case"], r["impl"]): r for r in small["measurements"]}
     cases = ["train step, 1 thread", "train step, 2 threads", "train step, 2 threads, competing process"]
-    assert set(rows) == {(case, impl) for case in cases for impl in ("perceiver", "plain GPT")}
+    impls = ("perceiver", "plain Perceiver AR", "plain GPT")
+    assert set(rows) == {(case, impl) for case in cases for impl in impls}
     for row in rows.values():
         assert row["flops"] > 0 and row["extra"]["operators"] > 0, row
+    # the hand-written Perceiver AR does the library's arithmetic, the GPT less
+    case = cases[0]
+    assert rows[case, "plain Perceiver AR"]["flops"] == rows[case, "perceiver"]["flops"]
+    assert rows[case, "plain GPT"]["flops"] < rows[case, "perceiver"]["flops"]
     names = [c["name"] for c in small["checks"]]
     assert names == [
         "train step, 1 thread: time vs plain GPT",
+        "train step, 1 thread: time vs the same model in plain PyTorch",
         "train step, 2 threads: time vs plain GPT",
+        "train step, 2 threads: time vs the same model in plain PyTorch",
         "2 threads, competing process: slowdown vs the plain GPT's slowdown",
     ]
     assert all(c["value"] > 0 for c in small["checks"])
     assert "| ar_small |" in markdown(json.loads(json.dumps(suite)), [])
+
+
+@pytest.mark.parametrize("training", [False, True], ids=["eval", "training with prefix dropout"])
+def test_the_plain_perceiver_ar_computes_the_library_model(training):
+    """The framework-overhead reference is like for like: the library's weights loaded into the
+    hand-written model give its logits and gradients (prefix dropout drawing the same prefix)."""
+    import torch
+    from perceiver_bench.plain_ar import PlainPerceiverAR
+
+    from perceiver.model.text.clm import CausalLanguageModel, CausalLanguageModelConfig
+
+    torch.manual_seed(0)
+    config = CausalLanguageModelConfig(
+        vocab_size=50,
+        max_seq_len=24,
+        max_latents=8,
+        num_channels=32,
+        num_heads=2,
+        num_self_attention_layers=2,
+    )
+    model = CausalLanguageModel(config).train(training)
+    plain = PlainPerceiverAR(50, 24, 32, 2, 2).load_from(model).train(training)
+    x = torch.randint(0, 50, (3, 24))
+    torch.manual_seed(1)
+    ours = model(x, prefix_len=16)
+    torch.manual_seed(1)
+    theirs = plain(x, 16)
+    assert ours.shape == theirs.shape == (3, 8, 50)
+    tolerance = {"rtol": 1e-5, "atol": 1e-7}  # logits of order 1e-2 at this init: atol well below
+    torch.testing.assert_close(theirs, ours, **tolerance)
+    ours.square().sum().backward()
+    theirs.square().sum().backward()
+    grads = {
+        "token embedding": (model.perceiver_ar.input_adapter.txt_embedding.weight, plain.tok.weight),
+        "last MLP": (model.perceiver_ar.self_attn[-1].mlp[3].weight, plain.blocks[-1].mlp[3].weight),
+        "cross-attention queries": (
+            model.perceiver_ar.cross_attn.cross_attn.attention.q_proj.weight, plain.cross.attn.q.weight
+        ),
+    }  # fmt: skip
+    for name, (a, b) in grads.items():
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-7, msg=name)
+    with torch.no_grad():  # and the comparison sees a change of one weight
+        plain.blocks[0].attn.qkv.weight[0, 0] += 0.5
+    torch.manual_seed(1)
+    assert not torch.allclose(plain(x, 16), ours, **tolerance)
 
 
 def test_outputs_agree(suite):
