@@ -161,7 +161,8 @@ def busy_process() -> Iterator[subprocess.Popen]:
 def run(settings: Settings) -> WorkloadResult:
     cfg = SmallConfig.tiny() if settings.tiny else SmallConfig()
     steps, num_params = _steps(cfg, settings)
-    repeats = settings.repeats * (1 if settings.tiny else 4)  # short steps: more repetitions
+    # short steps, and two threads on two cores feel every other task: many repetitions
+    repeats = settings.repeats * (1 if settings.tiny else 8)
     result = WorkloadResult(
         "ar_small",
         f"Small Perceiver AR training step vs a plain-PyTorch GPT and a plain-PyTorch Perceiver AR "
