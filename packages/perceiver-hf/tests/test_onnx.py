@@ -277,6 +277,50 @@ def test_ar_runtime_bad_input_is_named(exported_ar, tmp_path):
         OnnxCausalLanguageModel(tmp_path)
 
 
+def test_ar_runtime_call_refuses_what_the_graphs_would_misread(exported_ar):
+    """The graphs check nothing: a negative or fractional id would pick another embedding and
+    a wrong shape would fail inside ONNX Runtime, so the call refuses them by name."""
+    model, onnx_model = exported_ar
+    n = onnx_model.num_latents + 4
+    ids = torch.randint(0, VOCAB, (2, n))
+    prefix_len = n - onnx_model.num_latents
+    bad_calls = {
+        "dtype torch.float32": (ids.float() + 0.5, prefix_len, None),
+        r"token id -1, outside the vocabulary \[0, 50\)": (ids - ids - 1, prefix_len, None),
+        r"token id 50, outside": (ids.clamp(max=0) + VOCAB, prefix_len, None),
+        r"shape \(batch, seq_len\) with both > 0, got \(0, ": (ids[:0], prefix_len, None),
+        r"got \(1, 2, ": (ids[None], prefix_len, None),
+        "prefix_len must be an int": (ids, float(prefix_len), None),
+        r"pad_mask has shape \(2, 3\), expected": (ids, prefix_len, torch.zeros(2, 3, dtype=torch.bool)),
+        "pad_mask must be a bool tensor": (ids, prefix_len, torch.zeros(2, n, dtype=torch.long)),
+    }
+    long_window = torch.randint(0, VOCAB, (1, onnx_model.max_seq_len + 1))
+    bad_calls["exceeds max_seq_len"] = (long_window, long_window.shape[1] - onnx_model.num_latents, None)
+    for message, (x, p, mask) in bad_calls.items():
+        with pytest.raises(ValueError, match=message):
+            onnx_model(x, p, mask)
+    with pytest.raises(TypeError, match="kv_cache must be an OnnxDecoderCache"):
+        onnx_model(ids, prefix_len, None, model.create_cache())
+
+    cache = onnx_model.create_cache()
+    onnx_model(ids, prefix_len, None, cache)
+    for step, p in ((torch.tensor([[1], [2], [3]]), 0), (torch.tensor([[1, 2], [3, 4]]), 0), (ids[:, :1], 1)):
+        with pytest.raises(ValueError, match=r"one new token per cached sequence \(2, 1\)"):
+            onnx_model(step, p, None, cache)
+    with pytest.raises(ValueError, match=r"dtype torch\.float32"):
+        onnx_model(torch.tensor([[1.5], [2.5]]), 0, None, cache)
+    with pytest.raises(ValueError, match=f"token id {VOCAB + 9}, outside"):
+        onnx_model(torch.tensor([[VOCAB + 9], [1]]), 0, None, cache)
+    assert cache.length == n  # nothing was appended by the refused steps
+    while cache.length < onnx_model.max_seq_len:
+        onnx_model(torch.tensor([[1], [2]]), 0, None, cache)
+    max_len = onnx_model.max_seq_len
+    with pytest.raises(
+        ValueError, match=rf"1 new token after {max_len} cached exceeds max_seq_len \({max_len}\)"
+    ):
+        onnx_model(torch.tensor([[1], [2]]), 0, None, cache)
+
+
 def test_export_bad_input_is_named(tmp_path):
     with pytest.raises(TypeError, match=r"export_onnx takes a Perceiver IO model .* got Linear"):
         export_onnx(torch.nn.Linear(2, 2), tmp_path / "x.onnx")

@@ -22,7 +22,7 @@ from perceiver.hf.onnx._decoder_graphs import cache_names
 from perceiver.hf.onnx._deps import require
 from perceiver.hf.onnx._export import DECODER_CONFIG, DECODER_FORMAT
 from perceiver.model.core.generation import Streamer, generate
-from perceiver.model.core.validation import ArgumentTypeError
+from perceiver.model.core.validation import ArgumentTypeError, check_int, check_pad_mask, check_token_ids
 
 
 class OnnxDecoderCache:
@@ -116,13 +116,9 @@ class OnnxCausalLanguageModel:
         """Next-token logits (b, 1, v) of token ids x (b, n): a prefill over the window x (whose
         last ``num_latents`` tokens are latents) when ``kv_cache`` is empty or None, else one
         decoding step for the new tokens x (b, 1) after the cached ones."""
+        self._check_call(x, prefix_len, pad_mask, kv_cache)
         ids = x.detach().cpu().numpy().astype(np.int64, copy=False)
         if kv_cache is not None and kv_cache.length > 0:
-            if ids.shape[1] != 1 or prefix_len != 0 or pad_mask is not None:
-                raise ValueError(
-                    f"a cached decoding step takes one new token per sequence (b, 1) with prefix_len 0 and no "
-                    f"pad_mask, got shape {ids.shape}, prefix_len {prefix_len}"
-                )
             return self._step(ids, kv_cache)
         n = ids.shape[1]
         if prefix_len != n - self.num_latents:
@@ -140,6 +136,40 @@ class OnnxCausalLanguageModel:
             kv_cache.attention_mask = mask
             kv_cache.next_positions = next_positions
         return torch.from_numpy(logits)[:, None]
+
+    def _check_call(
+        self, x: object, prefix_len: object, pad_mask: object, kv_cache: OnnxDecoderCache | None
+    ) -> None:
+        # the graphs check nothing: an id outside the vocabulary or a wrong shape fails deep in
+        # ONNX Runtime, and a negative or fractional id would silently pick another embedding
+        check_token_ids("input_ids", x, self.vocab_size)
+        if x.dim() != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+            raise ValueError(
+                f"input_ids must have shape (batch, seq_len) with both > 0, got {tuple(x.shape)}"
+            )
+        check_int("prefix_len", prefix_len)
+        if kv_cache is not None and not isinstance(kv_cache, OnnxDecoderCache):
+            raise ArgumentTypeError(
+                f"kv_cache must be an OnnxDecoderCache (from create_cache()), got {type(kv_cache).__name__}"
+            )
+        b, n = x.shape
+        if kv_cache is None or kv_cache.length == 0:
+            check_pad_mask(pad_mask, (b, n))
+            if n > self.max_seq_len:
+                raise ValueError(f"a window of {n} tokens exceeds max_seq_len ({self.max_seq_len})")
+            return
+        cached_batch = kv_cache.attention_mask.shape[0]
+        if n != 1 or prefix_len != 0 or pad_mask is not None or b != cached_batch:
+            raise ValueError(
+                f"a cached decoding step takes one new token per cached sequence ({cached_batch}, 1) with "
+                f"prefix_len 0 and no pad_mask, got shape {tuple(x.shape)}, prefix_len {prefix_len}"
+                + ("" if pad_mask is None else " and a pad_mask")
+            )
+        if kv_cache.length + 1 > self.max_seq_len:
+            raise ValueError(
+                f"1 new token after {kv_cache.length} cached exceeds max_seq_len ({self.max_seq_len}); "
+                "generate() restarts the window before this"
+            )
 
     def step_inputs(self, input_ids: np.ndarray, cache: OnnxDecoderCache) -> dict[str, np.ndarray]:
         """The decoding-step graph's inputs for new token ids (b, 1) after a filled cache."""
