@@ -47,7 +47,7 @@ def test_drafted_decoding_gives_float32_greedy_tokens(
     # (max_seq_len 24), and drafts are cut at each restart. A drafter with other weights
     # proposes mostly wrong tokens: the checks, not the drafts, decide the tokens
     if drafter == "unrelated model":
-        monkeypatch.setattr(generation, "quantized_for_decoding", lambda m, mode: model(seed=99))
+        monkeypatch.setattr(generation, "quantized_for_decoding", lambda m, mode, argument: model(seed=99))
     for seed in range(2):
         m = model(seed)
         prompt = torch.randint(0, VOCAB, (3, 10), generator=torch.Generator().manual_seed(seed))

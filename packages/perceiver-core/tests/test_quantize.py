@@ -163,3 +163,21 @@ def test_quantization_refuses_unsupported_models(convert, error, match):
 def test_generate_refuses_an_unknown_quantize_mode(mode):
     with pytest.raises(ValueError, match=r"quantize must be one of \('int8',\)"):
         model().generate(torch.ones(1, 3, dtype=torch.long), num_tokens=2, quantize=mode)
+
+
+@pytest.mark.parametrize("mode", ["int4", None, 8])
+def test_quantize_for_decoding_names_its_mode_argument(mode):
+    with pytest.raises(ValueError, match=rf"mode must be one of \('int8',\), got {mode!r}"):
+        quantize_for_decoding(model(), mode)
+
+
+def test_a_linear_layer_on_its_own_is_quantized_not_returned_as_float():
+    linear = nn.Linear(8, 3)
+    quantized = quantize_for_decoding(linear)
+    assert type(quantized) is Int8Linear and not quantized.training
+    x = torch.randn(4, 8)
+    torch.testing.assert_close(quantized(x), x @ quantized.dequantized_weight().T + linear.bias)
+    assert (quantized(x) - linear(x)).abs().max() < 0.05  # int8 rounding, not another layer
+    with torch.no_grad():
+        linear.bias.add_(1.0)  # the copy shares no tensor with the layer
+    assert not torch.equal(quantized.bias, linear.bias)

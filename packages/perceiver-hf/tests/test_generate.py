@@ -145,7 +145,7 @@ def test_quantized_decoding_through_generate_equals_core_int8_generation():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(quantize_decoding="int4"), r"quantize must be one of \('int8',\)"),
+        (dict(quantize_decoding="int4"), r"quantize_decoding must be one of \('int8',\), got 'int4'"),
         (dict(quantize_decoding="int8", use_cache=False), "quantize_decoding='int8' .* needs use_cache=True"),
     ],
 )

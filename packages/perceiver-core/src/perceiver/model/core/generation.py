@@ -528,9 +528,9 @@ def generate(
             )
         if not use_cache:
             raise ValueError(f"draft_tokens={draft_tokens} drafts with cached steps; it needs use_cache=True")
-        draft_model = quantized_for_decoding(model, quantize)  # validates quantize and the model
+        draft_model = quantized_for_decoding(model, quantize, "quantize")  # validates both
     elif quantize is not None:
-        model = quantized_for_decoding(model, quantize)  # validates quantize and the model
+        model = quantized_for_decoding(model, quantize, "quantize")  # validates both
 
     was_training = model.training
     model.eval()

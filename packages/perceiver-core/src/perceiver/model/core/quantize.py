@@ -140,11 +140,15 @@ class Int8Linear(nn.Module):
         )
 
 
+def _check_mode(argument: str, mode: object) -> None:
+    if not isinstance(mode, str) or mode not in QUANTIZE_MODES:
+        raise ValueError(f"{argument} must be one of {QUANTIZE_MODES}, got {mode!r}")
+
+
 def _check_quantizable(model: nn.Module, mode: str) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if mode not in QUANTIZE_MODES:
-        raise ValueError(f"quantize must be one of {QUANTIZE_MODES} (or None), got {mode!r}")
+    _check_mode("mode", mode)
     for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
         if tensor.device.type != "cpu":
             raise ValueError(
@@ -162,13 +166,17 @@ def quantize_for_decoding(model: nn.Module, mode: str = "int8") -> nn.Module:
     """A copy of ``model`` for decoding, its ``nn.Linear`` layers replaced by :class:`Int8Linear`.
 
     The copy is in eval mode, shares no tensor with ``model`` (later changes to ``model`` do not
-    reach it), and refuses ``train()``. ``model`` itself is left as it is.
+    reach it), and refuses ``train()``. ``model`` itself is left as it is; an ``nn.Linear``
+    passed on its own gives an :class:`Int8Linear`.
 
     Raises:
         ValueError: ``mode`` is not ``"int8"``, or ``model`` is not float32 on the CPU.
         TypeError: ``model`` is not an ``nn.Module``.
     """
     _check_quantizable(model, mode)
+    if type(model) is nn.Linear:  # no parent to put the int8 layer into: it is the copy
+        with torch.no_grad():
+            return Int8Linear.from_linear(model).eval().requires_grad_(False)
     linears = [m for m in model.modules() if type(m) is nn.Linear]
     # the float weights of the linears are not copied: the copy's linears are replaced below
     memo = {id(t): t for m in linears for t in (m.weight, m.bias) if t is not None}
@@ -193,9 +201,11 @@ def _signature(model: nn.Module) -> tuple:
     return tuple((p.data_ptr(), p._version, p.dtype, p.device) for p in model.parameters())
 
 
-def quantized_for_decoding(model: nn.Module, mode: str = "int8") -> nn.Module:
+def quantized_for_decoding(model: nn.Module, mode: str = "int8", argument: str = "mode") -> nn.Module:
     """:func:`quantize_for_decoding`, remembered per model until its parameters change (what
-    ``generate(..., quantize="int8")`` uses, so that repeated calls quantize once)."""
+    ``generate(..., quantize="int8")`` uses, so that repeated calls quantize once). A bad
+    ``mode`` is named as ``argument``, the caller's name for it."""
+    _check_mode(argument, mode)
     signature = _signature(model)
     entry = _copies.get(model)
     if entry is not None and entry[0] == (mode, signature):

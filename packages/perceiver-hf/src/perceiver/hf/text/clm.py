@@ -68,9 +68,9 @@ class PerceiverARGenerationCache(Cache):
                     f"draft_tokens={draft_tokens} drafts with the quantized copy of the model; "
                     "pass quantize_decoding as well"
                 )
-            draft_model = quantized_for_decoding(model, quantize)  # validates quantize and the model
+            draft_model = quantized_for_decoding(model, quantize, "quantize_decoding")  # validates both
         elif quantize is not None:
-            model = quantized_for_decoding(model, quantize)  # validates quantize and the model
+            model = quantized_for_decoding(model, quantize, "quantize_decoding")  # validates both
         self.decoder = IncrementalDecoder(
             model,
             num_latents=num_latents,
