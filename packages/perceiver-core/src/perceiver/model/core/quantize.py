@@ -175,8 +175,7 @@ def quantize_for_decoding(model: nn.Module, mode: str = "int8") -> nn.Module:
     """
     _check_quantizable(model, mode)
     if type(model) is nn.Linear:  # no parent to put the int8 layer into: it is the copy
-        with torch.no_grad():
-            return Int8Linear.from_linear(model).eval().requires_grad_(False)
+        return Int8Linear.from_linear(model)  # frozen, in eval mode, its own tensors
     linears = [m for m in model.modules() if type(m) is nn.Linear]
     # the float weights of the linears are not copied: the copy's linears are replaced below
     memo = {id(t): t for m in linears for t in (m.weight, m.bias) if t is not None}
